@@ -1,0 +1,45 @@
+//! APOP (RFC 1939 §7): MD5 digest of the greeting timestamp and the secret.
+
+use std::io;
+
+use md5::{Digest, Md5};
+
+use super::{wrong_state, ParseResult, Request};
+use crate::faults::Fault;
+use crate::maildrop::hex;
+use crate::session::{Flow, Session};
+
+pub struct Apop {
+    pub name: String,
+    pub digest: String,
+}
+
+impl Apop {
+    pub fn parse(req: &Request) -> ParseResult<Self> {
+        let a = req.exactly(2)?;
+        Ok(Apop {
+            name: a[0].to_string(),
+            digest: a[1].to_string(),
+        })
+    }
+
+    pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        if s.in_transaction() {
+            return wrong_state(s).await;
+        }
+        s.pending_user = None;
+        let good = match s.password_of(&self.name) {
+            Some(secret) => {
+                let expected = hex(&Md5::digest(format!("{}{}", s.timestamp, secret)));
+                s.fault(Fault::ApopAcceptsAnyDigest) || expected.eq_ignore_ascii_case(&self.digest)
+            }
+            None => false,
+        };
+        if !good {
+            s.err("[AUTH] invalid credentials").await?;
+            return Ok(Flow::Continue);
+        }
+        s.login(&self.name).await?;
+        Ok(Flow::Continue)
+    }
+}

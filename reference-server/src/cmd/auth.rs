@@ -1,0 +1,118 @@
+//! AUTH (RFC 5034): SASL authentication; PLAIN (RFC 4616) is implemented.
+
+use std::io;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use super::{wrong_state, ParseResult, Request};
+use crate::connection::Line;
+use crate::faults::Fault;
+use crate::session::{Flow, Session};
+
+pub const MECHANISMS: &[&str] = &["PLAIN"];
+
+pub struct Auth {
+    /// None: list mechanisms.
+    pub mechanism: Option<String>,
+    pub initial: Option<String>,
+}
+
+impl Auth {
+    pub fn parse(req: &Request) -> ParseResult<Self> {
+        if req.args.iter().any(|a| a.is_empty()) {
+            return Err("empty argument");
+        }
+        match req.args.len() {
+            0 => Ok(Auth {
+                mechanism: None,
+                initial: None,
+            }),
+            1 | 2 => Ok(Auth {
+                mechanism: Some(req.args[0].to_string()),
+                initial: req.args.get(1).map(|s| s.to_string()),
+            }),
+            _ => Err("too many arguments"),
+        }
+    }
+
+    pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        if s.in_transaction() {
+            return wrong_state(s).await;
+        }
+        s.pending_user = None;
+        let Some(mech) = self.mechanism else {
+            let lines: Vec<&[u8]> = MECHANISMS.iter().map(|m| m.as_bytes()).collect();
+            s.multi("SASL mechanisms follow", lines, true, true).await?;
+            return Ok(Flow::Continue);
+        };
+        if !mech.eq_ignore_ascii_case("PLAIN") {
+            s.err("unsupported SASL mechanism").await?;
+            return Ok(Flow::Continue);
+        }
+        let response = match self.initial {
+            Some(r) => r,
+            None => {
+                // RFC 5034 §4: an empty challenge is "+" and one space, nothing else.
+                s.conn.write_all(b"+ \r\n").await?;
+                match s.read_continuation().await? {
+                    Line::Line(l) => match String::from_utf8(l) {
+                        Ok(t) => t,
+                        Err(_) => {
+                            s.err("invalid base64").await?;
+                            return Ok(Flow::Continue);
+                        }
+                    },
+                    Line::TooLong => {
+                        s.err("line too long").await?;
+                        return Ok(Flow::Continue);
+                    }
+                    Line::Eof => return Ok(Flow::Close),
+                }
+            }
+        };
+        if response == "*" {
+            if s.fault(Fault::AuthCancelAccepted) {
+                s.ok("").await?;
+            } else {
+                s.err("authentication cancelled").await?;
+            }
+            return Ok(Flow::Continue);
+        }
+        let decoded = if response == "=" {
+            Vec::new()
+        } else {
+            match STANDARD.decode(response.as_bytes()) {
+                Ok(d) => d,
+                Err(_) => {
+                    s.err("invalid base64").await?;
+                    return Ok(Flow::Continue);
+                }
+            }
+        };
+        let Some((authzid, authcid, password)) = split_plain(&decoded) else {
+            s.err("[AUTH] malformed PLAIN response").await?;
+            return Ok(Flow::Continue);
+        };
+        if !authzid.is_empty() && authzid != authcid {
+            s.err("[AUTH] authorization identity not permitted").await?;
+            return Ok(Flow::Continue);
+        }
+        if !s.check_password(&authcid, &password) {
+            s.err("[AUTH] invalid credentials").await?;
+            return Ok(Flow::Continue);
+        }
+        s.login(&authcid).await?;
+        Ok(Flow::Continue)
+    }
+}
+
+/// RFC 4616: `[authzid] NUL authcid NUL passwd`, all UTF-8, authcid and passwd non-empty.
+fn split_plain(d: &[u8]) -> Option<(String, String, String)> {
+    let parts: Vec<&[u8]> = d.split(|b| *b == 0).collect();
+    if parts.len() != 3 || parts[1].is_empty() || parts[2].is_empty() {
+        return None;
+    }
+    let s = |b: &[u8]| String::from_utf8(b.to_vec()).ok();
+    Some((s(parts[0])?, s(parts[1])?, s(parts[2])?))
+}

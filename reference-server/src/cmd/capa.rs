@@ -1,0 +1,50 @@
+//! CAPA (RFC 2449 §5): capability list, valid in both states.
+
+use std::io;
+
+use super::{ParseResult, Request};
+use crate::faults::Fault;
+use crate::session::{Flow, Session};
+
+pub struct Capa;
+
+impl Capa {
+    pub fn parse(req: &Request) -> ParseResult<Self> {
+        req.exactly(0)?;
+        Ok(Capa)
+    }
+
+    pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        let auth = !s.in_transaction();
+        let mut caps: Vec<String> = Vec::new();
+        if auth {
+            caps.push("USER".into());
+            caps.push(format!("SASL {}", super::auth::MECHANISMS.join(" ")));
+        }
+        caps.push("RESP-CODES".into());
+        caps.push("AUTH-RESP-CODE".into());
+        caps.push("PIPELINING".into());
+        caps.push("TOP".into());
+        caps.push("UIDL".into());
+        caps.push(match s.config().expire {
+            Some(d) => format!("EXPIRE {d}"),
+            None => "EXPIRE NEVER".into(),
+        });
+        if let Some(d) = s.config().login_delay {
+            caps.push(format!("LOGIN-DELAY {d}"));
+        }
+        if auth && s.tls_available() && (!s.conn.is_tls() || s.fault(Fault::CapaStlsWhenActive)) {
+            caps.push("STLS".into());
+        }
+        caps.push("IMPLEMENTATION pop3-reference-server".into());
+        let terminate = !s.fault(Fault::CapaMissingTerminator);
+        s.multi(
+            "Capability list follows",
+            caps.iter().map(|c| c.as_bytes()),
+            true,
+            terminate,
+        )
+        .await?;
+        Ok(Flow::Continue)
+    }
+}

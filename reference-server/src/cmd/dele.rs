@@ -1,0 +1,41 @@
+//! DELE n (RFC 1939 §5): mark a message; removal waits for UPDATE.
+
+use std::io;
+
+use super::{msg_number, wrong_state, ParseResult, Request};
+use crate::faults::Fault;
+use crate::maildrop;
+use crate::session::{Flow, Session};
+
+pub struct Dele {
+    pub msg: u64,
+}
+
+impl Dele {
+    pub fn parse(req: &Request) -> ParseResult<Self> {
+        let a = req.exactly(1)?;
+        Ok(Dele {
+            msg: msg_number(a[0])?,
+        })
+    }
+
+    pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        let faults = s.faults().clone();
+        let Some(t) = s.txn() else {
+            return wrong_state(s).await;
+        };
+        let Some(i) = t.index(self.msg, &faults, false) else {
+            s.err("no such message").await?;
+            return Ok(Flow::Continue);
+        };
+        let m = &mut t.maildrop.messages[i];
+        m.deleted = true;
+        if faults.contains(Fault::DeleImmediate) {
+            let _ = std::fs::remove_file(&m.path);
+        } else if faults.contains(Fault::DeleMovesImmediately) {
+            let _ = maildrop::move_to_trash(&t.maildrop.dir, &m.path);
+        }
+        s.ok(&format!("message {} deleted", self.msg)).await?;
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,169 @@
+//! POP3 commands: one file per command, each with `parse` (syntax only)
+//! and `apply` (state rules and effects on the session).
+//!
+//! Parsing and state checks are split so that every refusal, wrong state or
+//! bad argument alike, is a plain `-ERR` after which the session goes on.
+
+use std::io;
+
+use crate::faults::Fault;
+use crate::session::{Flow, Session};
+
+pub mod apop;
+pub mod auth;
+pub mod capa;
+pub mod dele;
+pub mod list;
+pub mod noop;
+pub mod pass;
+pub mod quit;
+pub mod retr;
+pub mod rset;
+pub mod stat;
+pub mod stls;
+pub mod top;
+pub mod uidl;
+pub mod user;
+
+/// A syntactically split command line.
+pub struct Request<'a> {
+    /// The keyword exactly as sent.
+    pub keyword: &'a str,
+    /// Arguments split on single spaces (an empty one means a double or trailing space).
+    pub args: Vec<&'a str>,
+    /// Everything after the keyword and its space, for PASS (spaces allowed).
+    pub rest: Option<&'a str>,
+}
+
+pub type ParseResult<T> = Result<T, &'static str>;
+
+impl<'a> Request<'a> {
+    pub fn parse(line: &'a [u8]) -> ParseResult<Request<'a>> {
+        if line.contains(&0) {
+            return Err("NUL byte in command");
+        }
+        let text = std::str::from_utf8(line).map_err(|_| "command is not valid UTF-8")?;
+        let (keyword, rest) = match text.split_once(' ') {
+            Some((k, r)) => (k, Some(r)),
+            None => (text, None),
+        };
+        if keyword.is_empty() {
+            return Err("empty command");
+        }
+        let args = match rest {
+            Some(r) => r.split(' ').collect(),
+            None => Vec::new(),
+        };
+        Ok(Request {
+            keyword,
+            args,
+            rest,
+        })
+    }
+
+    /// Exactly `n` non-empty arguments.
+    pub fn exactly(&self, n: usize) -> ParseResult<&[&'a str]> {
+        if self.args.len() != n {
+            return Err(if self.args.len() > n {
+                "too many arguments"
+            } else {
+                "missing argument"
+            });
+        }
+        if self.args.iter().any(|a| a.is_empty()) {
+            return Err("empty argument");
+        }
+        Ok(&self.args)
+    }
+
+    /// None or one non-empty argument.
+    pub fn optional(&self) -> ParseResult<Option<&'a str>> {
+        match self.args.len() {
+            0 => Ok(None),
+            1 if !self.args[0].is_empty() => Ok(Some(self.args[0])),
+            1 => Err("empty argument"),
+            _ => Err("too many arguments"),
+        }
+    }
+}
+
+/// A message number or line count: decimal digits only.
+pub fn number(s: &str) -> ParseResult<u64> {
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("invalid number");
+    }
+    s.parse().map_err(|_| "invalid number")
+}
+
+/// A message number: a positive decimal.
+pub fn msg_number(s: &str) -> ParseResult<u64> {
+    match number(s)? {
+        0 => Err("invalid message number"),
+        n => Ok(n),
+    }
+}
+
+macro_rules! run {
+    ($s:expr, $req:expr, $ty:path) => {{
+        match <$ty>::parse(&$req) {
+            Ok(c) => c.apply($s).await,
+            Err(msg) => $s.err(msg).await.map(|_| Flow::Continue),
+        }
+    }};
+}
+
+/// Parse one command line and run it.
+pub async fn dispatch(s: &mut Session, line: &[u8]) -> io::Result<Flow> {
+    let req = match Request::parse(line) {
+        Ok(r) => r,
+        Err(msg) => {
+            s.err(msg).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    if s.fault(Fault::LowercaseQuitIgnored) && req.keyword == "quit" {
+        s.err("unknown command").await?;
+        return Ok(Flow::Continue);
+    }
+    let keyword = if s.fault(Fault::CaseSensitiveCommands) {
+        req.keyword.to_string()
+    } else {
+        req.keyword.to_ascii_uppercase()
+    };
+    match keyword.as_str() {
+        "USER" => run!(s, req, user::User),
+        "PASS" => run!(s, req, pass::Pass),
+        "APOP" => run!(s, req, apop::Apop),
+        "AUTH" => run!(s, req, auth::Auth),
+        "STLS" => run!(s, req, stls::Stls),
+        "CAPA" => run!(s, req, capa::Capa),
+        "QUIT" => run!(s, req, quit::Quit),
+        "STAT" => run!(s, req, stat::Stat),
+        "LIST" => run!(s, req, list::List),
+        "RETR" => run!(s, req, retr::Retr),
+        "DELE" => run!(s, req, dele::Dele),
+        "NOOP" => run!(s, req, noop::Noop),
+        "RSET" => run!(s, req, rset::Rset),
+        "TOP" => run!(s, req, top::Top),
+        "UIDL" => run!(s, req, uidl::Uidl),
+        _ if s.fault(Fault::UnknownCommandOk) => {
+            s.ok("").await?;
+            Ok(Flow::Continue)
+        }
+        _ => {
+            s.err("unknown command").await?;
+            Ok(Flow::Continue)
+        }
+    }
+}
+
+/// The common refusal for a command sent in the wrong state.
+pub async fn wrong_state(s: &mut Session) -> io::Result<Flow> {
+    let msg = if s.in_transaction() {
+        "command not valid in TRANSACTION state"
+    } else {
+        "command not valid in AUTHORIZATION state"
+    };
+    s.err(msg).await?;
+    Ok(Flow::Continue)
+}

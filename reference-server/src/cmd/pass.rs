@@ -1,0 +1,49 @@
+//! PASS (RFC 1939 §7): completes USER/PASS authentication.
+
+use std::io;
+
+use super::{wrong_state, ParseResult, Request};
+use crate::faults::Fault;
+use crate::session::{Flow, Session};
+
+pub struct Pass {
+    pub password: String,
+}
+
+impl Pass {
+    pub fn parse(req: &Request) -> ParseResult<Self> {
+        // RFC 1939 allows spaces inside the password: the argument is the rest of the line.
+        match req.rest {
+            Some(r) if !r.is_empty() => Ok(Pass {
+                password: r.to_string(),
+            }),
+            _ => Err("missing argument"),
+        }
+    }
+
+    pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        if s.in_transaction() {
+            return wrong_state(s).await;
+        }
+        let user = match s.pending_user.take() {
+            Some(u) => u,
+            None if s.fault(Fault::PassWithoutUser) => match s.config().users.first() {
+                Some((u, p)) if *p == self.password => u.clone(),
+                _ => {
+                    s.err("[AUTH] invalid credentials").await?;
+                    return Ok(Flow::Continue);
+                }
+            },
+            None => {
+                s.err("USER first").await?;
+                return Ok(Flow::Continue);
+            }
+        };
+        if !s.check_password(&user, &self.password) {
+            s.err("[AUTH] invalid credentials").await?;
+            return Ok(Flow::Continue);
+        }
+        s.login(&user).await?;
+        Ok(Flow::Continue)
+    }
+}

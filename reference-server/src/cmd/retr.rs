@@ -1,0 +1,57 @@
+//! RETR n (RFC 1939 §5): send a whole message, CRLF-normalised and byte-stuffed.
+
+use std::io;
+
+use super::{msg_number, wrong_state, ParseResult, Request};
+use crate::faults::Fault;
+use crate::maildrop;
+use crate::session::{Flow, Session};
+
+pub struct Retr {
+    pub msg: u64,
+}
+
+impl Retr {
+    pub fn parse(req: &Request) -> ParseResult<Self> {
+        let a = req.exactly(1)?;
+        Ok(Retr {
+            msg: msg_number(a[0])?,
+        })
+    }
+
+    pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        let faults = s.faults().clone();
+        let Some(t) = s.txn() else {
+            return wrong_state(s).await;
+        };
+        let allow = faults.contains(Fault::RetrMarkedMessage);
+        let Some(i) = t.index(self.msg, &faults, allow) else {
+            s.err("no such message").await?;
+            return Ok(Flow::Continue);
+        };
+        let size = t.size_of(i, &faults);
+        let raw = match read(&t.maildrop.messages[i].path).await {
+            Ok(r) => r,
+            Err(_) => {
+                s.err("[SYS/TEMP] message unreadable").await?;
+                return Ok(Flow::Continue);
+            }
+        };
+        let mut lines = maildrop::lines(&raw);
+        if faults.contains(Fault::RetrExtraBlankLine) {
+            lines.push(b"");
+        }
+        let stuff = !faults.contains(Fault::NoByteStuffing);
+        s.multi(&format!("{size} octets"), lines, stuff, true)
+            .await?;
+        Ok(Flow::Continue)
+    }
+}
+
+/// Message files are read off the reactor thread.
+pub async fn read(path: &std::path::Path) -> io::Result<Vec<u8>> {
+    let p = path.to_path_buf();
+    tokio::task::spawn_blocking(move || std::fs::read(p))
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)))
+}

@@ -1,0 +1,37 @@
+//! STLS (RFC 2595 §4): upgrade the plain connection to TLS.
+
+use std::io;
+
+use super::{wrong_state, ParseResult, Request};
+use crate::faults::Fault;
+use crate::session::{Flow, Session};
+
+pub struct Stls;
+
+impl Stls {
+    pub fn parse(req: &Request) -> ParseResult<Self> {
+        req.exactly(0)?;
+        Ok(Stls)
+    }
+
+    pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        if s.in_transaction() && !s.fault(Fault::StlsInTransaction) {
+            return wrong_state(s).await;
+        }
+        let Some(tls) = s.shared.tls.clone() else {
+            s.err("TLS not available").await?;
+            return Ok(Flow::Continue);
+        };
+        if s.conn.is_tls() {
+            s.err("TLS already active").await?;
+            return Ok(Flow::Continue);
+        }
+        s.ok("begin TLS negotiation").await?;
+        let keep = s.fault(Fault::StlsBufferCarryover);
+        let timeout = s.config().idle_timeout;
+        s.conn.upgrade(tls, timeout, keep).await?;
+        // RFC 2595 §4: the client forgets what it learnt in plaintext; so do we.
+        s.pending_user = None;
+        Ok(Flow::Continue)
+    }
+}

@@ -1,0 +1,65 @@
+//! TOP n lines (RFC 1939 §7): headers, the blank line, and n body lines.
+
+use std::io;
+
+use super::{msg_number, number, retr::read, wrong_state, ParseResult, Request};
+use crate::faults::Fault;
+use crate::maildrop;
+use crate::session::{Flow, Session};
+
+pub struct Top {
+    pub msg: u64,
+    pub lines: u64,
+}
+
+impl Top {
+    pub fn parse(req: &Request) -> ParseResult<Self> {
+        let a = req.exactly(2)?;
+        Ok(Top {
+            msg: msg_number(a[0])?,
+            lines: number(a[1])?,
+        })
+    }
+
+    pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        let faults = s.faults().clone();
+        let Some(t) = s.txn() else {
+            return wrong_state(s).await;
+        };
+        let Some(i) = t.index(self.msg, &faults, false) else {
+            s.err("no such message").await?;
+            return Ok(Flow::Continue);
+        };
+        let raw = match read(&t.maildrop.messages[i].path).await {
+            Ok(r) => r,
+            Err(_) => {
+                s.err("[SYS/TEMP] message unreadable").await?;
+                return Ok(Flow::Continue);
+            }
+        };
+        let all = maildrop::lines(&raw);
+        let out: Vec<&[u8]> = if faults.contains(Fault::TopIgnoresLineCount) {
+            all
+        } else {
+            let blank = all.iter().position(|l| l.is_empty());
+            match blank {
+                None => all,
+                Some(b) => {
+                    let mut want = self.lines as usize;
+                    if faults.contains(Fault::TopOffByOne) {
+                        want = want.saturating_add(1);
+                    }
+                    let mut v: Vec<&[u8]> = all[..b].to_vec();
+                    if !faults.contains(Fault::TopNoBlankLine) {
+                        v.push(b"");
+                    }
+                    v.extend(all[b + 1..].iter().take(want).copied());
+                    v
+                }
+            }
+        };
+        let stuff = !faults.contains(Fault::NoByteStuffing);
+        s.multi("top of message follows", out, stuff, true).await?;
+        Ok(Flow::Continue)
+    }
+}

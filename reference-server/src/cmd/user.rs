@@ -1,0 +1,35 @@
+//! USER (RFC 1939 §7): names the mailbox for a following PASS.
+
+use std::io;
+
+use super::{wrong_state, ParseResult, Request};
+use crate::faults::Fault;
+use crate::session::{Flow, Session};
+
+pub struct User {
+    pub name: String,
+}
+
+impl User {
+    pub fn parse(req: &Request) -> ParseResult<Self> {
+        let a = req.exactly(1)?;
+        Ok(User {
+            name: a[0].to_string(),
+        })
+    }
+
+    pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        if s.in_transaction() {
+            if s.fault(Fault::UserInTransaction) {
+                s.ok("").await?;
+                return Ok(Flow::Continue);
+            }
+            return wrong_state(s).await;
+        }
+        // Unknown users also get +OK so USER cannot probe for valid names;
+        // the following PASS fails for them.
+        s.pending_user = Some(self.name);
+        s.ok("send PASS").await?;
+        Ok(Flow::Continue)
+    }
+}

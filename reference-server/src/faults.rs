@@ -1,0 +1,132 @@
+//! Fault switches: deliberate, named protocol violations.
+//!
+//! The conformance harness must prove that each of its checks can actually
+//! fail. Rather than keep a zoo of broken servers, the reference server can
+//! be told to break one precise RFC rule at a time; each switch is consulted
+//! at the single place in the normal code path where the rule is enforced.
+
+use std::collections::HashSet;
+
+macro_rules! faults {
+    ($( $variant:ident = $name:literal : $desc:literal, )*) => {
+        /// One deliberate deviation from the POP3 RFCs.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Fault {
+            $( $variant, )*
+        }
+
+        impl Fault {
+            /// Every fault, in documentation order.
+            pub const ALL: &'static [Fault] = &[ $( Fault::$variant, )* ];
+
+            /// Stable kebab-case name, as cited by the conformance suite.
+            pub fn name(self) -> &'static str {
+                match self { $( Fault::$variant => $name, )* }
+            }
+
+            /// One line naming the RFC rule the fault breaks.
+            pub fn description(self) -> &'static str {
+                match self { $( Fault::$variant => $desc, )* }
+            }
+
+            /// Inverse of [`Fault::name`].
+            pub fn from_name(s: &str) -> Option<Fault> {
+                match s { $( $name => Some(Fault::$variant), )* _ => None }
+            }
+        }
+    };
+}
+
+faults! {
+    GreetingLowercaseOk = "greeting-lowercase-ok": "greeting starts with `+ok`; RFC 1939 §3 status indicators are upper case `+OK`",
+    GreetingBareLf = "greeting-bare-lf": "greeting ends in LF only; RFC 1939 §3 responses end in CRLF",
+    GreetingExtraLine = "greeting-extra-line": "a second line follows the greeting; RFC 1939 §4 the greeting is one single-line response",
+    ApopTimestampReused = "apop-timestamp-reused": "same APOP timestamp on every connection; RFC 1939 §7 it must be unique per connection",
+    CaseSensitiveCommands = "case-sensitive-commands": "only upper-case keywords recognised; RFC 1939 §3 keywords are case-insensitive",
+    LowercaseQuitIgnored = "lowercase-quit-ignored": "`quit` in lower case answered -ERR; RFC 1939 §3 keywords are case-insensitive",
+    LowercaseStatus = "lowercase-status": "replies use `+ok`/`-err`; RFC 1939 §3 status indicators are `+OK`/`-ERR`",
+    UnknownCommandOk = "unknown-command-ok": "unknown command answered +OK; RFC 1939 §3 unrecognised commands get -ERR",
+    BareLfResponses = "bare-lf-responses": "single-line replies end in LF only; RFC 1939 §3 responses end in CRLF",
+    NoByteStuffing = "no-byte-stuffing": "dot-leading lines of RETR/TOP not byte-stuffed; RFC 1939 §3 multi-line responses are dot-stuffed",
+    ListMissingTerminator = "list-missing-terminator": "LIST listing lacks the final `.` line; RFC 1939 §3 multi-line responses end with CRLF.CRLF",
+    OctetsLfCount = "octets-lf-count": "sizes count the file as stored (LF) instead of CRLF; RFC 1939 §5/§11 sizes are exact octets as sent",
+    StatCountsDeleted = "stat-counts-deleted": "STAT includes messages marked as deleted; RFC 1939 §5 STAT excludes them",
+    StatInAuthorization = "stat-in-authorization": "STAT answered +OK before login; RFC 1939 §5 STAT only in TRANSACTION",
+    UserInTransaction = "user-in-transaction": "USER answered +OK after login; RFC 1939 §7 USER only in AUTHORIZATION",
+    NoopInAuthorization = "noop-in-authorization": "NOOP answered +OK before login; RFC 1939 §5 NOOP only in TRANSACTION",
+    PassWithoutUser = "pass-without-user": "PASS without USER logs in as the first user whose password matches; RFC 1939 §7 PASS follows a successful USER",
+    WrongPasswordAccepted = "wrong-password-accepted": "any password accepted; RFC 1939 §7 PASS must check the password",
+    ApopAcceptsAnyDigest = "apop-accepts-any-digest": "any APOP digest accepted; RFC 1939 §7 the MD5 digest must be verified",
+    DeleImmediate = "dele-immediate": "DELE removes the file at once; RFC 1939 §5/§6 deletion only happens in UPDATE",
+    DeleMovesImmediately = "dele-moves-immediately": "DELE moves the file into .Trash/cur at once (WildDuck-like); RFC 1939 §6 deletion only in UPDATE",
+    DeleteOnDisconnect = "delete-on-disconnect": "UPDATE runs when the connection drops; RFC 1939 §6 only QUIT enters UPDATE",
+    UpdateOnIdleTimeout = "update-on-idle-timeout": "autologout timer runs UPDATE; RFC 1939 §3 autologout must not enter UPDATE",
+    QuitNoDelete = "quit-no-delete": "QUIT answers +OK but leaves marked messages; RFC 1939 §6 UPDATE removes them",
+    RsetNoop = "rset-noop": "RSET answers +OK but unmarks nothing; RFC 1939 §5 RSET unmarks all messages",
+    RetrMarkedMessage = "retr-marked-message": "RETR of a marked message succeeds (Inbucket's bug); RFC 1939 §5 marked messages may not be referred to",
+    RenumberAfterDele = "renumber-after-dele": "message numbers shift down after DELE; RFC 1939 §5 numbers are stable within a session",
+    ListIgnoresArgument = "list-ignores-argument": "LIST n returns the full multi-line listing (Mailpit's bug); RFC 1939 §5 LIST n is a single-line scan listing",
+    ListIncludesDeleted = "list-includes-deleted": "LIST shows messages marked as deleted; RFC 1939 §5 they are not listed",
+    UidlIncludesDeleted = "uidl-includes-deleted": "UIDL shows messages marked as deleted; RFC 1939 §7 they are not listed",
+    UidlUnstable = "uidl-unstable": "UIDL from the full file name with folder and flags, changing across sessions; RFC 1939 §7 UIDs persist",
+    UidlSameSecondCollision = "uidl-same-second-collision": "UIDL from the delivery second, so messages delivered in one second share it; RFC 1939 §7 UIDs are unique",
+    TopIgnoresLineCount = "top-ignores-line-count": "TOP returns the whole message; RFC 1939 §7 TOP sends headers, blank line and n body lines",
+    TopNoBlankLine = "top-no-blank-line": "TOP omits the blank line between headers and body; RFC 1939 §7 it is included",
+    TopOffByOne = "top-off-by-one": "TOP sends n+1 body lines; RFC 1939 §7 exactly n lines",
+    CapaStlsWhenActive = "capa-stls-when-active": "STLS announced on a TLS connection; RFC 2595 §4 STLS is only offered when TLS is not active",
+    CapaMissingTerminator = "capa-missing-terminator": "CAPA listing lacks the final `.` line; RFC 2449 §5 CAPA is a multi-line response",
+    NoMaildropLock = "no-maildrop-lock": "a second login to the same maildrop succeeds; RFC 1939 §8 the maildrop is locked exclusively",
+    LockNotReleasedOnDrop = "lock-not-released-on-drop": "the maildrop lock leaks when the connection drops; RFC 1939 §8 the lock ends with the session",
+    InUseWithoutCode = "in-use-without-code": "lock refusal lacks the [IN-USE] response code; RFC 2449 §8.1.2",
+    AuthCancelAccepted = "auth-cancel-accepted": "a `*` SASL cancel is answered +OK; RFC 5034 §4 the server must reject it with -ERR",
+    StlsInTransaction = "stls-in-transaction": "STLS accepted after login; RFC 2595 §4 STLS only in AUTHORIZATION",
+    StlsBufferCarryover = "stls-buffer-carryover": "plaintext buffered before the TLS handshake is executed after it; RFC 2595 §4 / RFC 3207-style injection",
+    ShortLineLimit = "short-line-limit": "command lines over 64 octets refused; RFC 2449 §4 lines up to 255 octets must be accepted",
+    PipeliningDropsBuffered = "pipelining-drops-buffered": "commands after the first in one read are dropped; RFC 2449 §6.6 PIPELINING",
+    LongResponseLine = "long-response-line": "greeting padded to 600 octets; RFC 2449 §4 response lines are at most 512 octets",
+    RetrExtraBlankLine = "retr-extra-blank-line": "an extra CRLF before the RETR terminator; RFC 1939 §5 the message is sent exactly",
+}
+
+/// The set of faults a server instance has switched on.
+#[derive(Clone, Debug, Default)]
+pub struct FaultSet {
+    set: HashSet<Fault>,
+}
+
+impl FaultSet {
+    /// A correct server.
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// A server with exactly one fault.
+    pub fn single(f: Fault) -> Self {
+        let mut s = Self::default();
+        s.insert(f);
+        s
+    }
+
+    pub fn contains(&self, f: Fault) -> bool {
+        self.set.contains(&f)
+    }
+
+    pub fn insert(&mut self, f: Fault) {
+        self.set.insert(f);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Fault> + '_ {
+        Fault::ALL.iter().copied().filter(|f| self.set.contains(f))
+    }
+}
+
+impl FromIterator<Fault> for FaultSet {
+    fn from_iter<I: IntoIterator<Item = Fault>>(iter: I) -> Self {
+        FaultSet {
+            set: iter.into_iter().collect(),
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! One POP3 session: the RFC 1939 state machine around a [`Connection`].
+//!
+//! The session owns everything a client can change (state, pending USER,
+//! the message list and its deletion marks, the maildrop lock) so commands
+//! in `cmd/` stay small functions of `&mut Session`. How a session *ends*
+//! matters as much as what it does: only QUIT from TRANSACTION enters UPDATE;
+//! a dropped connection, autologout or server shutdown must not delete.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::cmd;
+use crate::config::ServerConfig;
+use crate::connection::{Connection, Line};
+use crate::faults::{Fault, FaultSet};
+use crate::locks::{LockGuard, LockTable};
+use crate::maildrop::{self, Maildrop};
+
+/// State shared by all sessions of one server instance.
+pub(crate) struct Shared {
+    pub config: ServerConfig,
+    pub users: HashMap<String, String>,
+    pub locks: LockTable,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Makes APOP timestamps unique even across several servers in one process.
+static TIMESTAMP_COUNTER: AtomicU64 = AtomicU64::new(1);
+
+pub enum State {
+    Authorization,
+    Transaction(Box<Txn>),
+}
+
+/// What a logged-in session holds.
+pub struct Txn {
+    pub user: String,
+    pub maildrop: Maildrop,
+    /// None only under the `no-maildrop-lock` fault.
+    pub lock: Option<LockGuard>,
+}
+
+/// What the command loop does after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Close,
+}
+
+/// Why the command loop ended.
+enum End {
+    Closed,
+    Dropped,
+    IdleTimeout,
+    Shutdown,
+}
+
+pub struct Session {
+    pub conn: Connection,
+    pub(crate) shared: Arc<Shared>,
+    pub state: State,
+    pub timestamp: String,
+    /// Set by a successful USER, consumed by PASS.
+    pub pending_user: Option<String>,
+}
+
+/// RFC 2449 §4: command lines up to 255 octets including CRLF.
+pub const COMMAND_LINE_MAX: usize = 255;
+/// SASL continuation lines carry base64 and may be longer than commands.
+pub const SASL_LINE_MAX: usize = 4096;
+/// RFC 2449 §4: response first lines at most 512 octets including CRLF.
+pub const RESPONSE_LINE_MAX: usize = 512;
+
+impl Session {
+    pub(crate) fn new(conn: Connection, shared: Arc<Shared>) -> Self {
+        let host = &shared.config.hostname;
+        let timestamp = if shared.config.faults.contains(Fault::ApopTimestampReused) {
+            format!("<{}.0.0@{host}>", std::process::id())
+        } else {
+            let n = TIMESTAMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            format!(
+                "<{}.{n}.{}@{host}>",
+                std::process::id(),
+                maildrop::now_secs()
+            )
+        };
+        Session {
+            conn,
+            shared,
+            state: State::Authorization,
+            timestamp,
+            pending_user: None,
+        }
+    }
+
+    pub fn faults(&self) -> &FaultSet {
+        &self.shared.config.faults
+    }
+
+    pub fn fault(&self, f: Fault) -> bool {
+        self.shared.config.faults.contains(f)
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.shared.config
+    }
+
+    pub fn tls_available(&self) -> bool {
+        self.shared.tls.is_some()
+    }
+
+    pub fn txn(&mut self) -> Option<&mut Txn> {
+        match &mut self.state {
+            State::Transaction(t) => Some(t),
+            State::Authorization => None,
+        }
+    }
+
+    pub fn in_transaction(&self) -> bool {
+        matches!(self.state, State::Transaction(_))
+    }
+
+    fn status_line(&self, ok: bool, text: &str) -> Vec<u8> {
+        let lower = self.fault(Fault::LowercaseStatus);
+        let status = match (ok, lower) {
+            (true, false) => "+OK",
+            (true, true) => "+ok",
+            (false, false) => "-ERR",
+            (false, true) => "-err",
+        };
+        let mut line = status.as_bytes().to_vec();
+        if !text.is_empty() {
+            line.push(b' ');
+            line.extend_from_slice(text.as_bytes());
+        }
+        line.truncate(RESPONSE_LINE_MAX - 2);
+        line
+    }
+
+    async fn single(&mut self, ok: bool, text: &str) -> io::Result<()> {
+        let mut line = self.status_line(ok, text);
+        if self.fault(Fault::BareLfResponses) {
+            line.push(b'\n');
+        } else {
+            line.extend_from_slice(b"\r\n");
+        }
+        self.conn.write_all(&line).await
+    }
+
+    pub async fn ok(&mut self, text: &str) -> io::Result<()> {
+        self.single(true, text).await
+    }
+
+    pub async fn err(&mut self, text: &str) -> io::Result<()> {
+        self.single(false, text).await
+    }
+
+    /// A multi-line response: status line, lines (byte-stuffed when `stuff`),
+    /// and the terminating `.` line when `terminate`.
+    pub async fn multi<'a, I>(
+        &mut self,
+        first: &str,
+        lines: I,
+        stuff: bool,
+        terminate: bool,
+    ) -> io::Result<()>
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        let mut out = self.status_line(true, first);
+        out.extend_from_slice(b"\r\n");
+        for l in lines {
+            if stuff && l.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(l);
+            out.extend_from_slice(b"\r\n");
+        }
+        if terminate {
+            out.extend_from_slice(b".\r\n");
+        }
+        self.conn.write_all(&out).await
+    }
+
+    /// Read a SASL continuation line with the autologout timer running.
+    pub async fn read_continuation(&mut self) -> io::Result<Line> {
+        let idle = self.shared.config.idle_timeout;
+        match tokio::time::timeout(idle, self.conn.read_line(SASL_LINE_MAX)).await {
+            Ok(r) => r,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "autologout")),
+        }
+    }
+
+    pub fn check_password(&self, user: &str, password: &str) -> bool {
+        match self.shared.users.get(user) {
+            Some(p) => p == password || self.fault(Fault::WrongPasswordAccepted),
+            None => false,
+        }
+    }
+
+    pub fn password_of(&self, user: &str) -> Option<&str> {
+        self.shared.users.get(user).map(String::as_str)
+    }
+
+    /// Credentials are verified: lock and open the maildrop, enter
+    /// TRANSACTION, and answer. Any failure leaves the session in
+    /// AUTHORIZATION with no lock held.
+    pub async fn login(&mut self, user: &str) -> io::Result<()> {
+        self.pending_user = None;
+        let lock = if self.fault(Fault::NoMaildropLock) {
+            None
+        } else {
+            match self.shared.locks.try_lock(user) {
+                Some(g) => Some(g),
+                None => {
+                    let msg = if self.fault(Fault::InUseWithoutCode) {
+                        "maildrop already locked"
+                    } else {
+                        "[IN-USE] maildrop already locked by another session"
+                    };
+                    return self.err(msg).await;
+                }
+            }
+        };
+        let dir = self.shared.config.mail_root.join(user);
+        let faults = self.faults().clone();
+        let opened = tokio::task::spawn_blocking(move || maildrop::open(&dir, &faults))
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)));
+        let maildrop = match opened {
+            Ok(m) => m,
+            Err(_) => {
+                drop(lock);
+                return self.err("[SYS/TEMP] maildrop unavailable").await;
+            }
+        };
+        let (n, size) = count(&maildrop, false, self.fault(Fault::OctetsLfCount));
+        self.state = State::Transaction(Box::new(Txn {
+            user: user.to_string(),
+            maildrop,
+            lock,
+        }));
+        self.ok(&format!("maildrop has {n} messages ({size} octets)"))
+            .await
+    }
+
+    /// RFC 1939 §6 UPDATE: remove every marked message.
+    pub(crate) async fn update(&mut self) -> io::Result<()> {
+        let Some(txn) = self.txn() else {
+            return Ok(());
+        };
+        let dir = txn.maildrop.dir.clone();
+        let doomed: Vec<_> = txn
+            .maildrop
+            .messages
+            .iter()
+            .filter(|m| m.deleted)
+            .map(|m| (m.path.clone(), m.base.clone()))
+            .collect();
+        tokio::task::spawn_blocking(move || maildrop::update(&dir, &doomed))
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)))
+    }
+
+    /// Run the session to its end, then apply the end-of-session rules.
+    pub(crate) async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let end = match self.greet().await {
+            Ok(()) => self.command_loop(&mut shutdown).await,
+            Err(_) => End::Dropped,
+        };
+        match end {
+            End::Dropped if self.fault(Fault::DeleteOnDisconnect) => {
+                let _ = self.update().await;
+            }
+            End::IdleTimeout if self.fault(Fault::UpdateOnIdleTimeout) => {
+                let _ = self.update().await;
+            }
+            _ => {}
+        }
+        if matches!(end, End::Dropped) && self.fault(Fault::LockNotReleasedOnDrop) {
+            if let Some(txn) = self.txn() {
+                if let Some(g) = txn.lock.take() {
+                    std::mem::forget(g);
+                }
+            }
+        }
+        if !matches!(end, End::Dropped) {
+            self.conn.shutdown().await;
+        }
+    }
+
+    async fn greet(&mut self) -> io::Result<()> {
+        let mut text = format!("POP3 server ready {}", self.timestamp);
+        if self.fault(Fault::LongResponseLine) {
+            let pad = 600usize.saturating_sub(text.len() + 6);
+            text = format!("POP3 server ready {}{}", " ".repeat(pad), self.timestamp);
+        }
+        let status = if self.fault(Fault::GreetingLowercaseOk) {
+            "+ok"
+        } else {
+            "+OK"
+        };
+        let eol = if self.fault(Fault::GreetingBareLf) {
+            "\n"
+        } else {
+            "\r\n"
+        };
+        let mut g = format!("{status} {text}{eol}");
+        if self.fault(Fault::GreetingExtraLine) {
+            g.push_str("Welcome to the reference server\r\n");
+        }
+        self.conn.write_all(g.as_bytes()).await
+    }
+
+    async fn command_loop(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
+        let idle = self.shared.config.idle_timeout;
+        let limit = if self.fault(Fault::ShortLineLimit) {
+            64
+        } else {
+            COMMAND_LINE_MAX
+        };
+        loop {
+            let line = tokio::select! {
+                r = self.conn.read_line(limit) => r,
+                _ = tokio::time::sleep(idle) => return End::IdleTimeout,
+                _ = shutdown.wait_for(|v| *v) => return End::Shutdown,
+            };
+            let flow = match line {
+                Ok(Line::Eof) | Err(_) => return End::Dropped,
+                Ok(Line::TooLong) => self.err("line too long").await.map(|_| Flow::Continue),
+                Ok(Line::Line(l)) => cmd::dispatch(self, &l).await,
+            };
+            match flow {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Close) => return End::Closed,
+                Err(_) => return End::Dropped,
+            }
+            if self.fault(Fault::PipeliningDropsBuffered) {
+                self.conn.discard_buffer();
+            }
+        }
+    }
+}
+
+/// (messages, octets) for STAT and the login reply.
+pub fn count(m: &Maildrop, include_deleted: bool, lf_sizes: bool) -> (usize, u64) {
+    let mut n = 0;
+    let mut size = 0;
+    for msg in &m.messages {
+        if msg.deleted && !include_deleted {
+            continue;
+        }
+        n += 1;
+        size += if lf_sizes { msg.raw_size } else { msg.size };
+    }
+    (n, size)
+}
+
+impl Txn {
+    /// Message index for number `n`, or None when it does not exist or is
+    /// marked (unless `allow_deleted`).
+    pub fn index(&self, n: u64, faults: &FaultSet, allow_deleted: bool) -> Option<usize> {
+        if n == 0 {
+            return None;
+        }
+        if faults.contains(Fault::RenumberAfterDele) {
+            return self
+                .maildrop
+                .messages
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| !m.deleted)
+                .nth((n - 1) as usize)
+                .map(|(i, _)| i);
+        }
+        let i = usize::try_from(n - 1).ok()?;
+        let m = self.maildrop.messages.get(i)?;
+        if m.deleted && !allow_deleted {
+            return None;
+        }
+        Some(i)
+    }
+
+    /// (number, index) of each listed message.
+    pub fn listing(&self, faults: &FaultSet, include_deleted: bool) -> Vec<(u64, usize)> {
+        let renumber = faults.contains(Fault::RenumberAfterDele);
+        let mut out = Vec::new();
+        let mut k = 0u64;
+        for (i, m) in self.maildrop.messages.iter().enumerate() {
+            if m.deleted && !include_deleted {
+                continue;
+            }
+            k += 1;
+            out.push((if renumber { k } else { i as u64 + 1 }, i));
+        }
+        out
+    }
+
+    pub fn size_of(&self, i: usize, faults: &FaultSet) -> u64 {
+        let m = &self.maildrop.messages[i];
+        if faults.contains(Fault::OctetsLfCount) {
+            m.raw_size
+        } else {
+            m.size
+        }
+    }
+}
