@@ -1,0 +1,734 @@
+//! From files to validated `Scenario`s. Everything that can be wrong with a file
+//! without connecting anywhere is found here and reported with its position:
+//! YAML syntax, unknown keys, wrong types, bad regexes and templates, unknown
+//! fixtures, duplicate ids, variables used before anything defines them.
+
+use super::raw::{self, RawConnect, RawLogin, RawScenario, RawStep, S};
+use super::*;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+/// Variables every scenario may use without defining them.
+pub const BUILTIN_VARS: &[&str] = &["user", "pass", "user2", "pass2", "greeting", "timestamp"];
+
+/// A loaded set of scenario files and everything wrong with them.
+#[derive(Debug, Default)]
+pub struct Suite {
+    pub scenarios: Vec<Scenario>,
+    pub problems: Vec<Problem>,
+}
+
+/// A diagnostic together with the text of its file, so it can show a snippet.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub diagnostic: Diagnostic,
+    pub source: Option<Arc<str>>,
+}
+
+impl Problem {
+    pub fn render(&self) -> String {
+        self.diagnostic.render(self.source.as_deref())
+    }
+}
+
+/// Scenario files below `paths` (files are taken as given; folders are walked for
+/// `*.yaml`/`*.yml`, skipping `fixtures/`), in a stable order.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+        } else if p.is_file() {
+            out.push(p.clone());
+        } else {
+            return Err(format!("{}: no such file or folder", p.display()));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if path.is_dir() {
+            if name != "fixtures" && !name.starts_with('.') {
+                walk(&path, out)?;
+            }
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Loads every file and runs the checks that span files. `known_vars` are the
+/// names given with `--var`, which any scenario may use.
+pub fn load_suite(files: &[PathBuf], known_vars: &BTreeSet<String>) -> Suite {
+    let mut suite = Suite::default();
+    for file in files {
+        match load_file(file, known_vars) {
+            Ok(s) => suite.scenarios.push(s),
+            Err(problems) => suite.problems.extend(problems),
+        }
+    }
+    let mut seen: HashMap<String, SourcePos> = HashMap::new();
+    for s in &suite.scenarios {
+        if let Some(first) = seen.get(&s.id) {
+            suite.problems.push(Problem {
+                diagnostic: Diagnostic::new(s.id_pos.clone(), format!("duplicate id `{}`", s.id))
+                    .with_hint(format!(
+                        "first used at {first}; ids must be unique across the suite"
+                    )),
+                source: Some(s.source.clone()),
+            });
+        } else {
+            seen.insert(s.id.clone(), s.id_pos.clone());
+        }
+    }
+    suite
+}
+
+pub fn load_file(file: &Path, known_vars: &BTreeSet<String>) -> Result<Scenario, Vec<Problem>> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        vec![Problem {
+            diagnostic: Diagnostic::new(pos_at(file, 1, 1), format!("cannot read file: {e}")),
+            source: None,
+        }]
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let (line, col) = line_col(
+            &String::from_utf8_lossy(e.as_bytes()),
+            e.utf8_error().valid_up_to(),
+        );
+        vec![Problem {
+            diagnostic: Diagnostic::new(pos_at(file, line, col), "the file is not valid UTF-8"),
+            source: None,
+        }]
+    })?;
+    let source: Arc<str> = Arc::from(text.as_str());
+    load_str(file, source, known_vars)
+}
+
+pub fn load_str(
+    file: &Path,
+    source: Arc<str>,
+    known_vars: &BTreeSet<String>,
+) -> Result<Scenario, Vec<Problem>> {
+    let wrap = |diagnostics: Vec<Diagnostic>| {
+        diagnostics
+            .into_iter()
+            .map(|diagnostic| Problem {
+                diagnostic,
+                source: Some(source.clone()),
+            })
+            .collect::<Vec<_>>()
+    };
+    let raw: RawScenario = serde_saphyr::from_str(&source).map_err(|e| {
+        wrap(vec![Diagnostic::from_yaml(file, &e).with_hint(
+            "see docs/scenario-format.md for the keys a scenario file may use",
+        )])
+    })?;
+    let mut cx = Converter {
+        file,
+        source: &source,
+        problems: Vec::new(),
+    };
+    let scenario = cx.scenario(raw, known_vars);
+    if cx.problems.is_empty() {
+        Ok(scenario.expect("a scenario is built whenever no problem was recorded"))
+    } else {
+        Err(wrap(cx.problems))
+    }
+}
+
+fn pos_at(file: &Path, line: u32, column: u32) -> SourcePos {
+    SourcePos {
+        file: file.to_path_buf(),
+        line,
+        column,
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() as u32 + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+    (line, col)
+}
+
+struct Converter<'a> {
+    file: &'a Path,
+    source: &'a str,
+    problems: Vec<Diagnostic>,
+}
+
+impl Converter<'_> {
+    fn pos<T>(&self, s: &S<T>) -> SourcePos {
+        pos_at(
+            self.file,
+            s.referenced.line() as u32,
+            s.referenced.column() as u32,
+        )
+    }
+
+    fn problem(&mut self, pos: SourcePos, message: impl Into<String>, hint: Option<String>) {
+        let mut d = Diagnostic::new(pos, message);
+        d.hint = hint;
+        self.problems.push(d);
+    }
+
+    fn scenario(&mut self, raw: RawScenario, known_vars: &BTreeSet<String>) -> Option<Scenario> {
+        let id_pos = self.pos(&raw.id);
+        let id = raw.id.value.trim().to_string();
+        let id_ok = !id.is_empty()
+            && id.split('.').all(|part| {
+                !part.is_empty()
+                    && part.chars().all(|c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                    })
+            });
+        if !id_ok {
+            self.problem(
+                id_pos.clone(),
+                format!("`{id}` is not a valid id"),
+                Some("use lower-case dotted words, e.g. rfc1939.greeting.ok-first-line".into()),
+            );
+        }
+        let level = match raw.level.value.as_str() {
+            "must" => Level::Must,
+            "should" => Level::Should,
+            "info" => Level::Info,
+            other => {
+                let p = self.pos(&raw.level);
+                self.problem(
+                    p,
+                    format!("unknown level `{other}`"),
+                    Some("use must, should or info".into()),
+                );
+                Level::Must
+            }
+        };
+        let state = match raw.state.as_ref().map(|s| s.value.as_str()) {
+            None | Some("authorization") => State::Authorization,
+            Some("transaction") => State::Transaction,
+            Some("connected") => State::Connected,
+            Some(other) => {
+                let p = self.pos(raw.state.as_ref().unwrap());
+                self.problem(
+                    p,
+                    format!("unknown state `{other}`"),
+                    Some("use connected, authorization or transaction".into()),
+                );
+                State::Authorization
+            }
+        };
+        let timeout = raw.timeout.as_ref().and_then(|t| self.duration(t));
+        let fixture_dir = raw.fixture.as_ref().and_then(|f| {
+            let dir = find_fixture(self.file, &f.value);
+            if dir.is_none() {
+                let p = self.pos(f);
+                self.problem(
+                    p,
+                    format!("unknown fixture `{}`", f.value),
+                    Some("fixtures are folders of .eml files in a `fixtures/` folder beside or above the scenario".into()),
+                );
+            }
+            dir
+        });
+        for r in &raw.requires {
+            if let Err(msg) = check_requirement(&r.value) {
+                let p = self.pos(r);
+                self.problem(p, msg, Some(REQUIREMENT_HINT.into()));
+            }
+        }
+        let vars: BTreeMap<String, String> = raw
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.value.clone()))
+            .collect();
+        let mut defined: BTreeSet<String> = BUILTIN_VARS.iter().map(|s| s.to_string()).collect();
+        defined.extend(known_vars.iter().cloned());
+        defined.extend(vars.keys().cloned());
+        let mut sessions: BTreeSet<String> = [MAIN_SESSION.to_string()].into();
+        let steps = self.steps(raw.steps, &mut defined, &mut sessions, false);
+        if steps.is_empty() && self.problems.is_empty() {
+            self.problem(id_pos.clone(), "the scenario has no steps", None);
+        }
+        Some(Scenario {
+            id,
+            title: raw.title.value,
+            spec: raw.spec.value,
+            requirement: raw.requirement.value,
+            level,
+            tags: raw.tags.into_iter().map(|t| t.value).collect(),
+            requires: raw.requires.into_iter().map(|r| r.value).collect(),
+            state,
+            fixture: raw.fixture.map(|f| f.value),
+            fixture_dir,
+            catches_pos: raw.catches.iter().map(|c| self.pos(c)).collect(),
+            catches: raw.catches.into_iter().map(|c| c.value).collect(),
+            timeout,
+            vars,
+            steps,
+            file: self.file.to_path_buf(),
+            source: Arc::from(self.source),
+            id_pos,
+        })
+    }
+
+    fn duration(&mut self, s: &S<String>) -> Option<Duration> {
+        match parse_duration(&s.value) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let p = self.pos(s);
+                self.problem(p, e, None);
+                None
+            }
+        }
+    }
+
+    fn steps(
+        &mut self,
+        raw: Vec<S<RawStep>>,
+        defined: &mut BTreeSet<String>,
+        sessions: &mut BTreeSet<String>,
+        in_alternative: bool,
+    ) -> Vec<Step> {
+        let mut out = Vec::new();
+        for item in raw {
+            let pos = self.pos(&item);
+            if let Some(step) = self.step(item.value, pos, defined, sessions, in_alternative) {
+                out.push(step);
+            }
+        }
+        out
+    }
+
+    /// The column where a template's text starts, so errors inside it point at the character.
+    fn template(&mut self, s: &S<String>, defined: &BTreeSet<String>) -> Option<Template> {
+        let pos = self.pos(s);
+        match Template::parse(&s.value) {
+            Ok(t) => {
+                for v in t.variables() {
+                    if !defined.contains(v) {
+                        self.problem(
+                            pos.clone(),
+                            format!("variable `{v}` is not defined before this step"),
+                            Some(undefined_hint(defined)),
+                        );
+                    }
+                }
+                Some(t)
+            }
+            Err(e) => {
+                let column = pos.column + self.offset_in_value(&pos, &s.value, e.offset);
+                self.problem(SourcePos { column, ..pos }, e.message, None);
+                None
+            }
+        }
+    }
+
+    fn offset_in_value(&self, pos: &SourcePos, value: &str, offset: usize) -> u32 {
+        let Some(line) = self.source.lines().nth(pos.line as usize - 1) else {
+            return 0;
+        };
+        let at: String = line.chars().skip(pos.column as usize - 1).collect();
+        let prefix = &value[..offset.min(value.len())];
+        if at.starts_with(prefix) {
+            prefix.chars().count() as u32
+        } else if (at.starts_with('"') || at.starts_with('\'')) && at[1..].starts_with(prefix) {
+            prefix.chars().count() as u32 + 1
+        } else {
+            0
+        }
+    }
+
+    fn regex(&mut self, s: &S<String>, defined: &mut BTreeSet<String>) -> Option<Regex> {
+        match Regex::new(&s.value) {
+            Ok(r) => {
+                defined.extend(r.capture_names().flatten().map(str::to_string));
+                Some(r)
+            }
+            Err(e) => {
+                let p = self.pos(s);
+                self.problem(p, format!("invalid regular expression: {e}"), None);
+                None
+            }
+        }
+    }
+
+    fn step(
+        &mut self,
+        raw: RawStep,
+        pos: SourcePos,
+        defined: &mut BTreeSet<String>,
+        sessions: &mut BTreeSet<String>,
+        in_alternative: bool,
+    ) -> Option<Step> {
+        let mut session = raw.session.as_ref().map(|s| s.value.clone());
+        let mut actions = Vec::new();
+        macro_rules! present {
+            ($($field:ident),*) => { $( if raw.$field.is_some() { actions.push(stringify!($field)); } )* };
+        }
+        present!(
+            send,
+            send_raw,
+            expect,
+            expect_multiline,
+            expect_close,
+            expect_silence,
+            connect,
+            reconnect,
+            disconnect,
+            login,
+            tls_handshake,
+            one_of,
+            assert,
+            sleep
+        );
+        if actions.len() != 1 {
+            let msg = if actions.is_empty() {
+                "the step has no action".to_string()
+            } else {
+                format!("the step has several actions: {}", actions.join(", "))
+            };
+            self.problem(
+                pos,
+                msg,
+                Some("a step is one of send, send_raw, expect, expect_multiline, expect_close, expect_silence, connect, reconnect, disconnect, login, tls_handshake, one_of, assert, sleep (plus an optional session)".into()),
+            );
+            return None;
+        }
+        let name = actions[0];
+        let mut set_session = |this: &mut Self, from: Option<String>, at: &SourcePos| {
+            if let Some(from) = from {
+                match &session {
+                    Some(s) if *s != from => this.problem(
+                        at.clone(),
+                        format!("session `{from}` contradicts `session: {s}` of the same step"),
+                        None,
+                    ),
+                    _ => session = Some(from),
+                }
+            }
+        };
+        let action = match name {
+            "send" => Action::Send(self.template(raw.send.as_ref()?, defined)?),
+            "send_raw" => Action::SendRaw(self.template(raw.send_raw.as_ref()?, defined)?),
+            "expect" => {
+                let e = raw.expect?;
+                Action::Expect(self.expect_line(
+                    e.value.status,
+                    e.value.code,
+                    e.value.line,
+                    e.value.matches,
+                    defined,
+                )?)
+            }
+            "expect_multiline" => Action::ExpectMultiline(
+                self.expect_multiline(raw.expect_multiline?.value, defined)?,
+            ),
+            "expect_close" => {
+                let v = raw.expect_close?;
+                if !v.value {
+                    let p = self.pos(&v);
+                    self.problem(
+                        p,
+                        "`expect_close: false` means nothing; remove the step",
+                        None,
+                    );
+                }
+                Action::ExpectClose
+            }
+            "expect_silence" => Action::ExpectSilence(
+                self.duration_template(raw.expect_silence.as_ref()?, defined)?,
+            ),
+            "sleep" => Action::Sleep(self.duration_template(raw.sleep.as_ref()?, defined)?),
+            "tls_handshake" => Action::TlsHandshake,
+            "connect" | "reconnect" | "disconnect" => {
+                let v = match name {
+                    "connect" => raw.connect?,
+                    "reconnect" => raw.reconnect?,
+                    _ => raw.disconnect?,
+                };
+                let vpos = self.pos(&v);
+                let (from, login) = match v.value {
+                    RawConnect::Flag(true) => (None, None),
+                    RawConnect::Flag(false) => {
+                        self.problem(
+                            vpos.clone(),
+                            format!("`{name}: false` means nothing; remove the step"),
+                            None,
+                        );
+                        (None, None)
+                    }
+                    RawConnect::Name(n) => (Some(n), None),
+                    RawConnect::Full(f) => (f.session, f.login),
+                };
+                set_session(self, from, &vpos);
+                if name == "disconnect" && login.is_some() {
+                    self.problem(vpos, "`disconnect` takes no `login`", None);
+                }
+                match name {
+                    "connect" => Action::Connect { login },
+                    "reconnect" => Action::Reconnect { login },
+                    _ => Action::Disconnect,
+                }
+            }
+            "login" => {
+                let v = raw.login?;
+                let vpos = self.pos(&v);
+                match v.value {
+                    RawLogin::Flag(_) => Action::Login {
+                        user: None,
+                        pass: None,
+                    },
+                    RawLogin::Full(f) => {
+                        set_session(self, f.session, &vpos);
+                        let mut t = |s: Option<String>| {
+                            s.map(|s| self.template(&S::new(s, v.referenced, v.defined), defined))
+                        };
+                        let user = t(f.user);
+                        let pass = t(f.pass);
+                        Action::Login {
+                            user: user.map(|u| u.unwrap_or_else(|| Template::literal(""))),
+                            pass: pass.map(|p| p.unwrap_or_else(|| Template::literal(""))),
+                        }
+                    }
+                }
+            }
+            "assert" => {
+                let a = raw.assert?;
+                match Assertion::parse(&a.value) {
+                    Ok(assertion) => {
+                        for v in assertion.variables() {
+                            if !defined.contains(v) {
+                                let p = self.pos(&a);
+                                self.problem(
+                                    p,
+                                    format!("variable `{v}` is not defined before this step"),
+                                    Some(undefined_hint(defined)),
+                                );
+                            }
+                        }
+                        Action::Assert(assertion)
+                    }
+                    Err(e) => {
+                        let p = self.pos(&a);
+                        self.problem(
+                            p,
+                            e,
+                            Some("e.g. `count == before - 1` or `uid1 != uid2`".into()),
+                        );
+                        return None;
+                    }
+                }
+            }
+            "one_of" => {
+                let alts = raw.one_of?;
+                if alts.value.is_empty() {
+                    let p = self.pos(&alts);
+                    self.problem(p, "`one_of` needs at least one alternative", None);
+                }
+                let mut out = Vec::new();
+                let before = defined.clone();
+                for alt in alts.value {
+                    let grade = match alt.value.grade.value.as_str() {
+                        "pass" => Grade::Pass,
+                        "non-strict" => Grade::NonStrict,
+                        "fail" => Grade::Fail,
+                        other => {
+                            let p = self.pos(&alt.value.grade);
+                            self.problem(
+                                p,
+                                format!("unknown grade `{other}`"),
+                                Some("use pass, non-strict or fail".into()),
+                            );
+                            Grade::Fail
+                        }
+                    };
+                    let mut inner = before.clone();
+                    let steps = self.steps(alt.value.steps, &mut inner, sessions, true);
+                    defined.extend(inner);
+                    out.push(Alternative {
+                        grade,
+                        note: alt.value.note,
+                        steps,
+                    });
+                }
+                Action::OneOf(out)
+            }
+            _ => unreachable!("every action name is handled"),
+        };
+        let session = session.unwrap_or_else(|| MAIN_SESSION.to_string());
+        if matches!(action, Action::Connect { .. }) {
+            if session == MAIN_SESSION {
+                self.problem(pos.clone(), "`connect` opens a new named session; the main session is opened by the harness", Some("write `connect: second` and `session: second` on the steps that use it".into()));
+            }
+            sessions.insert(session.clone());
+        } else if !sessions.contains(&session) {
+            self.problem(
+                pos.clone(),
+                format!("session `{session}` is used before a `connect` step opens it"),
+                None,
+            );
+        }
+        if in_alternative && !action.is_reading() {
+            self.problem(
+                pos.clone(),
+                format!("`{name}` cannot stand in a `one_of` alternative"),
+                Some("alternatives may only read and judge (expect, expect_multiline, expect_close, expect_silence, assert), so each can be tried on the same data".into()),
+            );
+        }
+        Some(Step {
+            pos,
+            session,
+            action,
+        })
+    }
+
+    fn duration_template(&mut self, s: &S<String>, defined: &BTreeSet<String>) -> Option<Template> {
+        let t = self.template(s, defined)?;
+        if t.variables().is_empty() {
+            self.duration(s)?;
+        }
+        Some(t)
+    }
+
+    fn status(&mut self, s: Option<S<String>>) -> StatusWant {
+        match s.as_ref().map(|s| s.value.as_str()) {
+            None | Some("ok") => StatusWant::Ok,
+            Some("err") => StatusWant::Err,
+            Some("any") => StatusWant::Any,
+            Some(other) => {
+                let p = self.pos(s.as_ref().unwrap());
+                self.problem(
+                    p,
+                    format!("unknown status `{other}`"),
+                    Some("use ok, err or any".into()),
+                );
+                StatusWant::Any
+            }
+        }
+    }
+
+    fn expect_line(
+        &mut self,
+        status: Option<S<String>>,
+        code: Option<S<String>>,
+        line: Option<S<String>>,
+        matches: Option<S<String>>,
+        defined: &mut BTreeSet<String>,
+    ) -> Option<ExpectLine> {
+        let status = self.status(status);
+        let line = match &line {
+            Some(l) => Some(self.template(l, defined)?),
+            None => None,
+        };
+        let matches = match &matches {
+            Some(m) => Some(self.regex(m, defined)?),
+            None => None,
+        };
+        Some(ExpectLine {
+            status,
+            code: code.map(|c| c.value.trim_matches(|c| c == '[' || c == ']').to_string()),
+            line,
+            matches,
+        })
+    }
+
+    fn expect_multiline(
+        &mut self,
+        raw: raw::RawExpectMultiline,
+        defined: &mut BTreeSet<String>,
+    ) -> Option<ExpectMultiline> {
+        let head = self.expect_line(raw.status, raw.code, None, raw.matches, defined)?;
+        let templates = |this: &mut Self, items: &[S<String>], defined: &BTreeSet<String>| {
+            items
+                .iter()
+                .filter_map(|i| this.template(i, defined))
+                .collect::<Vec<_>>()
+        };
+        let lines = raw.lines.as_ref().map(|l| templates(self, l, defined));
+        let contains = templates(self, &raw.contains, defined);
+        let absent = templates(self, &raw.absent, defined);
+        let contains_match = raw
+            .contains_match
+            .iter()
+            .filter_map(|r| self.regex(r, defined))
+            .collect();
+        let each_line = raw.each_line.as_ref().and_then(|r| self.regex(r, defined));
+        let count = raw.count.as_ref().and_then(|c| self.template(c, defined));
+        let octets = raw.octets.as_ref().and_then(|c| self.template(c, defined));
+        defined.extend(raw.capture_line.keys().cloned());
+        Some(ExpectMultiline {
+            head,
+            lines,
+            contains,
+            contains_match,
+            absent,
+            each_line,
+            count,
+            octets,
+            capture_line: raw
+                .capture_line
+                .into_iter()
+                .map(|(k, v)| (k, v.value))
+                .collect(),
+        })
+    }
+}
+
+fn undefined_hint(defined: &BTreeSet<String>) -> String {
+    let names: Vec<&str> = defined.iter().map(String::as_str).collect();
+    format!(
+        "defined here: {}; add it under `vars:`, capture it with a named group `(?P<name>...)`, or pass --var NAME=VALUE",
+        names.join(", ")
+    )
+}
+
+const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, second-account, implicit-tls, tls-verified";
+
+/// Harness-known conditions a scenario may require (see docs/scenario-format.md).
+pub const CONDITIONS: &[&str] = &[
+    "capa",
+    "apop",
+    "second-account",
+    "implicit-tls",
+    "tls-verified",
+];
+
+fn check_requirement(r: &str) -> Result<(), String> {
+    let r = r.trim();
+    if CONDITIONS.contains(&r) {
+        return Ok(());
+    }
+    let tag = r.split_whitespace().next().unwrap_or("");
+    if !tag.is_empty()
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Ok(());
+    }
+    Err(format!("`{r}` is neither a CAPA tag nor a known condition"))
+}
+
+/// The nearest `fixtures/NAME` folder in the scenario's folder or above it.
+pub fn find_fixture(scenario_file: &Path, name: &str) -> Option<PathBuf> {
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return None;
+    }
+    let mut dir = scenario_file.parent();
+    while let Some(d) = dir {
+        let candidate = d.join("fixtures").join(name);
+        if candidate.is_dir() {
+            return Some(candidate);
+        }
+        dir = d.parent();
+    }
+    None
+}

@@ -1,0 +1,442 @@
+//! `{{...}}` templates in scenario values. Parsed when the file is loaded so a typo
+//! is reported with its position before anything connects, and rendered at run time
+//! with a record of which parts came from secrets, so transcripts can redact them.
+
+use base64::Engine;
+use md5::{Digest, Md5};
+use std::collections::BTreeMap;
+
+/// Names of the functions a template may call, with their arity (None = any).
+const FUNCTIONS: &[(&str, Option<usize>)] = &[
+    ("apop", Some(2)),
+    ("base64", None),
+    ("repeat", Some(2)),
+    ("wrong", Some(1)),
+];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Template {
+    pub source: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Segment {
+    Text(String),
+    Expr(Expr),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Expr {
+    Var(String),
+    Call(String, Vec<Arg>),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Arg {
+    Var(String),
+    Literal(Vec<u8>),
+}
+
+/// A value a template may refer to; `secret` values never reach a transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Value {
+    pub text: String,
+    pub secret: bool,
+}
+
+pub type Vars = BTreeMap<String, Value>;
+
+/// A rendered template: the bytes to use and a display form with secrets hidden.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub bytes: Vec<u8>,
+    pub display: String,
+}
+
+impl Rendered {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+/// A template error with the byte offset in the template source where it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TemplateError {
+    pub offset: usize,
+    pub message: String,
+}
+
+impl Template {
+    pub fn literal(s: &str) -> Self {
+        Template {
+            source: s.to_string(),
+            segments: vec![Segment::Text(s.to_string())],
+        }
+    }
+
+    pub fn parse(source: &str) -> Result<Template, TemplateError> {
+        let mut segments = Vec::new();
+        let mut rest = source;
+        let mut offset = 0;
+        while let Some(start) = rest.find("{{") {
+            if start > 0 {
+                segments.push(Segment::Text(rest[..start].to_string()));
+            }
+            let after = &rest[start + 2..];
+            let end = after.find("}}").ok_or_else(|| TemplateError {
+                offset: offset + start,
+                message: "`{{` without a closing `}}`".into(),
+            })?;
+            let inner = &after[..end];
+            let expr = parse_expr(inner).map_err(|message| TemplateError {
+                offset: offset + start,
+                message,
+            })?;
+            segments.push(Segment::Expr(expr));
+            let consumed = start + 2 + end + 2;
+            offset += consumed;
+            rest = &rest[consumed..];
+        }
+        if !rest.is_empty() {
+            segments.push(Segment::Text(rest.to_string()));
+        }
+        Ok(Template {
+            source: source.to_string(),
+            segments,
+        })
+    }
+
+    /// Variable names this template reads.
+    pub fn variables(&self) -> Vec<&str> {
+        let mut out = Vec::new();
+        for seg in &self.segments {
+            match seg {
+                Segment::Expr(Expr::Var(v)) => out.push(v.as_str()),
+                Segment::Expr(Expr::Call(_, args)) => {
+                    for a in args {
+                        if let Arg::Var(v) = a {
+                            out.push(v.as_str());
+                        }
+                    }
+                }
+                Segment::Text(_) => {}
+            }
+        }
+        out
+    }
+
+    /// Renders with `vars`. With `raw`, backslash escapes in the literal text are
+    /// decoded too (for `send_raw`); quoted function arguments always decode them.
+    pub fn render(&self, vars: &Vars, raw: bool) -> Result<Rendered, String> {
+        let mut bytes = Vec::new();
+        let mut display = String::new();
+        for seg in &self.segments {
+            match seg {
+                Segment::Text(t) => {
+                    if raw {
+                        bytes.extend(unescape(t));
+                    } else {
+                        bytes.extend_from_slice(t.as_bytes());
+                    }
+                    display.push_str(t);
+                }
+                Segment::Expr(e) => {
+                    let (value, secret) = eval(e, vars)?;
+                    if secret {
+                        display.push_str("***");
+                    } else {
+                        display.push_str(&String::from_utf8_lossy(&value));
+                    }
+                    bytes.extend(value);
+                }
+            }
+        }
+        Ok(Rendered { bytes, display })
+    }
+}
+
+fn lookup<'a>(vars: &'a Vars, name: &str) -> Result<&'a Value, String> {
+    vars.get(name)
+        .ok_or_else(|| format!("variable `{name}` is not defined at this step"))
+}
+
+fn eval(e: &Expr, vars: &Vars) -> Result<(Vec<u8>, bool), String> {
+    match e {
+        Expr::Var(name) => {
+            let v = lookup(vars, name)?;
+            Ok((v.text.as_bytes().to_vec(), v.secret))
+        }
+        Expr::Call(name, args) => {
+            let mut values = Vec::new();
+            let mut secret = false;
+            for a in args {
+                match a {
+                    Arg::Var(n) => {
+                        let v = lookup(vars, n)?;
+                        secret |= v.secret;
+                        values.push(v.text.as_bytes().to_vec());
+                    }
+                    Arg::Literal(b) => values.push(b.clone()),
+                }
+            }
+            let out = match name.as_str() {
+                "apop" => {
+                    let mut h = Md5::new();
+                    h.update(&values[0]);
+                    h.update(&values[1]);
+                    hex(&h.finalize()).into_bytes()
+                }
+                "base64" => base64::engine::general_purpose::STANDARD
+                    .encode(values.concat())
+                    .into_bytes(),
+                "repeat" => {
+                    let n: usize = String::from_utf8_lossy(&values[1])
+                        .trim()
+                        .parse()
+                        .map_err(|_| "repeat(text, count): count is not a number".to_string())?;
+                    values[0].repeat(n.min(16 * 1024 * 1024))
+                }
+                "wrong" => {
+                    let mut v = b"not-".to_vec();
+                    v.extend(&values[0]);
+                    v.extend(b"-x");
+                    v
+                }
+                other => return Err(format!("unknown function `{other}`")),
+            };
+            Ok((out, secret))
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn is_ident(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn parse_expr(inner: &str) -> Result<Expr, String> {
+    let inner = inner.trim();
+    if is_ident(inner) {
+        return Ok(Expr::Var(inner.to_string()));
+    }
+    let open = inner
+        .find('(')
+        .ok_or_else(|| format!("`{inner}` is neither a variable name nor a function call"))?;
+    let name = inner[..open].trim();
+    if !inner.ends_with(')') || !is_ident(name) {
+        return Err(format!(
+            "cannot read `{inner}`; write `name` or `function(arg, ...)`"
+        ));
+    }
+    let arity = FUNCTIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, a)| *a)
+        .ok_or_else(|| {
+            let known: Vec<&str> = FUNCTIONS.iter().map(|(n, _)| *n).collect();
+            format!("unknown function `{name}` (known: {})", known.join(", "))
+        })?;
+    let args = split_args(&inner[open + 1..inner.len() - 1])?;
+    if let Some(n) = arity {
+        if args.len() != n {
+            return Err(format!(
+                "{name}() takes {n} argument(s), got {}",
+                args.len()
+            ));
+        }
+    }
+    Ok(Expr::Call(name.to_string(), args))
+}
+
+fn split_args(s: &str) -> Result<Vec<Arg>, String> {
+    let mut args = Vec::new();
+    let mut chars = s.trim().chars().peekable();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.peek() {
+            None => break,
+            Some('"') => {
+                chars.next();
+                let mut lit = String::new();
+                let mut closed = false;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            lit.push('\\');
+                            if let Some(n) = chars.next() {
+                                lit.push(n);
+                            }
+                        }
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        c => lit.push(c),
+                    }
+                }
+                if !closed {
+                    return Err("unterminated string literal in function arguments".into());
+                }
+                args.push(Arg::Literal(unescape(&lit)));
+            }
+            Some(_) => {
+                let mut word = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c == ',' || c.is_whitespace() {
+                        break;
+                    }
+                    word.push(c);
+                    chars.next();
+                }
+                if word.chars().all(|c| c.is_ascii_digit()) && !word.is_empty() {
+                    args.push(Arg::Literal(word.into_bytes()));
+                } else if is_ident(&word) {
+                    args.push(Arg::Var(word));
+                } else {
+                    return Err(format!(
+                        "`{word}` is not a variable name, number or \"literal\""
+                    ));
+                }
+            }
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            None => break,
+            Some(',') => continue,
+            Some(c) => return Err(format!("expected `,` between arguments, found `{c}`")),
+        }
+    }
+    Ok(args)
+}
+
+/// Decodes `\r \n \t \0 \\ \" \xHH`; anything else is kept as written.
+pub fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && i + 1 < bytes.len() {
+            let decoded = match bytes[i + 1] {
+                b'r' => Some((b'\r', 2)),
+                b'n' => Some((b'\n', 2)),
+                b't' => Some((b'\t', 2)),
+                b'0' => Some((0, 2)),
+                b'\\' => Some((b'\\', 2)),
+                b'"' => Some((b'"', 2)),
+                b'x' if i + 4 <= bytes.len() => std::str::from_utf8(&bytes[i + 2..i + 4])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .map(|b| (b, 4)),
+                _ => None,
+            };
+            if let Some((b, len)) = decoded {
+                out.push(b);
+                i += len;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Vars {
+        let mut v = Vars::new();
+        v.insert(
+            "user".into(),
+            Value {
+                text: "alice".into(),
+                secret: false,
+            },
+        );
+        v.insert(
+            "pass".into(),
+            Value {
+                text: "s3cret".into(),
+                secret: true,
+            },
+        );
+        v.insert(
+            "timestamp".into(),
+            Value {
+                text: "<1896.697170952@dbc.mtview.ca.us>".into(),
+                secret: false,
+            },
+        );
+        v
+    }
+
+    #[test]
+    fn variables_and_secrets() {
+        let t = Template::parse("PASS {{pass}} for {{ user }}").unwrap();
+        let r = t.render(&vars(), false).unwrap();
+        assert_eq!(r.bytes, b"PASS s3cret for alice");
+        assert_eq!(r.display, "PASS *** for alice");
+        assert_eq!(t.variables(), vec!["pass", "user"]);
+    }
+
+    #[test]
+    fn apop_digest_matches_rfc1939_example() {
+        let mut v = vars();
+        v.insert(
+            "pw".into(),
+            Value {
+                text: "tanstaaf".into(),
+                secret: false,
+            },
+        );
+        let r = Template::parse("{{apop(timestamp, pw)}}")
+            .unwrap()
+            .render(&v, false)
+            .unwrap();
+        assert_eq!(r.text(), "c4c9334bac560ecc979e58001b3e22fb");
+    }
+
+    #[test]
+    fn base64_plain_with_literals() {
+        let r = Template::parse(r#"{{base64("\0", user, "\0", pass)}}"#)
+            .unwrap()
+            .render(&vars(), false)
+            .unwrap();
+        assert_eq!(r.text(), "AGFsaWNlAHMzY3JldA==");
+        assert_eq!(r.display, "***");
+    }
+
+    #[test]
+    fn raw_escapes_and_repeat() {
+        let r = Template::parse(r#"NOOP\r\n{{repeat("A", 3)}}\x00"#)
+            .unwrap()
+            .render(&vars(), true)
+            .unwrap();
+        assert_eq!(r.bytes, b"NOOP\r\nAAA\x00");
+    }
+
+    #[test]
+    fn errors_carry_offsets() {
+        let e = Template::parse("USER {{nope(1)}}").unwrap_err();
+        assert_eq!(e.offset, 5);
+        assert!(e.message.contains("unknown function"));
+        assert!(Template::parse("x {{user").is_err());
+        assert!(Template::parse("{{apop(a)}}")
+            .unwrap_err()
+            .message
+            .contains("2 argument"));
+        let missing = Template::parse("{{who}}").unwrap().render(&vars(), false);
+        assert!(missing.unwrap_err().contains("`who`"));
+    }
+}
