@@ -1,0 +1,348 @@
+//! Test helpers: a Maildir fixture, a server started through the library,
+//! and a tiny raw-socket POP3 client (plain, STLS-upgraded or implicit TLS).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pop3_reference_server::{Fault, FaultSet, RunningServer, ServerConfig};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+pub const MSG1: &[u8] = b"Subject: one\r\nFrom: a@example.org\r\n\r\nbody one\r\nsecond line\r\n";
+pub const MSG2: &[u8] = b"Subject: two\n\n.dotted\nplain\n..double\n.\nend\n";
+pub const MSG3: &[u8] = b"Subject: three\n\nb1\nb2\nb3\nno final newline";
+
+pub fn users() -> Vec<(String, String)> {
+    vec![
+        ("alice".into(), "secret".into()),
+        ("bob".into(), "hunter2".into()),
+    ]
+}
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub server: Option<RunningServer>,
+}
+
+impl Fixture {
+    /// alice has MSG1..MSG3 in cur/ with increasing mtimes; bob is empty.
+    pub async fn start() -> Fixture {
+        Self::with(|_| {}).await
+    }
+
+    pub async fn with_fault(f: Fault) -> Fixture {
+        Self::with(move |c| c.faults = FaultSet::single(f)).await
+    }
+
+    pub async fn with(tweak: impl FnOnce(&mut ServerConfig)) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        // Names sort against delivery order on purpose: order must follow mtime.
+        deliver_at(&dir.path().join("alice"), "cur", "300.c:2,S", MSG1, 1_000);
+        deliver_at(&dir.path().join("alice"), "cur", "200.b:2,", MSG2, 2_000);
+        deliver_at(&dir.path().join("alice"), "cur", "100.a:2,", MSG3, 3_000);
+        let mut cfg = ServerConfig::new(dir.path(), users());
+        cfg.idle_timeout = Duration::from_secs(30);
+        tweak(&mut cfg);
+        let server = RunningServer::start(cfg).await.unwrap();
+        Fixture {
+            dir,
+            server: Some(server),
+        }
+    }
+
+    pub fn server(&self) -> &RunningServer {
+        self.server.as_ref().unwrap()
+    }
+
+    pub fn maildir(&self, user: &str) -> PathBuf {
+        self.dir.path().join(user)
+    }
+
+    pub async fn connect(&self) -> Client {
+        Client::connect(self.server().addr()).await
+    }
+
+    /// Connected and logged in as alice.
+    pub async fn alice(&self) -> Client {
+        let mut c = self.connect().await;
+        c.login("alice", "secret").await;
+        c
+    }
+
+    /// Message files currently stored (cur/ and new/).
+    pub fn files(&self, user: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        for sub in ["cur", "new"] {
+            if let Ok(rd) = std::fs::read_dir(self.maildir(user).join(sub)) {
+                for e in rd {
+                    v.push(format!(
+                        "{sub}/{}",
+                        e.unwrap().file_name().to_string_lossy()
+                    ));
+                }
+            }
+        }
+        v.sort();
+        v
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.shutdown().await;
+        }
+    }
+}
+
+/// Write a message file with a given mtime (seconds since the epoch).
+pub fn deliver_at(maildir: &Path, sub: &str, name: &str, body: &[u8], mtime: u64) {
+    let d = maildir.join(sub);
+    std::fs::create_dir_all(&d).unwrap();
+    let p = d.join(name);
+    std::fs::write(&p, body).unwrap();
+    let f = std::fs::File::options().write(true).open(&p).unwrap();
+    f.set_modified(UNIX_EPOCH + Duration::from_secs(mtime))
+        .unwrap();
+}
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    Gone,
+}
+
+pub struct Client {
+    stream: Stream,
+    buf: Vec<u8>,
+    pub greeting: String,
+}
+
+impl Client {
+    pub async fn connect(addr: std::net::SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).await.unwrap();
+        let mut c = Client {
+            stream: Stream::Plain(s),
+            buf: Vec::new(),
+            greeting: String::new(),
+        };
+        c.greeting = c.line().await;
+        c
+    }
+
+    pub async fn connect_tls(addr: std::net::SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).await.unwrap();
+        let tls = tls_connector()
+            .connect(ServerName::try_from("localhost").unwrap(), s)
+            .await
+            .unwrap();
+        let mut c = Client {
+            stream: Stream::Tls(Box::new(tls)),
+            buf: Vec::new(),
+            greeting: String::new(),
+        };
+        c.greeting = c.line().await;
+        c
+    }
+
+    /// Connect without reading the greeting.
+    pub async fn connect_raw(addr: std::net::SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).await.unwrap();
+        Client {
+            stream: Stream::Plain(s),
+            buf: Vec::new(),
+            greeting: String::new(),
+        }
+    }
+
+    pub async fn starttls(&mut self) {
+        let s = match std::mem::replace(&mut self.stream, Stream::Gone) {
+            Stream::Plain(s) => s,
+            _ => panic!("not plain"),
+        };
+        assert!(self.buf.is_empty(), "unread data before TLS handshake");
+        let tls = tls_connector()
+            .connect(ServerName::try_from("localhost").unwrap(), s)
+            .await
+            .unwrap();
+        self.stream = Stream::Tls(Box::new(tls));
+    }
+
+    pub async fn send_raw(&mut self, data: &[u8]) {
+        let r = match &mut self.stream {
+            Stream::Plain(s) => s.write_all(data).await,
+            Stream::Tls(s) => {
+                let r = s.write_all(data).await;
+                r.and(s.flush().await)
+            }
+            Stream::Gone => panic!(),
+        };
+        r.unwrap();
+    }
+
+    pub async fn send(&mut self, cmd: &str) {
+        self.send_raw(format!("{cmd}\r\n").as_bytes()).await;
+    }
+
+    async fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 8192];
+        let fut = async {
+            match &mut self.stream {
+                Stream::Plain(s) => s.read(&mut chunk).await,
+                Stream::Tls(s) => s.read(&mut chunk).await,
+                Stream::Gone => panic!(),
+            }
+        };
+        let n = match tokio::time::timeout(TIMEOUT, fut).await {
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) => 0,
+            Err(_) => panic!("timed out waiting for the server"),
+        };
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    /// One raw line including its terminator; empty at EOF.
+    pub async fn raw_line(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(p) = self.buf.iter().position(|b| *b == b'\n') {
+                return self.buf.drain(..=p).collect();
+            }
+            if self.fill().await == 0 {
+                return std::mem::take(&mut self.buf);
+            }
+        }
+    }
+
+    /// One line, asserted to end in CRLF, returned without it.
+    pub async fn line(&mut self) -> String {
+        let l = self.raw_line().await;
+        assert!(
+            l.ends_with(b"\r\n"),
+            "line not CRLF-terminated: {:?}",
+            String::from_utf8_lossy(&l)
+        );
+        String::from_utf8_lossy(&l[..l.len() - 2]).into_owned()
+    }
+
+    /// Whether the server closed the connection (EOF or reset).
+    pub async fn closed(&mut self) -> bool {
+        self.buf.is_empty() && self.fill().await == 0
+    }
+
+    pub async fn cmd(&mut self, cmd: &str) -> String {
+        self.send(cmd).await;
+        self.line().await
+    }
+
+    /// Body of a multi-line response (after the status line), unstuffed
+    /// lines without CRLF, up to the terminator.
+    pub async fn body(&mut self) -> Vec<String> {
+        let mut v = Vec::new();
+        loop {
+            let l = self.line().await;
+            if l == "." {
+                return v;
+            }
+            v.push(l);
+        }
+    }
+
+    /// Raw bytes of a multi-line body including the terminator line.
+    pub async fn raw_body(&mut self) -> Vec<u8> {
+        let mut v = Vec::new();
+        loop {
+            let l = self.raw_line().await;
+            assert!(!l.is_empty(), "EOF inside multi-line response");
+            v.extend_from_slice(&l);
+            if l == b".\r\n" {
+                return v;
+            }
+        }
+    }
+
+    pub async fn multi(&mut self, cmd: &str) -> (String, Vec<String>) {
+        let first = self.cmd(cmd).await;
+        assert!(first.starts_with("+OK"), "{cmd}: {first}");
+        let body = self.body().await;
+        (first, body)
+    }
+
+    pub async fn login(&mut self, user: &str, pass: &str) {
+        let r = self.cmd(&format!("USER {user}")).await;
+        assert!(r.starts_with("+OK"), "USER: {r}");
+        let r = self.cmd(&format!("PASS {pass}")).await;
+        assert!(r.starts_with("+OK"), "PASS: {r}");
+    }
+
+    pub async fn quit(mut self) -> String {
+        self.cmd("QUIT").await
+    }
+}
+
+pub fn ok(s: &str) -> bool {
+    s == "+OK" || s.starts_with("+OK ")
+}
+
+pub fn err(s: &str) -> bool {
+    s == "-ERR" || s.starts_with("-ERR ")
+}
+
+/// Accepts any certificate: the server's is self-signed.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &CertificateDer<'_>,
+        d: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+pub fn tls_connector() -> tokio_rustls::TlsConnector {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(cfg))
+}

@@ -1,0 +1,462 @@
+//! RFC 1939 / 2449 / 5034 behaviour of the correct server, command by command.
+
+mod common;
+
+use base64::Engine;
+use common::*;
+use md5::{Digest, Md5};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+#[tokio::test]
+async fn greeting_has_unique_apop_timestamp() {
+    let fx = Fixture::start().await;
+    let a = fx.connect().await;
+    let b = fx.connect().await;
+    for g in [&a.greeting, &b.greeting] {
+        assert!(g.starts_with("+OK "), "{g}");
+        let ts = &g[g.find('<').unwrap()..];
+        assert!(ts.ends_with('>') && ts.contains('@'), "{ts}");
+        assert!(g.len() + 2 <= 512);
+    }
+    assert_ne!(a.greeting, b.greeting);
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn authorization_state_refuses_transaction_commands() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    for cmd in [
+        "STAT",
+        "LIST",
+        "LIST 1",
+        "RETR 1",
+        "DELE 1",
+        "NOOP",
+        "RSET",
+        "TOP 1 0",
+        "UIDL",
+        "UIDL 1",
+        "XYZZY",
+        "PASS secret",
+    ] {
+        let r = c.cmd(cmd).await;
+        assert!(err(&r), "{cmd} in AUTHORIZATION: {r}");
+    }
+    // Still usable afterwards.
+    c.login("alice", "secret").await;
+    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn transaction_state_refuses_authorization_commands() {
+    let fx = Fixture::start().await;
+    let mut c = fx.alice().await;
+    for cmd in [
+        "USER alice",
+        "PASS secret",
+        "APOP alice 0123",
+        "AUTH PLAIN",
+        "STLS",
+        "AUTH",
+    ] {
+        let r = c.cmd(cmd).await;
+        assert!(err(&r), "{cmd} in TRANSACTION: {r}");
+    }
+    assert!(ok(&c.cmd("NOOP").await));
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn user_pass_rules() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    // Unknown user: USER does not leak, PASS fails with [AUTH].
+    assert!(ok(&c.cmd("USER nobody").await));
+    let r = c.cmd("PASS x").await;
+    assert!(r.starts_with("-ERR [AUTH]"), "{r}");
+    // Wrong password, then PASS alone is refused: a failed PASS needs a new USER.
+    assert!(ok(&c.cmd("USER alice").await));
+    assert!(c.cmd("PASS wrong").await.starts_with("-ERR [AUTH]"));
+    let r = c.cmd("PASS secret").await;
+    assert!(err(&r) && !r.contains("[AUTH]"), "{r}");
+    // USER without argument, with two arguments.
+    assert!(err(&c.cmd("USER").await));
+    assert!(err(&c.cmd("USER a b").await));
+    // Keywords are case-insensitive; arguments are not folded.
+    assert!(ok(&c.cmd("user ALICE").await));
+    assert!(err(&c.cmd("pass secret").await));
+    assert!(ok(&c.cmd("uSeR alice").await));
+    let r = c.cmd("pAsS secret").await;
+    assert_eq!(r, "+OK maildrop has 3 messages (158 octets)");
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn password_with_spaces() {
+    let fx = Fixture::with(|c| c.users.push(("carol".into(), "two words".into()))).await;
+    let mut c = fx.connect().await;
+    c.login("carol", "two words").await;
+    assert_eq!(c.cmd("STAT").await, "+OK 0 0");
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn apop_login() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    let ts = c.greeting[c.greeting.find('<').unwrap()..].to_string();
+    let digest = |pw: &str| {
+        Md5::digest(format!("{ts}{pw}"))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert!(c
+        .cmd(&format!("APOP alice {}", digest("nope")))
+        .await
+        .starts_with("-ERR [AUTH]"));
+    assert!(c
+        .cmd(&format!("APOP nobody {}", digest("secret")))
+        .await
+        .starts_with("-ERR [AUTH]"));
+    assert!(err(&c.cmd("APOP alice").await));
+    let r = c.cmd(&format!("APOP alice {}", digest("secret"))).await;
+    assert!(ok(&r), "{r}");
+    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+    // A digest from another connection's timestamp does not work.
+    let mut d = fx.connect().await;
+    assert!(d
+        .cmd(&format!("APOP bob {}", digest("hunter2")))
+        .await
+        .starts_with("-ERR [AUTH]"));
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn stat_list_uidl() {
+    let fx = Fixture::start().await;
+    let mut c = fx.alice().await;
+    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+    let (_, l) = c.multi("LIST").await;
+    assert_eq!(l, ["1 60", "2 50", "3 48"]);
+    assert_eq!(c.cmd("LIST 2").await, "+OK 2 50");
+    let (_, u) = c.multi("UIDL").await;
+    assert_eq!(u, ["1 300.c", "2 200.b", "3 100.a"]);
+    assert_eq!(c.cmd("UIDL 3").await, "+OK 3 100.a");
+    for bad in [
+        "LIST 0", "LIST 4", "LIST x", "LIST 1 2", "LIST -1", "LIST +1", "UIDL 0", "UIDL 9",
+        "UIDL a", "STAT 1", "LIST  1", "LIST ",
+    ] {
+        assert!(err(&c.cmd(bad).await), "{bad}");
+    }
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn retr_octets_and_byte_stuffing() {
+    let fx = Fixture::start().await;
+    let mut c = fx.alice().await;
+    // CRLF-stored: sent as stored.
+    assert_eq!(c.cmd("RETR 1").await, "+OK 60 octets");
+    let b = c.raw_body().await;
+    assert_eq!(&b[..b.len() - 3], MSG1);
+    // LF-stored with dot-leading lines: CRLF and stuffed.
+    assert_eq!(c.cmd("RETR 2").await, "+OK 50 octets");
+    let b = c.raw_body().await;
+    assert_eq!(
+        b,
+        b"Subject: two\r\n\r\n..dotted\r\nplain\r\n...double\r\n..\r\nend\r\n.\r\n"
+    );
+    // No final newline: CRLF added before the terminator and counted.
+    assert_eq!(c.cmd("RETR 3").await, "+OK 48 octets");
+    let b = c.raw_body().await;
+    assert_eq!(
+        b,
+        b"Subject: three\r\n\r\nb1\r\nb2\r\nb3\r\nno final newline\r\n.\r\n"
+    );
+    // The unstuffed size matches the advertised size exactly.
+    for bad in ["RETR", "RETR 0", "RETR 4", "RETR 1 1", "RETR one"] {
+        assert!(err(&c.cmd(bad).await), "{bad}");
+    }
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn top_rules() {
+    let fx = Fixture::start().await;
+    let mut c = fx.alice().await;
+    let (_, b) = c.multi("TOP 1 0").await;
+    assert_eq!(b, ["Subject: one", "From: a@example.org", ""]);
+    let (_, b) = c.multi("TOP 1 1").await;
+    assert_eq!(b, ["Subject: one", "From: a@example.org", "", "body one"]);
+    let (_, b) = c.multi("TOP 3 100").await;
+    assert_eq!(
+        b,
+        ["Subject: three", "", "b1", "b2", "b3", "no final newline"]
+    );
+    c.send("TOP 2 2").await;
+    assert!(ok(&c.line().await));
+    let raw = c.raw_body().await;
+    assert_eq!(raw, b"Subject: two\r\n\r\n..dotted\r\nplain\r\n.\r\n");
+    for bad in [
+        "TOP 1",
+        "TOP 0 1",
+        "TOP 9 1",
+        "TOP 1 -1",
+        "TOP 1 x",
+        "TOP 1 1 1",
+    ] {
+        assert!(err(&c.cmd(bad).await), "{bad}");
+    }
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn dele_rset_noop_and_marked_messages() {
+    let fx = Fixture::start().await;
+    let mut c = fx.alice().await;
+    assert!(ok(&c.cmd("DELE 2").await));
+    assert!(err(&c.cmd("DELE 2").await), "double DELE");
+    assert_eq!(c.cmd("STAT").await, "+OK 2 108");
+    let (_, l) = c.multi("LIST").await;
+    assert_eq!(l, ["1 60", "3 48"], "numbers are stable after DELE");
+    let (_, u) = c.multi("UIDL").await;
+    assert_eq!(u, ["1 300.c", "3 100.a"]);
+    for cmd in ["RETR 2", "TOP 2 0", "LIST 2", "UIDL 2", "DELE 2"] {
+        assert!(err(&c.cmd(cmd).await), "{cmd} on a marked message");
+    }
+    assert_eq!(c.cmd("LIST 3").await, "+OK 3 48");
+    assert!(ok(&c.cmd("NOOP").await));
+    assert!(err(&c.cmd("NOOP x").await));
+    let r = c.cmd("RSET").await;
+    assert!(ok(&r), "{r}");
+    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+    assert_eq!(c.cmd("LIST 2").await, "+OK 2 50");
+    assert!(err(&c.cmd("RSET 1").await));
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn capa_per_state() {
+    let fx = Fixture::with(|c| {
+        c.expire = Some(30);
+        c.login_delay = Some(60);
+    })
+    .await;
+    let mut c = fx.connect().await;
+    let (_, auth) = c.multi("CAPA").await;
+    for cap in [
+        "USER",
+        "SASL PLAIN",
+        "RESP-CODES",
+        "AUTH-RESP-CODE",
+        "PIPELINING",
+        "TOP",
+        "UIDL",
+        "EXPIRE 30",
+        "LOGIN-DELAY 60",
+        "STLS",
+        "IMPLEMENTATION pop3-reference-server",
+    ] {
+        assert!(auth.iter().any(|l| l == cap), "missing {cap} in {auth:?}");
+    }
+    c.login("alice", "secret").await;
+    let (_, tx) = c.multi("CAPA").await;
+    for cap in ["USER", "STLS"] {
+        assert!(!tx.iter().any(|l| l == cap), "{cap} in TRANSACTION CAPA");
+    }
+    assert!(!tx.iter().any(|l| l.starts_with("SASL")));
+    for cap in ["TOP", "UIDL", "PIPELINING", "RESP-CODES", "EXPIRE 30"] {
+        assert!(tx.iter().any(|l| l == cap), "missing {cap}");
+    }
+    assert!(err(&c.cmd("CAPA x").await));
+    fx.stop().await;
+
+    let fx = Fixture::with(|c| {
+        c.tls = pop3_reference_server::TlsSetup::None;
+        c.tls_listen = None;
+    })
+    .await;
+    let mut c = fx.connect().await;
+    let (_, auth) = c.multi("CAPA").await;
+    assert!(auth.iter().any(|l| l == "EXPIRE NEVER"));
+    assert!(!auth
+        .iter()
+        .any(|l| l == "STLS" || l.starts_with("LOGIN-DELAY")));
+    assert!(err(&c.cmd("STLS").await), "STLS without TLS configured");
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn quit_in_authorization() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    assert!(err(&c.cmd("QUIT now").await));
+    assert!(ok(&c.cmd("QUIT").await));
+    assert!(c.closed().await);
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn long_lines_and_garbage() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    // 255 octets including CRLF are accepted: USER + space + 248 chars + CRLF.
+    let name = "u".repeat(248);
+    assert!(ok(&c.cmd(&format!("USER {name}")).await));
+    // 256 octets are refused, and the session goes on.
+    let name = "u".repeat(249);
+    assert!(err(&c.cmd(&format!("USER {name}")).await));
+    // A huge line (1 MB) is consumed and refused once.
+    let mut big = vec![b'A'; 1 << 20];
+    big.extend_from_slice(b"\r\n");
+    c.send_raw(&big).await;
+    assert!(err(&c.line().await));
+    for junk in [
+        &b"\x00\x01\x02\r\n"[..],
+        b"\xff\xfe USER\r\n",
+        b"\r\n",
+        b" \r\n",
+        b"USER\x00x\r\n",
+    ] {
+        c.send_raw(junk).await;
+        let r = c.line().await;
+        assert!(err(&r), "{junk:?}: {r}");
+    }
+    c.login("alice", "secret").await;
+    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn pipelining_answers_in_order() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    c.send_raw(b"CAPA\r\nUSER alice\r\nPASS secret\r\nSTAT\r\nLIST 1\r\nRETR 3\r\nBOGUS\r\nNOOP\r\nQUIT\r\n")
+        .await;
+    let first = c.line().await;
+    assert!(ok(&first));
+    c.body().await;
+    assert!(ok(&c.line().await));
+    assert!(ok(&c.line().await));
+    assert_eq!(c.line().await, "+OK 3 158");
+    assert_eq!(c.line().await, "+OK 1 60");
+    assert_eq!(c.line().await, "+OK 48 octets");
+    assert_eq!(c.body().await.len(), 6);
+    assert!(err(&c.line().await));
+    assert!(ok(&c.line().await));
+    assert!(ok(&c.line().await));
+    assert!(c.closed().await);
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn auth_plain() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    // Mechanism list.
+    let (_, mechs) = c.multi("AUTH").await;
+    assert_eq!(mechs, ["PLAIN"]);
+    assert!(err(&c.cmd("AUTH CRAM-FOO").await));
+    // Initial response, wrong password.
+    let bad = B64.encode(b"\0alice\0nope");
+    assert!(c
+        .cmd(&format!("AUTH PLAIN {bad}"))
+        .await
+        .starts_with("-ERR [AUTH]"));
+    // Invalid base64.
+    assert!(err(&c.cmd("AUTH PLAIN !!!notbase64").await));
+    // `=` is an empty initial response: not valid PLAIN.
+    assert!(err(&c.cmd("AUTH PLAIN =").await));
+    // Continuation cancelled with `*`.
+    assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
+    assert!(err(&c.cmd("*").await));
+    // Continuation with invalid base64.
+    assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
+    assert!(err(&c.cmd("%%%").await));
+    // authzid different from authcid.
+    let other = B64.encode(b"bob\0alice\0secret");
+    assert!(c
+        .cmd(&format!("AUTH PLAIN {other}"))
+        .await
+        .starts_with("-ERR [AUTH]"));
+    // Continuation, success with authzid == authcid.
+    assert_eq!(c.cmd("auth plain").await, "+ ");
+    let r = c.cmd(&B64.encode(b"alice\0alice\0secret")).await;
+    assert!(ok(&r), "{r}");
+    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+    assert!(err(&c.cmd("AUTH PLAIN").await));
+    // Initial response success for bob on another connection.
+    let mut d = fx.connect().await;
+    let r = d
+        .cmd(&format!("AUTH PLAIN {}", B64.encode(b"\0bob\0hunter2")))
+        .await;
+    assert!(ok(&r), "{r}");
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn too_many_connections() {
+    let fx = Fixture::with(|c| c.max_connections = 2).await;
+    let _a = fx.connect().await;
+    let _b = fx.connect().await;
+    let mut c = Client::connect(fx.server().addr()).await;
+    assert_eq!(c.greeting, "-ERR [SYS/TEMP] too many connections");
+    assert!(c.closed().await);
+    drop(_a);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let c = Client::connect(fx.server().addr()).await;
+    assert!(ok(&c.greeting), "{}", c.greeting);
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn unreadable_maildrop_is_sys_temp() {
+    let fx = Fixture::start().await;
+    // A regular file where bob's Maildir should be: it cannot be opened.
+    std::fs::write(fx.maildir("bob"), b"not a directory").unwrap();
+    let mut c = fx.connect().await;
+    assert!(ok(&c.cmd("USER bob").await));
+    let r = c.cmd("PASS hunter2").await;
+    assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
+    assert!(
+        !fx.server().is_locked("bob"),
+        "failed login leaked the lock"
+    );
+    // Still in AUTHORIZATION.
+    c.login("alice", "secret").await;
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn uid_of_unfit_base_name_is_a_digest() {
+    let fx = Fixture::start().await;
+    let long = "x".repeat(100);
+    deliver_at(&fx.maildir("bob"), "cur", &format!("{long}:2,"), b"a\n", 10);
+    deliver_at(&fx.maildir("bob"), "cur", "sp ace:2,S", b"b\n", 20);
+    let mut c = fx.connect().await;
+    c.login("bob", "hunter2").await;
+    let (_, u) = c.multi("UIDL").await;
+    assert_eq!(u.len(), 2);
+    for l in &u {
+        let uid = l.split_once(' ').unwrap().1;
+        assert!(!uid.is_empty() && uid.len() <= 70, "{uid}");
+        assert!(uid.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{uid}");
+    }
+    assert_ne!(u[0].split(' ').nth(1), u[1].split(' ').nth(1));
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn idle_timeout_closes_silently() {
+    let fx = Fixture::with(|c| c.idle_timeout = std::time::Duration::from_millis(300)).await;
+    let mut c = fx.alice().await;
+    assert!(ok(&c.cmd("DELE 1").await));
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(c.closed().await);
+    assert_eq!(fx.files("alice").len(), 3, "autologout must not delete");
+    fx.stop().await;
+}
