@@ -242,6 +242,17 @@ impl Client {
         self.buf.is_empty() && self.fill().await == 0
     }
 
+    /// Read and ignore anything (e.g. a TLS alert) until the server closes.
+    pub async fn drained_to_close(&mut self) -> bool {
+        for _ in 0..100 {
+            self.buf.clear();
+            if self.fill().await == 0 {
+                return true;
+            }
+        }
+        false
+    }
+
     pub async fn cmd(&mut self, cmd: &str) -> String {
         self.send(cmd).await;
         self.line().await
