@@ -46,17 +46,13 @@ struct Listener {
 impl RunningServer {
     /// Bind the listeners and spawn the accept loops; returns at once.
     pub async fn start(config: ServerConfig) -> io::Result<RunningServer> {
-        if config.tls_listen.is_some() && config.tls == TlsSetup::None {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "an implicit-TLS listener needs a certificate (TlsSetup::None given)",
-            ));
-        }
         let tls = build_tls(&config.tls)?;
         let plain = TcpListener::bind(config.listen).await?;
-        let tls_listener = match config.tls_listen {
-            Some(a) => Some(TcpListener::bind(a).await?),
-            None => None,
+        // TlsSetup::None switches TLS off entirely, including the implicit
+        // listener that ServerConfig::new configures by default.
+        let tls_listener = match (config.tls_listen, &config.tls) {
+            (Some(a), tls) if *tls != TlsSetup::None => Some(TcpListener::bind(a).await?),
+            _ => None,
         };
         let addr = plain.local_addr()?;
         let tls_addr = tls_listener.as_ref().map(|l| l.local_addr()).transpose()?;

@@ -332,7 +332,8 @@ impl Session {
             let flow = match line {
                 Ok(Line::Eof) | Err(_) => return End::Dropped,
                 Ok(Line::TooLong) => self.err("line too long").await.map(|_| Flow::Continue),
-                Ok(Line::Line(l)) => cmd::dispatch(self, &l).await,
+                // Boxed so an idle session's future stays small.
+                Ok(Line::Line(l)) => Box::pin(cmd::dispatch(self, &l)).await,
             };
             match flow {
                 Ok(Flow::Continue) => {}

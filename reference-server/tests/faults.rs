@@ -1,0 +1,433 @@
+//! Every fault switch must change observable behaviour: for each fault a
+//! probe dialogue returns whether the RFC violation was seen; it must be seen
+//! with the fault on and not seen on the correct server.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use pop3_reference_server::{Fault, FaultSet};
+
+async fn fixture(f: Fault, on: bool) -> Fixture {
+    Fixture::with(move |c| {
+        if on {
+            c.faults = FaultSet::single(f);
+        }
+        if f == Fault::UpdateOnIdleTimeout {
+            c.idle_timeout = Duration::from_millis(300);
+        }
+    })
+    .await
+}
+
+/// A line, or None when nothing arrives within a second.
+async fn line_within(c: &mut Client, d: Duration) -> Option<Vec<u8>> {
+    tokio::time::timeout(d, c.raw_line()).await.ok()
+}
+
+fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Whether the violation that fault `f` introduces is observed on a server
+/// with (`on`) or without the fault.
+async fn violation(f: Fault, on: bool) -> bool {
+    let fx = fixture(f, on).await;
+    let addr = fx.server().addr();
+    let seen = match f {
+        Fault::GreetingLowercaseOk => {
+            let mut c = Client::connect_raw(addr).await;
+            c.raw_line().await.starts_with(b"+ok ")
+        }
+        Fault::GreetingBareLf => {
+            let mut c = Client::connect_raw(addr).await;
+            !c.raw_line().await.ends_with(b"\r\n")
+        }
+        Fault::GreetingExtraLine => {
+            let mut c = fx.connect().await;
+            let r = c.cmd("NOOP").await;
+            !ok(&r) && !err(&r)
+        }
+        Fault::ApopTimestampReused => {
+            let a = fx.connect().await;
+            let b = fx.connect().await;
+            a.greeting == b.greeting
+        }
+        Fault::CaseSensitiveCommands => {
+            let mut c = fx.connect().await;
+            err(&c.cmd("user alice").await)
+        }
+        Fault::LowercaseQuitIgnored => {
+            let mut c = fx.connect().await;
+            err(&c.cmd("quit").await)
+        }
+        Fault::LowercaseStatus => {
+            let mut c = fx.connect().await;
+            c.cmd("NOOP").await.starts_with("-err")
+        }
+        Fault::UnknownCommandOk => {
+            let mut c = fx.connect().await;
+            ok(&c.cmd("XYZZY").await)
+        }
+        Fault::BareLfResponses => {
+            let mut c = fx.connect().await;
+            c.send("NOOP").await;
+            !c.raw_line().await.ends_with(b"\r\n")
+        }
+        Fault::NoByteStuffing => {
+            let mut c = fx.alice().await;
+            c.send("RETR 2").await;
+            c.line().await;
+            let b = c.raw_body().await;
+            b.windows(11).any(|w| w == b"\r\n.dotted\r\n")
+        }
+        Fault::ListMissingTerminator => {
+            let mut c = fx.alice().await;
+            c.send_raw(b"LIST\r\nNOOP\r\n").await;
+            c.line().await;
+            loop {
+                let l = c.line().await;
+                if l == "." {
+                    break false;
+                }
+                if l == "+OK" {
+                    break true;
+                }
+            }
+        }
+        Fault::OctetsLfCount => {
+            let mut c = fx.alice().await;
+            c.cmd("STAT").await != "+OK 3 158"
+        }
+        Fault::StatCountsDeleted => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            c.cmd("STAT").await == "+OK 3 158"
+        }
+        Fault::StatInAuthorization => {
+            let mut c = fx.connect().await;
+            ok(&c.cmd("STAT").await)
+        }
+        Fault::UserInTransaction => {
+            let mut c = fx.alice().await;
+            ok(&c.cmd("USER bob").await)
+        }
+        Fault::NoopInAuthorization => {
+            let mut c = fx.connect().await;
+            ok(&c.cmd("NOOP").await)
+        }
+        Fault::PassWithoutUser => {
+            let mut c = fx.connect().await;
+            ok(&c.cmd("PASS secret").await)
+        }
+        Fault::WrongPasswordAccepted => {
+            let mut c = fx.connect().await;
+            c.cmd("USER alice").await;
+            ok(&c.cmd("PASS wrong").await)
+        }
+        Fault::ApopAcceptsAnyDigest => {
+            let mut c = fx.connect().await;
+            ok(&c.cmd("APOP alice 00000000000000000000000000000000").await)
+        }
+        Fault::DeleImmediate => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            fx.files("alice").len() != 3
+        }
+        Fault::DeleMovesImmediately => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            let trashed = fx.maildir("alice").join(".Trash/cur/300.c:2,S").exists();
+            fx.files("alice").len() != 3 && trashed
+        }
+        Fault::DeleteOnDisconnect => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            drop(c);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            fx.files("alice").len() != 3
+        }
+        Fault::UpdateOnIdleTimeout => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            fx.files("alice").len() != 3
+        }
+        Fault::QuitNoDelete => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            c.quit().await;
+            fx.files("alice").len() == 3
+        }
+        Fault::RsetNoop => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            c.cmd("RSET").await;
+            c.cmd("STAT").await != "+OK 3 158"
+        }
+        Fault::RetrMarkedMessage => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            ok(&c.cmd("RETR 1").await)
+        }
+        Fault::RenumberAfterDele => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            ok(&c.cmd("LIST 1").await)
+        }
+        Fault::ListIgnoresArgument => {
+            let mut c = fx.alice().await;
+            c.cmd("LIST 1").await != "+OK 1 60"
+        }
+        Fault::ListIncludesDeleted => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            c.multi("LIST").await.1.len() == 3
+        }
+        Fault::UidlIncludesDeleted => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            c.multi("UIDL").await.1.len() == 3
+        }
+        Fault::UidlUnstable => {
+            deliver_at(&fx.maildir("alice"), "new", "999.x", b"S: x\n\nx\n", 9_000);
+            let mut c = fx.alice().await;
+            let first = c.multi("UIDL").await.1;
+            c.quit().await;
+            let mut c = fx.alice().await;
+            first != c.multi("UIDL").await.1
+        }
+        Fault::UidlSameSecondCollision => {
+            deliver_at(&fx.maildir("bob"), "cur", "1.a:2,", b"x\n", 7_000);
+            deliver_at(&fx.maildir("bob"), "cur", "1.b:2,", b"y\n", 7_000);
+            let mut c = fx.connect().await;
+            c.login("bob", "hunter2").await;
+            let u = c.multi("UIDL").await.1;
+            u[0].split(' ').nth(1) == u[1].split(' ').nth(1)
+        }
+        Fault::TopIgnoresLineCount => {
+            let mut c = fx.alice().await;
+            c.multi("TOP 1 0").await.1.len() > 3
+        }
+        Fault::TopNoBlankLine => {
+            let mut c = fx.alice().await;
+            !c.multi("TOP 1 0").await.1.iter().any(|l| l.is_empty())
+        }
+        Fault::TopOffByOne => {
+            let mut c = fx.alice().await;
+            c.multi("TOP 1 1").await.1.len() != 4
+        }
+        Fault::CapaStlsWhenActive => {
+            let mut c = Client::connect_tls(fx.server().tls_addr().unwrap()).await;
+            c.multi("CAPA").await.1.iter().any(|l| l == "STLS")
+        }
+        Fault::CapaMissingTerminator => {
+            let mut c = fx.connect().await;
+            c.send_raw(b"CAPA\r\nNOOP\r\n").await;
+            c.line().await;
+            loop {
+                let l = c.line().await;
+                if l == "." {
+                    break false;
+                }
+                if l.starts_with("-ERR") {
+                    break true;
+                }
+            }
+        }
+        Fault::NoMaildropLock => {
+            let _a = fx.alice().await;
+            let mut b = fx.connect().await;
+            b.cmd("USER alice").await;
+            ok(&b.cmd("PASS secret").await)
+        }
+        Fault::LockNotReleasedOnDrop => {
+            let a = fx.alice().await;
+            drop(a);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut b = fx.connect().await;
+            b.cmd("USER alice").await;
+            b.cmd("PASS secret").await.starts_with("-ERR [IN-USE]")
+        }
+        Fault::InUseWithoutCode => {
+            let _a = fx.alice().await;
+            let mut b = fx.connect().await;
+            b.cmd("USER alice").await;
+            let r = b.cmd("PASS secret").await;
+            assert!(err(&r));
+            !r.starts_with("-ERR [IN-USE]")
+        }
+        Fault::AuthCancelAccepted => {
+            let mut c = fx.connect().await;
+            assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
+            ok(&c.cmd("*").await)
+        }
+        Fault::StlsInTransaction => {
+            let mut c = fx.alice().await;
+            ok(&c.cmd("STLS").await)
+        }
+        Fault::StlsBufferCarryover => {
+            let mut c = fx.connect().await;
+            c.send_raw(b"STLS\r\nUSER alice\r\nPASS secret\r\n").await;
+            c.line().await;
+            c.starttls().await;
+            c.send("STAT").await;
+            ok(&c.line().await)
+        }
+        Fault::ShortLineLimit => {
+            let mut c = fx.connect().await;
+            err(&c.cmd(&format!("USER {}", "x".repeat(70))).await)
+        }
+        Fault::PipeliningDropsBuffered => {
+            let mut c = fx.connect().await;
+            c.send_raw(b"USER alice\r\nPASS secret\r\nSTAT\r\n").await;
+            c.line().await;
+            line_within(&mut c, Duration::from_millis(700))
+                .await
+                .is_none()
+        }
+        Fault::LongResponseLine => {
+            let mut c = Client::connect_raw(addr).await;
+            c.raw_line().await.len() > 512
+        }
+        Fault::RetrExtraBlankLine => {
+            let mut c = fx.alice().await;
+            c.send("RETR 1").await;
+            c.line().await;
+            let b = c.raw_body().await;
+            s(&b) != format!("{}.\r\n", s(MSG1))
+        }
+    };
+    fx.stop().await;
+    seen
+}
+
+async fn check(f: Fault) {
+    assert!(
+        Box::pin(violation(f, true)).await,
+        "fault {} has no observable effect",
+        f.name()
+    );
+    assert!(
+        !Box::pin(violation(f, false)).await,
+        "probe for {} flags the correct server",
+        f.name()
+    );
+}
+
+/// The probe's big `match` needs more stack in debug builds than a test
+/// thread has, so each check runs on its own thread and runtime.
+fn run_check(f: Fault) {
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(check(f))
+        })
+        .unwrap()
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+}
+
+macro_rules! fault_tests {
+    ($( $test:ident => $variant:ident, )*) => {
+        $(
+            #[test]
+            fn $test() {
+                run_check(Fault::$variant);
+            }
+        )*
+        const PROBED: &[Fault] = &[ $( Fault::$variant, )* ];
+    };
+}
+
+fault_tests! {
+    greeting_lowercase_ok => GreetingLowercaseOk,
+    greeting_bare_lf => GreetingBareLf,
+    greeting_extra_line => GreetingExtraLine,
+    apop_timestamp_reused => ApopTimestampReused,
+    case_sensitive_commands => CaseSensitiveCommands,
+    lowercase_quit_ignored => LowercaseQuitIgnored,
+    lowercase_status => LowercaseStatus,
+    unknown_command_ok => UnknownCommandOk,
+    bare_lf_responses => BareLfResponses,
+    no_byte_stuffing => NoByteStuffing,
+    list_missing_terminator => ListMissingTerminator,
+    octets_lf_count => OctetsLfCount,
+    stat_counts_deleted => StatCountsDeleted,
+    stat_in_authorization => StatInAuthorization,
+    user_in_transaction => UserInTransaction,
+    noop_in_authorization => NoopInAuthorization,
+    pass_without_user => PassWithoutUser,
+    wrong_password_accepted => WrongPasswordAccepted,
+    apop_accepts_any_digest => ApopAcceptsAnyDigest,
+    dele_immediate => DeleImmediate,
+    dele_moves_immediately => DeleMovesImmediately,
+    delete_on_disconnect => DeleteOnDisconnect,
+    update_on_idle_timeout => UpdateOnIdleTimeout,
+    quit_no_delete => QuitNoDelete,
+    rset_noop => RsetNoop,
+    retr_marked_message => RetrMarkedMessage,
+    renumber_after_dele => RenumberAfterDele,
+    list_ignores_argument => ListIgnoresArgument,
+    list_includes_deleted => ListIncludesDeleted,
+    uidl_includes_deleted => UidlIncludesDeleted,
+    uidl_unstable => UidlUnstable,
+    uidl_same_second_collision => UidlSameSecondCollision,
+    top_ignores_line_count => TopIgnoresLineCount,
+    top_no_blank_line => TopNoBlankLine,
+    top_off_by_one => TopOffByOne,
+    capa_stls_when_active => CapaStlsWhenActive,
+    capa_missing_terminator => CapaMissingTerminator,
+    no_maildrop_lock => NoMaildropLock,
+    lock_not_released_on_drop => LockNotReleasedOnDrop,
+    in_use_without_code => InUseWithoutCode,
+    auth_cancel_accepted => AuthCancelAccepted,
+    stls_in_transaction => StlsInTransaction,
+    stls_buffer_carryover => StlsBufferCarryover,
+    short_line_limit => ShortLineLimit,
+    pipelining_drops_buffered => PipeliningDropsBuffered,
+    long_response_line => LongResponseLine,
+    retr_extra_blank_line => RetrExtraBlankLine,
+}
+
+#[test]
+fn every_fault_has_a_probe_and_a_unique_name() {
+    for f in Fault::ALL {
+        assert!(PROBED.contains(f), "{} has no test", f.name());
+        assert_eq!(Fault::from_name(f.name()), Some(*f));
+        assert!(!f.description().is_empty() && !f.description().contains('\n'));
+        let n = f.name();
+        assert!(
+            n.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'),
+            "{n}"
+        );
+    }
+    let mut names: Vec<_> = Fault::ALL.iter().map(|f| f.name()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), Fault::ALL.len());
+    assert_eq!(Fault::ALL.len(), 47);
+    assert_eq!(Fault::from_name("no-such-fault"), None);
+}
+
+#[tokio::test]
+async fn several_faults_at_once() {
+    let fx = Fixture::with(|c| {
+        let mut fs = FaultSet::none();
+        fs.insert(Fault::UnknownCommandOk);
+        fs.insert(Fault::NoopInAuthorization);
+        assert!(fs.contains(Fault::UnknownCommandOk) && !fs.contains(Fault::RsetNoop));
+        c.faults = fs;
+    })
+    .await;
+    let mut c = fx.connect().await;
+    assert!(ok(&c.cmd("XYZZY").await));
+    assert!(ok(&c.cmd("NOOP").await));
+    assert!(err(&c.cmd("STAT").await));
+    fx.stop().await;
+}
