@@ -60,8 +60,14 @@ async fn main() {
     let secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
 
     let root = tempfile::tempdir().expect("tempdir");
+    // 160 lines of 64 octets: a 10 kB body.
     let body: String = (0..160)
-        .map(|i| format!("line {i:04} of the benchmark message body.............\n"))
+        .map(|i| {
+            format!(
+                "{:<63}\n",
+                format!("line {i:04} of the benchmark message body")
+            )
+        })
         .collect();
     let msg = format!("Subject: bench\n\n{body}");
     let mut users = Vec::new();

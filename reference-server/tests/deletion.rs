@@ -221,3 +221,25 @@ async fn missing_maildir_is_created() {
     }
     fx.stop().await;
 }
+
+#[tokio::test]
+async fn failed_removal_reports_sys_temp_and_keeps_journal() {
+    let fx = Fixture::start().await;
+    let md = fx.maildir("alice");
+    let mut c = fx.alice().await;
+    // Replace message 1 by a directory of the same name: unlink must fail.
+    std::fs::remove_file(md.join("cur/300.c:2,S")).unwrap();
+    std::fs::create_dir(md.join("cur/300.c:2,S")).unwrap();
+    assert!(ok(&c.cmd("DELE 1").await));
+    assert!(ok(&c.cmd("DELE 2").await));
+    let r = c.quit().await;
+    assert!(r.starts_with("-ERR [SYS/TEMP]"), "{r}");
+    // What could be removed was removed; the journal stays for the next login.
+    assert!(!md.join("cur/200.b:2,").exists());
+    assert!(md.join(".pop3-update-journal").exists());
+    assert!(!fx.server().is_locked("alice"));
+    let mut c = fx.alice().await;
+    assert_eq!(c.cmd("STAT").await, "+OK 1 48");
+    assert!(!md.join(".pop3-update-journal").exists());
+    fx.stop().await;
+}
