@@ -66,6 +66,8 @@ pub struct Session {
     pub timestamp: String,
     /// Set by a successful USER, consumed by PASS.
     pub pending_user: Option<String>,
+    /// RFC 6856 UTF-8 mode.
+    pub utf8: bool,
 }
 
 /// RFC 2449 §4: command lines up to 255 octets including CRLF.
@@ -94,6 +96,7 @@ impl Session {
             state: State::Authorization,
             timestamp,
             pending_user: None,
+            utf8: false,
         }
     }
 
@@ -211,6 +214,10 @@ impl Session {
     /// AUTHORIZATION with no lock held.
     pub async fn login(&mut self, user: &str) -> io::Result<()> {
         self.pending_user = None;
+        if !crate::config::valid_user_name(user) {
+            // The name cannot be a directory under mail_root: no retry helps.
+            return self.err("[SYS/PERM] maildrop name not usable").await;
+        }
         let lock = if self.fault(Fault::NoMaildropLock) {
             None
         } else {

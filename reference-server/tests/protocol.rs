@@ -460,3 +460,63 @@ async fn idle_timeout_closes_silently() {
     assert_eq!(fx.files("alice").len(), 3, "autologout must not delete");
     fx.stop().await;
 }
+
+#[tokio::test]
+async fn utf8_mode() {
+    let fx = Fixture::start().await;
+    deliver_at(
+        &fx.maildir("bob"),
+        "cur",
+        "1.u:2,",
+        "Subject: caf\u{e9}\n\nbody \u{e9}\n".as_bytes(),
+        10,
+    );
+    deliver_at(
+        &fx.maildir("bob"),
+        "cur",
+        "2.a:2,",
+        "Subject: x\n\n8bit body \u{e9}\n".as_bytes(),
+        20,
+    );
+    let mut c = fx.connect().await;
+    let (_, caps) = c.multi("CAPA").await;
+    assert!(caps.iter().any(|l| l == "UTF8"));
+    c.login("bob", "hunter2").await;
+    let (_, caps) = c.multi("CAPA").await;
+    assert!(!caps.iter().any(|l| l == "UTF8"));
+    let r = c.cmd("RETR 1").await;
+    assert!(r.starts_with("-ERR [UTF8]"), "{r}");
+    assert!(c.cmd("TOP 1 0").await.starts_with("-ERR [UTF8]"));
+    // Non-ASCII only in the body is sent as before.
+    assert!(ok(&c.cmd("RETR 2").await));
+    c.body().await;
+    assert!(err(&c.cmd("UTF8").await), "UTF8 in TRANSACTION");
+    drop(c);
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let mut c = fx.connect().await;
+    assert!(err(&c.cmd("UTF8 x").await));
+    assert!(ok(&c.cmd("UTF8").await));
+    assert!(err(&c.cmd("STLS").await), "STLS after UTF8");
+    c.login("bob", "hunter2").await;
+    c.send("RETR 1").await;
+    assert_eq!(c.line().await, "+OK 27 octets");
+    let b = c.raw_body().await;
+    assert_eq!(
+        b,
+        "Subject: caf\u{e9}\r\n\r\nbody \u{e9}\r\n.\r\n".as_bytes()
+    );
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn unusable_maildrop_name_is_sys_perm() {
+    let fx = Fixture::with(|c| c.users.push(("../escape".into(), "pw".into()))).await;
+    let mut c = fx.connect().await;
+    assert!(ok(&c.cmd("USER ../escape").await));
+    let r = c.cmd("PASS pw").await;
+    assert!(r.starts_with("-ERR [SYS/PERM]"), "{r}");
+    assert!(!fx.dir.path().parent().unwrap().join("escape").exists());
+    c.login("alice", "secret").await;
+    fx.stop().await;
+}

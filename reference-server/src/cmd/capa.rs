@@ -36,6 +36,9 @@ impl Capa {
         if auth && s.tls_available() && (!s.conn.is_tls() || s.fault(Fault::CapaStlsWhenActive)) {
             caps.push("STLS".into());
         }
+        if auth {
+            caps.push("UTF8".into());
+        }
         caps.push("IMPLEMENTATION pop3-reference-server".into());
         let terminate = !s.fault(Fault::CapaMissingTerminator);
         s.multi(

@@ -24,6 +24,7 @@ pub mod stls;
 pub mod top;
 pub mod uidl;
 pub mod user;
+pub mod utf8;
 
 /// A syntactically split command line.
 pub struct Request<'a> {
@@ -146,6 +147,7 @@ pub async fn dispatch(s: &mut Session, line: &[u8]) -> io::Result<Flow> {
         "RSET" => run!(s, req, rset::Rset),
         "TOP" => run!(s, req, top::Top),
         "UIDL" => run!(s, req, uidl::Uidl),
+        "UTF8" => run!(s, req, utf8::Utf8),
         _ if s.fault(Fault::UnknownCommandOk) => {
             s.ok("").await?;
             Ok(Flow::Continue)

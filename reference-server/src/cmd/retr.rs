@@ -38,6 +38,11 @@ impl Retr {
             }
         };
         let mut lines = maildrop::lines(&raw);
+        if !s.utf8 && super::utf8::needs_utf8(&lines) {
+            s.err("[UTF8] message has UTF-8 headers; issue UTF8 first")
+                .await?;
+            return Ok(Flow::Continue);
+        }
         if faults.contains(Fault::RetrExtraBlankLine) {
             lines.push(b"");
         }

@@ -22,6 +22,11 @@ impl Stls {
             s.err("TLS not available").await?;
             return Ok(Flow::Continue);
         };
+        if s.utf8 {
+            // RFC 6856 §2.1: STLS after UTF8 is a protocol error.
+            s.err("STLS not allowed after UTF8").await?;
+            return Ok(Flow::Continue);
+        }
         if s.conn.is_tls() {
             s.err("TLS already active").await?;
             return Ok(Flow::Continue);

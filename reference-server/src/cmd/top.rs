@@ -38,6 +38,11 @@ impl Top {
             }
         };
         let all = maildrop::lines(&raw);
+        if !s.utf8 && super::utf8::needs_utf8(&all) {
+            s.err("[UTF8] message has UTF-8 headers; issue UTF8 first")
+                .await?;
+            return Ok(Flow::Continue);
+        }
         let out: Vec<&[u8]> = if faults.contains(Fault::TopIgnoresLineCount) {
             all
         } else {
