@@ -1,1 +1,34 @@
-fn main() {}
+//! The `pop3spec` command: parses the command line and maps every way a
+//! command can end onto the documented exit codes.
+
+use clap::Parser;
+use pop3spec::app::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use pop3spec::cli::{Cli, Command};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let code = match cli.command {
+        Command::Run(args) => runtime.block_on(pop3spec::app::run(args)),
+        Command::List(args) => pop3spec::app::list(args),
+        Command::Check(args) => pop3spec::app::check(args),
+        Command::Selftest(args) => runtime.block_on(pop3spec::selftest::selftest(args)),
+    };
+    ExitCode::from(code)
+}

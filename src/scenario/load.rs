@@ -9,7 +9,16 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 /// Variables every scenario may use without defining them.
-pub const BUILTIN_VARS: &[&str] = &["user", "pass", "user2", "pass2", "greeting", "timestamp"];
+pub const BUILTIN_VARS: &[&str] = &[
+    "user",
+    "pass",
+    "user2",
+    "pass2",
+    "greeting",
+    "timestamp",
+    "greeting_main",
+    "timestamp_main",
+];
 
 /// A loaded set of scenario files and everything wrong with them.
 #[derive(Debug, Default)]
@@ -569,6 +578,8 @@ impl Converter<'_> {
                 self.problem(pos.clone(), "`connect` opens a new named session; the main session is opened by the harness", Some("write `connect: second` and `session: second` on the steps that use it".into()));
             }
             sessions.insert(session.clone());
+            defined.insert(format!("greeting_{session}"));
+            defined.insert(format!("timestamp_{session}"));
         } else if !sessions.contains(&session) {
             self.problem(
                 pos.clone(),
@@ -664,6 +675,7 @@ impl Converter<'_> {
         let count = raw.count.as_ref().and_then(|c| self.template(c, defined));
         let octets = raw.octets.as_ref().and_then(|c| self.template(c, defined));
         defined.extend(raw.capture_line.keys().cloned());
+        defined.insert("body_octets".into());
         Some(ExpectMultiline {
             head,
             lines,
@@ -690,16 +702,10 @@ fn undefined_hint(defined: &BTreeSet<String>) -> String {
     )
 }
 
-const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, second-account, implicit-tls, tls-verified";
+const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, second-account, implicit-tls";
 
 /// Harness-known conditions a scenario may require (see docs/scenario-format.md).
-pub const CONDITIONS: &[&str] = &[
-    "capa",
-    "apop",
-    "second-account",
-    "implicit-tls",
-    "tls-verified",
-];
+pub const CONDITIONS: &[&str] = &["capa", "apop", "second-account", "implicit-tls"];
 
 fn check_requirement(r: &str) -> Result<(), String> {
     let r = r.trim();

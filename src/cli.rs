@@ -1,0 +1,267 @@
+//! Command-line definitions. Every option has an environment twin
+//! (`POP3SPEC_*`) so CI jobs can configure a run without long command lines.
+
+use crate::runner::target::AuthMechanism;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  every scenario passed (non-strict, info and skipped results allowed)
+  1  a scenario failed or errored (known failures excepted)
+  2  bad command line or invalid scenario files (nothing was run)
+  3  the target could not be reached at all";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pop3spec",
+    version,
+    about = "POP3 conformance test harness: replays scenario files against a server and judges its answers",
+    long_about = "pop3spec replays YAML scenario files (command/response dialogues tied to RFC 1939, 2449, 2595, 3206, 5034, 6856 and 8314) against a POP3 server and judges every answer.\n\nWithout --host, `pop3spec run` starts the bundled reference server on a loopback port and runs the suite against it.",
+    after_help = EXIT_CODES,
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios against a server (the bundled reference server without --host)
+    #[command(after_help = EXIT_CODES)]
+    Run(RunArgs),
+    /// List scenarios (id, level, spec, title, tags) without connecting anywhere
+    List(ListArgs),
+    /// Validate scenario files without connecting: reports file:line:col for every problem
+    #[command(after_help = EXIT_CODES)]
+    Check(CheckArgs),
+    /// Run the suite against the bundled reference server, clean and under every fault switch
+    Selftest(SelftestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Scenario files or folders, or id globs such as 'rfc1939.update.*' [default: scenarios/]
+    #[arg(value_name = "PATH|ID-GLOB")]
+    pub targets: Vec<String>,
+    /// Only scenarios whose id matches this glob (repeatable)
+    #[arg(long, env = "POP3SPEC_INCLUDE", value_delimiter = ',')]
+    pub include: Vec<String>,
+    /// Leave out scenarios whose id matches this glob (repeatable)
+    #[arg(long, env = "POP3SPEC_EXCLUDE", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Only scenarios with this tag (repeatable; any of them)
+    #[arg(long, env = "POP3SPEC_TAG", value_delimiter = ',')]
+    pub tag: Vec<String>,
+    /// Leave out scenarios with this tag (repeatable)
+    #[arg(long, env = "POP3SPEC_SKIP_TAG", value_delimiter = ',')]
+    pub skip_tag: Vec<String>,
+    /// Set a template variable, overriding the scenario's default (repeatable)
+    #[arg(
+        long = "var",
+        env = "POP3SPEC_VAR",
+        value_name = "NAME=VALUE",
+        value_delimiter = ','
+    )]
+    pub vars: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// SHOULD-level deviations (non-strict) fail the run
+    #[arg(long, env = "POP3SPEC_STRICT")]
+    pub strict: bool,
+    /// Stop after the first failing scenario
+    #[arg(long, env = "POP3SPEC_FAIL_FAST")]
+    pub fail_fast: bool,
+    /// File of scenario ids (one per line, # comments) whose failure is reported but does not fail the run
+    #[arg(long, env = "POP3SPEC_KNOWN_FAILURES", value_name = "FILE")]
+    pub known_failures: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Server to test; without it the bundled reference server is started on loopback
+    #[arg(long, env = "POP3SPEC_HOST")]
+    pub host: Option<String>,
+    /// Port [default: 110, or 995 with --tls]
+    #[arg(long, env = "POP3SPEC_PORT")]
+    pub port: Option<u16>,
+    /// Implicit TLS on every connection (POP3S, RFC 8314)
+    #[arg(long, env = "POP3SPEC_TLS")]
+    pub tls: bool,
+    /// Issue STLS after every greeting, before logging in (RFC 2595)
+    #[arg(long, env = "POP3SPEC_STARTTLS", conflicts_with = "tls")]
+    pub starttls: bool,
+    /// Implicit-TLS port for the scenarios that test it (RFC 8314)
+    #[arg(long, env = "POP3SPEC_TLS_PORT")]
+    pub tls_port: Option<u16>,
+    /// Accept any server certificate (self-signed test servers)
+    #[arg(long, env = "POP3SPEC_INSECURE")]
+    pub insecure: bool,
+    /// Trust the CA certificates in this PEM file instead of the built-in roots
+    #[arg(long, env = "POP3SPEC_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Name for SNI and certificate checks [default: --host]
+    #[arg(long, env = "POP3SPEC_SNI", value_name = "NAME")]
+    pub sni: Option<String>,
+    /// Test account user name
+    #[arg(long, env = "POP3SPEC_USER")]
+    pub user: Option<String>,
+    /// Test account password (never printed: redacted in every report)
+    #[arg(long, env = "POP3SPEC_PASS", hide_env_values = true)]
+    pub pass: Option<String>,
+    /// Second test account, for scenarios that need two (user name)
+    #[arg(long, env = "POP3SPEC_USER2")]
+    pub user2: Option<String>,
+    /// Second test account's password
+    #[arg(long, env = "POP3SPEC_PASS2", hide_env_values = true)]
+    pub pass2: Option<String>,
+    /// How the harness logs in for scenarios that start in TRANSACTION
+    #[arg(long, env = "POP3SPEC_AUTH", value_enum, default_value_t = AuthMechanism::User)]
+    pub auth: AuthMechanism,
+    /// The test account's Maildir (holding cur/ new/ tmp/), for seeding fixtures
+    #[arg(long, env = "POP3SPEC_MAILDIR", value_name = "DIR")]
+    pub maildir: Option<PathBuf>,
+    /// Shell command that seeds the account; gets the fixture's message files as arguments
+    #[arg(
+        long,
+        env = "POP3SPEC_SEED_COMMAND",
+        value_name = "CMD",
+        conflicts_with = "maildir"
+    )]
+    pub seed_command: Option<String>,
+    /// Let seeding delete mail that pop3spec did not deliver (the account is a throwaway)
+    #[arg(long, env = "POP3SPEC_DISPOSABLE_ACCOUNT")]
+    pub disposable_account: bool,
+    /// Treat the server as announcing this capability (for servers without CAPA; repeatable)
+    #[arg(
+        long = "capability",
+        env = "POP3SPEC_CAPABILITY",
+        value_name = "CAPA",
+        value_delimiter = ','
+    )]
+    pub capabilities: Vec<String>,
+    /// Read timeout for each step, e.g. 5s or 500ms
+    #[arg(long, env = "POP3SPEC_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Connect timeout
+    #[arg(long, env = "POP3SPEC_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub connect_timeout: std::time::Duration,
+    /// Longest response line read before it is judged over-long (octets)
+    #[arg(long, env = "POP3SPEC_MAX_LINE", default_value_t = crate::DEFAULT_MAX_LINE)]
+    pub max_line: usize,
+    /// Largest multi-line body accepted (octets)
+    #[arg(long, env = "POP3SPEC_MAX_BODY", default_value_t = crate::DEFAULT_MAX_BODY)]
+    pub max_body: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Write JUnit XML here
+    #[arg(
+        long,
+        env = "POP3SPEC_JUNIT",
+        value_name = "FILE",
+        default_value = "reports/junit.xml"
+    )]
+    pub junit: PathBuf,
+    /// Write the JSON report here
+    #[arg(
+        long,
+        env = "POP3SPEC_JSON",
+        value_name = "FILE",
+        default_value = "reports/results.json"
+    )]
+    pub json: PathBuf,
+    /// Write no report files
+    #[arg(long, env = "POP3SPEC_NO_REPORTS")]
+    pub no_reports: bool,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Colour: auto (a terminal without NO_COLOR), always or never
+    #[arg(long, env = "POP3SPEC_COLOR", value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print the transcript of every scenario, passes included
+    #[arg(short, long, env = "POP3SPEC_VERBOSE")]
+    pub verbose: bool,
+    /// Print only failures and the summary
+    #[arg(short, long, env = "POP3SPEC_QUIET", conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub selection: Selection,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario files or folders [default: scenarios/]
+    pub paths: Vec<PathBuf>,
+    /// Variables that --var will provide at run time (so templates using them are not flagged)
+    #[arg(
+        long = "var",
+        env = "POP3SPEC_VAR",
+        value_name = "NAME=VALUE",
+        value_delimiter = ','
+    )]
+    pub vars: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SelftestArgs {
+    /// Scenario folder [default: scenarios/]
+    pub paths: Vec<PathBuf>,
+    /// Fault switches run at the same time
+    #[arg(long, env = "POP3SPEC_JOBS", default_value_t = 4)]
+    pub jobs: usize,
+    /// Only these faults (repeatable; default all)
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
+    /// Write the fault × scenario matrix here
+    #[arg(
+        long,
+        env = "POP3SPEC_SELFTEST_JSON",
+        default_value = "reports/selftest.json"
+    )]
+    pub json: PathBuf,
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::scenario::parse_duration(s)
+}

@@ -1,0 +1,274 @@
+//! One connection to the server, plain or TLS, read line by line with every read
+//! bounded in time (a deadline per step) and in size (a maximum line length).
+//! Lines stay in the buffer until the step is over, so a `one_of` can rewind and
+//! try its next alternative on the same bytes.
+
+use std::io;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Between STLS and the end of the handshake, or after a failed handshake.
+    Gone,
+}
+
+/// A line as it arrived, without its terminator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub bytes: Vec<u8>,
+    /// `false` when the line ended with a bare LF.
+    pub crlf: bool,
+}
+
+/// What waiting for a line produced.
+#[derive(Debug)]
+pub enum ReadEvent {
+    Line(Line),
+    /// The server closed (or reset) the connection; `partial` is what came of an unfinished line.
+    Closed {
+        partial: Vec<u8>,
+        reset: Option<String>,
+    },
+    /// The deadline passed; `partial` is what came of an unfinished line.
+    Timeout {
+        partial: Vec<u8>,
+    },
+    /// More than the line limit arrived without a line feed.
+    TooLong {
+        prefix: Vec<u8>,
+    },
+}
+
+pub struct Connection {
+    io: Transport,
+    buf: Vec<u8>,
+    /// Start of the unread part of `buf`.
+    pos: usize,
+    eof: Option<Option<String>>,
+    max_line: usize,
+}
+
+const CHUNK: usize = 16 * 1024;
+
+impl Connection {
+    pub fn new(stream: TcpStream, max_line: usize) -> Self {
+        let _ = stream.set_nodelay(true);
+        Connection {
+            io: Transport::Plain(stream),
+            buf: Vec::new(),
+            pos: 0,
+            eof: None,
+            max_line,
+        }
+    }
+
+    pub fn is_tls(&self) -> bool {
+        matches!(self.io, Transport::Tls(_))
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.eof.is_some() || matches!(self.io, Transport::Gone)
+    }
+
+    /// The read position, for `rewind`.
+    pub fn mark(&self) -> usize {
+        self.pos
+    }
+
+    pub fn rewind(&mut self, mark: usize) {
+        self.pos = mark.min(self.buf.len());
+    }
+
+    /// Forgets what was read; called between steps so the buffer stays small.
+    pub fn compact(&mut self) {
+        self.buf.drain(..self.pos);
+        self.pos = 0;
+    }
+
+    pub fn unread(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match &mut self.io {
+            Transport::Plain(s) => {
+                s.write_all(bytes).await?;
+                s.flush().await
+            }
+            Transport::Tls(s) => {
+                s.write_all(bytes).await?;
+                s.flush().await
+            }
+            Transport::Gone => Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "connection is closed",
+            )),
+        }
+    }
+
+    /// Reads more bytes into the buffer. Ok(false) at end of stream.
+    async fn fill(&mut self, deadline: Instant) -> Result<bool, FillError> {
+        if let Some(reset) = &self.eof {
+            return Err(FillError::Closed(reset.clone()));
+        }
+        let mut chunk = [0u8; CHUNK];
+        let read = async {
+            match &mut self.io {
+                Transport::Plain(s) => s.read(&mut chunk).await,
+                Transport::Tls(s) => s.read(&mut chunk).await,
+                Transport::Gone => Ok(0),
+            }
+        };
+        match tokio::time::timeout_at(deadline, read).await {
+            Err(_) => Err(FillError::Timeout),
+            Ok(Ok(0)) => {
+                self.eof = Some(None);
+                Ok(false)
+            }
+            Ok(Ok(n)) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(true)
+            }
+            Ok(Err(e)) => {
+                self.eof = Some(Some(e.to_string()));
+                Err(FillError::Closed(Some(e.to_string())))
+            }
+        }
+    }
+
+    pub async fn read_line(&mut self, deadline: Instant) -> ReadEvent {
+        loop {
+            let unread = &self.buf[self.pos..];
+            if let Some(i) = unread.iter().position(|&b| b == b'\n') {
+                let raw = &unread[..i];
+                let (bytes, crlf) = match raw.last() {
+                    Some(b'\r') => (raw[..raw.len() - 1].to_vec(), true),
+                    _ => (raw.to_vec(), false),
+                };
+                self.pos += i + 1;
+                return ReadEvent::Line(Line { bytes, crlf });
+            }
+            if unread.len() > self.max_line {
+                let prefix = unread[..256.min(unread.len())].to_vec();
+                self.pos = self.buf.len();
+                return ReadEvent::TooLong { prefix };
+            }
+            match self.fill(deadline).await {
+                Ok(true) => {}
+                Ok(false) | Err(FillError::Closed(_)) => {
+                    let partial = self.buf[self.pos..].to_vec();
+                    self.pos = self.buf.len();
+                    let reset = self.eof.clone().flatten();
+                    return ReadEvent::Closed { partial, reset };
+                }
+                Err(FillError::Timeout) => {
+                    return ReadEvent::Timeout {
+                        partial: self.buf[self.pos..].to_vec(),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until `deadline` for any byte. Returns what arrived (empty on timeout),
+    /// or Err when the connection closed first.
+    pub async fn wait_for_bytes(&mut self, deadline: Instant) -> Result<Vec<u8>, Option<String>> {
+        if !self.unread().is_empty() {
+            return Ok(self.unread().to_vec());
+        }
+        match self.fill(deadline).await {
+            Ok(true) => Ok(self.unread().to_vec()),
+            Ok(false) => Err(None),
+            Err(FillError::Closed(reset)) => Err(reset),
+            Err(FillError::Timeout) => Ok(Vec::new()),
+        }
+    }
+
+    /// Switches to TLS after `+OK` to STLS. Anything the server sent after that
+    /// `+OK` and before the handshake would be plaintext injected into the TLS
+    /// session, so it is an error here rather than silently dropped.
+    pub async fn start_tls(
+        &mut self,
+        connector: &TlsConnector,
+        name: rustls::pki_types::ServerName<'static>,
+        deadline: Instant,
+    ) -> Result<(), String> {
+        if !self.unread().is_empty() {
+            return Err(format!(
+                "the server sent {} byte(s) after the STLS response, before the TLS handshake",
+                self.unread().len()
+            ));
+        }
+        let Transport::Plain(stream) = std::mem::replace(&mut self.io, Transport::Gone) else {
+            return Err("TLS is already active on this connection".into());
+        };
+        self.buf.clear();
+        self.pos = 0;
+        match tokio::time::timeout_at(deadline, connector.connect(name, stream)).await {
+            Err(_) => Err("the TLS handshake did not finish within the step timeout".into()),
+            Ok(Err(e)) => Err(super::tls::explain_handshake_error(&e)),
+            Ok(Ok(tls)) => {
+                self.io = Transport::Tls(Box::new(tls));
+                Ok(())
+            }
+        }
+    }
+
+    /// Closes without QUIT, as a client that lost its connection would.
+    pub async fn drop_connection(&mut self) {
+        match std::mem::replace(&mut self.io, Transport::Gone) {
+            Transport::Plain(mut s) => {
+                let _ = s.shutdown().await;
+            }
+            Transport::Tls(s) => {
+                let (mut tcp, _) = s.into_inner();
+                let _ = tcp.shutdown().await;
+            }
+            Transport::Gone => {}
+        }
+        self.eof = Some(None);
+    }
+}
+
+enum FillError {
+    Timeout,
+    Closed(Option<String>),
+}
+
+/// Printable form of server or client bytes: CR, LF, TAB and other control
+/// characters, and invalid UTF-8, are shown as escapes, never raw.
+pub fn escape(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\r' => out.push_str("\\r"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_shows_controls_and_bad_utf8() {
+        assert_eq!(escape(b"+OK a\x00b\x1b\xff\r"), "+OK a\\x00b\\x1b\\xff\\r");
+        assert_eq!(escape("é".as_bytes()), "é");
+    }
+}

@@ -1,0 +1,1245 @@
+//! Runs one scenario: opens the sessions its state asks for, plays each step,
+//! and turns the first deviation into a verdict with everything a reader needs
+//! (the step's position and source, the command sent, expected vs actual, the
+//! transcript).
+
+use super::connection::{escape, Connection, Line, ReadEvent};
+use super::target::{apop_timestamp, status_of, Account, OpenError, Target, TargetInfo};
+use crate::outcome::*;
+use crate::scenario::diagnostic::snippet;
+use crate::scenario::template::{Value, Vars};
+use crate::scenario::*;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// How many lines of one multi-line body the transcript keeps.
+const BODY_LINES_SHOWN: usize = 40;
+
+struct Session {
+    conn: Connection,
+    /// False until the greeting was read (state `connected` leaves it to the steps).
+    greeted: bool,
+    last_command: Option<String>,
+}
+
+/// Transcript lines with secrets already removed.
+struct Recorder {
+    lines: Vec<TranscriptLine>,
+    started: Instant,
+    secrets: Vec<String>,
+}
+
+impl Recorder {
+    fn push(&mut self, session: &str, direction: Direction, text: String) {
+        let mut text = text;
+        for s in &self.secrets {
+            if !s.is_empty() && text.contains(s.as_str()) {
+                text = text.replace(s.as_str(), "***");
+            }
+        }
+        self.lines.push(TranscriptLine {
+            session: session.to_string(),
+            direction,
+            text,
+            at_ms: self.started.elapsed().as_millis() as u64,
+        });
+    }
+}
+
+/// A step that did not pass: `Fail` is a judged deviation, `Error` means the
+/// dialogue could not be judged (timeout, I/O, TLS set-up, configuration).
+enum StepFail {
+    Fail(Finding),
+    Error(Finding),
+}
+
+impl StepFail {
+    fn finding(&self) -> &Finding {
+        match self {
+            StepFail::Fail(f) | StepFail::Error(f) => f,
+        }
+    }
+}
+
+/// `Some(note)` when a `one_of` matched a non-strict alternative.
+type StepResult = Result<Option<(Finding, String)>, StepFail>;
+
+struct Executor<'a> {
+    scenario: &'a Scenario,
+    target: &'a Target,
+    vars: Vars,
+    sessions: BTreeMap<String, Session>,
+    rec: Recorder,
+    timeout: Duration,
+}
+
+pub async fn run_scenario(
+    scenario: &Scenario,
+    target: &Target,
+    info: &TargetInfo,
+    strict: bool,
+) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = ScenarioResult {
+        id: scenario.id.clone(),
+        title: scenario.title.clone(),
+        spec: scenario.spec.clone(),
+        requirement: scenario.requirement.clone(),
+        level: scenario.level,
+        tags: scenario.tags.clone(),
+        file: scenario.file.clone(),
+        outcome: Outcome::Pass,
+        reason: None,
+        finding: None,
+        duration: Duration::ZERO,
+        transcript: Vec::new(),
+        known_failure: false,
+    };
+    if let Some(reason) = skip_reason(scenario, target, info) {
+        result.outcome = Outcome::Skipped;
+        result.reason = Some(reason);
+        return result;
+    }
+    let mut exec = Executor::new(scenario, target, started);
+    let verdict = exec.run(info).await;
+    exec.close_all().await;
+    let (outcome, reason, finding) = match verdict {
+        Ok(None) => (Outcome::Pass, None, None),
+        Ok(Some((finding, note))) => (Outcome::NonStrict, Some(note), Some(finding)),
+        Err(StepFail::Error(f)) => (Outcome::Error, Some(f.message.clone()), Some(f)),
+        Err(StepFail::Fail(f)) => {
+            let outcome = match scenario.level {
+                Level::Must => Outcome::Fail,
+                Level::Should => Outcome::NonStrict,
+                Level::Info => Outcome::Info,
+            };
+            (outcome, Some(f.message.clone()), Some(f))
+        }
+    };
+    result.outcome = if strict && outcome == Outcome::NonStrict {
+        Outcome::Fail
+    } else {
+        outcome
+    };
+    result.reason = reason;
+    result.finding = finding;
+    result.transcript = exec.rec.lines;
+    result.duration = started.elapsed();
+    result
+}
+
+fn skip_reason(scenario: &Scenario, target: &Target, info: &TargetInfo) -> Option<String> {
+    for r in &scenario.requires {
+        if let Some(why) = info.unmet(r, target) {
+            return Some(format!("requires {r}: {why}"));
+        }
+    }
+    if scenario.state == State::Transaction && target.account.is_none() {
+        return Some("needs a logged-in session: pass --user and --pass".into());
+    }
+    if let Some(f) = &scenario.fixture {
+        if target.seeder.is_none() {
+            return Some(format!(
+                "needs fixture `{f}` in the maildrop: pass --maildir DIR or --seed-command CMD"
+            ));
+        }
+    }
+    None
+}
+
+impl<'a> Executor<'a> {
+    fn new(scenario: &'a Scenario, target: &'a Target, started: Instant) -> Self {
+        let mut vars = Vars::new();
+        let mut secrets = Vec::new();
+        let mut set = |name: &str, text: &str, secret: bool| {
+            vars.insert(
+                name.to_string(),
+                Value {
+                    text: text.to_string(),
+                    secret,
+                },
+            );
+        };
+        for (n, v) in &scenario.vars {
+            set(n, v, false);
+        }
+        if let Some(a) = &target.account {
+            set("user", &a.user, false);
+            set("pass", &a.pass, true);
+            secrets.push(a.pass.clone());
+        }
+        if let Some(a) = &target.account2 {
+            set("user2", &a.user, false);
+            set("pass2", &a.pass, true);
+            secrets.push(a.pass.clone());
+        }
+        for (n, v) in &target.extra_vars {
+            set(n, v, false);
+        }
+        Executor {
+            scenario,
+            target,
+            vars,
+            sessions: BTreeMap::new(),
+            rec: Recorder {
+                lines: Vec::new(),
+                started,
+                secrets,
+            },
+            timeout: scenario.timeout.unwrap_or(target.timeout),
+        }
+    }
+
+    async fn run(&mut self, _info: &TargetInfo) -> StepResult {
+        if let Some(dir) = &self.scenario.fixture_dir {
+            let user = self
+                .target
+                .account
+                .as_ref()
+                .map(|a| a.user.clone())
+                .unwrap_or_default();
+            let seeder = self.target.seeder.clone().expect("checked by skip_reason");
+            let dir = dir.clone();
+            let seeded = tokio::task::spawn_blocking(move || seeder.seed(&dir, &user))
+                .await
+                .unwrap_or_else(|e| Err(format!("seeding panicked: {e}")));
+            if let Err(e) = seeded {
+                return Err(StepFail::Error(Finding {
+                    message: format!(
+                        "could not seed fixture `{}`: {e}",
+                        self.scenario.fixture.as_deref().unwrap_or("")
+                    ),
+                    ..Default::default()
+                }));
+            }
+            self.rec.push(
+                MAIN_SESSION,
+                Direction::Note,
+                format!(
+                    "seeded fixture {}",
+                    self.scenario.fixture.as_deref().unwrap_or("")
+                ),
+            );
+        }
+        let login = self.scenario.state == State::Transaction;
+        self.open(
+            MAIN_SESSION,
+            self.scenario.state != State::Connected,
+            login,
+            None,
+            true,
+        )
+        .await?;
+        let mut graded = None;
+        for step in &self.scenario.steps {
+            let r = self.step(step).await?;
+            if graded.is_none() {
+                graded = r;
+            }
+            for s in self.sessions.values_mut() {
+                s.conn.compact();
+            }
+        }
+        Ok(graded)
+    }
+
+    /// Opens (or re-opens) a session. `precondition` failures are errors of the
+    /// set-up; the same failures inside a step are judged.
+    async fn open(
+        &mut self,
+        name: &str,
+        greet: bool,
+        login: bool,
+        step: Option<&Step>,
+        precondition: bool,
+    ) -> Result<(), StepFail> {
+        self.rec.push(
+            name,
+            Direction::Note,
+            format!("connect to {}:{}", self.target.host, self.target.port),
+        );
+        let conn = self
+            .target
+            .connect(false)
+            .await
+            .map_err(|e| self.open_failure(e, step, false))?;
+        self.sessions.insert(
+            name.to_string(),
+            Session {
+                conn,
+                greeted: false,
+                last_command: None,
+            },
+        );
+        if !greet {
+            return Ok(());
+        }
+        let Executor {
+            sessions,
+            rec,
+            target,
+            vars,
+            ..
+        } = self;
+        let session = sessions.get_mut(name).expect("inserted above");
+        let mut log = |server: bool, text: String| {
+            rec.push(
+                name,
+                if server {
+                    Direction::Server
+                } else {
+                    Direction::Client
+                },
+                text,
+            )
+        };
+        let greeting = match target.read_status(&mut session.conn, &mut log).await {
+            Ok((true, text)) => text,
+            Ok((false, text)) => {
+                let e = OpenError::Protocol(format!("the greeting is not +OK: `{text}`"));
+                return Err(self.open_failure(e, step, false));
+            }
+            Err(e) => return Err(self.open_failure(e, step, false)),
+        };
+        session.greeted = true;
+        set_greeting_vars(vars, name, &greeting);
+        if target.starttls {
+            if let Err(e) = target.upgrade(&mut session.conn, &mut log).await {
+                return Err(self.open_failure(e, step, false));
+            }
+        }
+        if login {
+            self.login(name, None, step, precondition).await?;
+        }
+        Ok(())
+    }
+
+    async fn login(
+        &mut self,
+        name: &str,
+        account: Option<Account>,
+        step: Option<&Step>,
+        precondition: bool,
+    ) -> Result<(), StepFail> {
+        let account = match account.or_else(|| self.target.account.clone()) {
+            Some(a) => a,
+            None => {
+                return Err(StepFail::Error(
+                    self.finding(step, "logging in needs --user and --pass".into()),
+                ))
+            }
+        };
+        // A server may take a moment to notice that the previous scenario's
+        // connection is gone and release the maildrop lock.
+        let mut tries = 0;
+        loop {
+            let Executor {
+                sessions,
+                rec,
+                target,
+                vars,
+                ..
+            } = self;
+            let session = sessions.get_mut(name).expect("session exists");
+            let greeting = vars
+                .get(&format!("greeting_{name}"))
+                .map(|v| v.text.clone())
+                .unwrap_or_default();
+            let mut log = |server: bool, text: String| {
+                rec.push(
+                    name,
+                    if server {
+                        Direction::Server
+                    } else {
+                        Direction::Client
+                    },
+                    text,
+                )
+            };
+            match target
+                .login(&mut session.conn, &account, &greeting, &mut log)
+                .await
+            {
+                Ok(()) => return Ok(()),
+                Err(OpenError::Protocol(m)) if tries < 4 && is_lock_refusal(&m) => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    // The refused attempt reset the AUTHORIZATION state; start over.
+                    continue;
+                }
+                Err(e) => {
+                    let msg = format!("the configured account could not log in: {}", e.message());
+                    let f = self.finding(step, msg);
+                    return Err(if precondition || !matches!(e, OpenError::Protocol(_)) {
+                        StepFail::Error(f)
+                    } else {
+                        StepFail::Fail(f)
+                    });
+                }
+            }
+        }
+    }
+
+    fn open_failure(&self, e: OpenError, step: Option<&Step>, _: bool) -> StepFail {
+        let f = self.finding(step, e.message().to_string());
+        match e {
+            OpenError::Protocol(_) => StepFail::Fail(f),
+            _ => StepFail::Error(f),
+        }
+    }
+
+    fn finding(&self, step: Option<&Step>, message: String) -> Finding {
+        let (pos, command) = match step {
+            Some(s) => (
+                Some(s.pos.clone()),
+                self.sessions
+                    .get(&s.session)
+                    .and_then(|x| x.last_command.clone()),
+            ),
+            None => (
+                None,
+                self.sessions
+                    .get(MAIN_SESSION)
+                    .and_then(|x| x.last_command.clone()),
+            ),
+        };
+        Finding {
+            message,
+            snippet: pos
+                .as_ref()
+                .map(|p| snippet(&self.scenario.source, p.line, p.column)),
+            step: pos,
+            command,
+            ..Default::default()
+        }
+    }
+
+    fn fail(
+        &self,
+        step: &Step,
+        message: impl Into<String>,
+        expected: Vec<String>,
+        actual: Vec<String>,
+        diffable: bool,
+    ) -> StepFail {
+        let mut f = self.finding(Some(step), message.into());
+        f.expected = expected;
+        f.actual = actual;
+        f.diffable = diffable;
+        StepFail::Fail(f)
+    }
+
+    fn error(&self, step: &Step, message: impl Into<String>) -> StepFail {
+        StepFail::Error(self.finding(Some(step), message.into()))
+    }
+
+    fn render(
+        &self,
+        step: &Step,
+        t: &Template,
+        raw: bool,
+    ) -> Result<crate::scenario::template::Rendered, StepFail> {
+        t.render(&self.vars, raw).map_err(|e| self.error(step, e))
+    }
+
+    fn duration(&self, step: &Step, t: &Template) -> Result<Duration, StepFail> {
+        let text = self.render(step, t, false)?.text();
+        parse_duration(&text).map_err(|e| self.error(step, e))
+    }
+
+    fn session(&mut self, step: &Step) -> Result<&mut Session, StepFail> {
+        if !self.sessions.contains_key(&step.session) {
+            return Err(self.error(step, format!("session `{}` is not open", step.session)));
+        }
+        Ok(self.sessions.get_mut(&step.session).expect("checked"))
+    }
+
+    fn step<'s>(
+        &'s mut self,
+        step: &'s Step,
+    ) -> Pin<Box<dyn Future<Output = StepResult> + Send + 's>>
+    where
+        'a: 's,
+    {
+        Box::pin(async move {
+            let deadline = Instant::now() + self.timeout;
+            match &step.action {
+                Action::Send(t) | Action::SendRaw(t) => {
+                    let raw = matches!(step.action, Action::SendRaw(_));
+                    let rendered = self.render(step, t, raw)?;
+                    let mut bytes = rendered.bytes;
+                    let shown = if raw {
+                        escape(&bytes)
+                    } else {
+                        bytes.extend_from_slice(b"\r\n");
+                        rendered.display
+                    };
+                    self.rec
+                        .push(&step.session, Direction::Client, shown.clone());
+                    let session = self.session(step)?;
+                    session.last_command = Some(shown);
+                    if let Err(e) = session.conn.send(&bytes).await {
+                        return Err(self.fail(
+                            step,
+                            format!("sending failed: {e}; the server closed the connection"),
+                            vec![],
+                            vec![],
+                            false,
+                        ));
+                    }
+                    Ok(None)
+                }
+                Action::Expect(e) => {
+                    let line = self.read_line(step, deadline).await?;
+                    self.judge_line(step, e, &line)?;
+                    Ok(None)
+                }
+                Action::ExpectMultiline(e) => {
+                    self.expect_multiline(step, e, deadline).await?;
+                    Ok(None)
+                }
+                Action::ExpectClose => {
+                    let session = self.session(step)?;
+                    match session.conn.wait_for_bytes(deadline).await {
+                        Err(reset) => {
+                            let note = match reset {
+                                Some(r) => format!("connection reset ({r})"),
+                                None => "connection closed by the server".into(),
+                            };
+                            self.rec.push(&step.session, Direction::Note, note);
+                            Ok(None)
+                        }
+                        Ok(bytes) if bytes.is_empty() => Err(self.fail(
+                            step,
+                            format!("the server kept the connection open for {:?} instead of closing it", self.timeout),
+                            vec!["<connection closed>".into()],
+                            vec!["<connection still open>".into()],
+                            false,
+                        )),
+                        Ok(bytes) => {
+                            self.rec.push(&step.session, Direction::Server, escape(&bytes));
+                            Err(self.fail(step, "the server sent more data instead of closing the connection", vec!["<connection closed>".into()], vec![escape(&bytes)], false))
+                        }
+                    }
+                }
+                Action::ExpectSilence(t) => {
+                    let d = self.duration(step, t)?;
+                    let session = self.session(step)?;
+                    match session.conn.wait_for_bytes(Instant::now() + d).await {
+                        Ok(bytes) if bytes.is_empty() => Ok(None),
+                        Ok(bytes) => {
+                            self.rec
+                                .push(&step.session, Direction::Server, escape(&bytes));
+                            Err(self.fail(
+                                step,
+                                format!(
+                                    "the server sent data where silence was expected for {d:?}"
+                                ),
+                                vec!["<nothing>".into()],
+                                vec![escape(&bytes)],
+                                false,
+                            ))
+                        }
+                        Err(_) => {
+                            self.rec.push(
+                                &step.session,
+                                Direction::Note,
+                                "connection closed by the server".into(),
+                            );
+                            Err(self.fail(
+                                step,
+                                "the server closed the connection where silence was expected",
+                                vec!["<nothing>".into()],
+                                vec!["<connection closed>".into()],
+                                false,
+                            ))
+                        }
+                    }
+                }
+                Action::Connect { login } | Action::Reconnect { login } => {
+                    if let Some(old) = self.sessions.get_mut(&step.session) {
+                        old.conn.drop_connection().await;
+                        self.rec.push(
+                            &step.session,
+                            Direction::Note,
+                            "dropped the connection without QUIT".into(),
+                        );
+                    }
+                    // A reconnect restores the scenario's precondition; a new
+                    // session starts in AUTHORIZATION unless asked otherwise.
+                    let reconnect = matches!(step.action, Action::Reconnect { .. });
+                    let login =
+                        login.unwrap_or(reconnect && self.scenario.state == State::Transaction);
+                    self.open(&step.session.clone(), true, login, Some(step), false)
+                        .await?;
+                    Ok(None)
+                }
+                Action::Disconnect => {
+                    let session = self.session(step)?;
+                    session.conn.drop_connection().await;
+                    self.rec.push(
+                        &step.session,
+                        Direction::Note,
+                        "dropped the connection without QUIT".into(),
+                    );
+                    // Give the server a moment to notice, as a real lost client would.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Ok(None)
+                }
+                Action::Login { user, pass } => {
+                    self.session(step)?;
+                    let account = match (user, pass) {
+                        (None, None) => None,
+                        _ => {
+                            let base = self.target.account.clone().unwrap_or(Account {
+                                user: String::new(),
+                                pass: String::new(),
+                            });
+                            Some(Account {
+                                user: match user {
+                                    Some(t) => self.render(step, t, false)?.text(),
+                                    None => base.user,
+                                },
+                                pass: match pass {
+                                    Some(t) => self.render(step, t, false)?.text(),
+                                    None => base.pass,
+                                },
+                            })
+                        }
+                    };
+                    self.login(&step.session.clone(), account, Some(step), false)
+                        .await?;
+                    Ok(None)
+                }
+                Action::TlsHandshake => {
+                    let name =
+                        super::tls::server_name(&self.target.host, self.target.tls.sni.as_deref())
+                            .map_err(|e| self.error(step, e))?;
+                    let connector = self.target.connector.clone();
+                    let session = self.session(step)?;
+                    match session.conn.start_tls(&connector, name, deadline).await {
+                        Ok(()) => {
+                            self.rec.push(
+                                &step.session,
+                                Direction::Note,
+                                "TLS handshake complete".into(),
+                            );
+                            Ok(None)
+                        }
+                        Err(e) => {
+                            self.rec.push(&step.session, Direction::Note, e.clone());
+                            if e.contains("did not verify") {
+                                Err(self.error(step, e))
+                            } else {
+                                Err(self.fail(step, e, vec![], vec![], false))
+                            }
+                        }
+                    }
+                }
+                Action::OneOf(alternatives) => self.one_of(step, alternatives).await,
+                Action::Assert(a) => match a.evaluate(&self.vars) {
+                    Ok(ev) if ev.holds => Ok(None),
+                    Ok(ev) => Err(self.fail(
+                        step,
+                        format!("assertion `{}` does not hold", a.source),
+                        vec![a.source.clone()],
+                        vec![format!(
+                            "left side = {}, right side = {}",
+                            ev.left, ev.right
+                        )],
+                        false,
+                    )),
+                    Err(e) => Err(self.fail(
+                        step,
+                        format!("assertion `{}` cannot be evaluated: {e}", a.source),
+                        vec![],
+                        vec![],
+                        false,
+                    )),
+                },
+                Action::Sleep(t) => {
+                    let d = self.duration(step, t)?;
+                    tokio::time::sleep(d).await;
+                    Ok(None)
+                }
+            }
+        })
+    }
+
+    async fn one_of(&mut self, step: &Step, alternatives: &[Alternative]) -> StepResult {
+        let marks: Vec<(String, usize)> = self
+            .sessions
+            .iter()
+            .map(|(n, s)| (n.clone(), s.conn.mark()))
+            .collect();
+        let vars = self.vars.clone();
+        let transcript_len = self.rec.lines.len();
+        let mut reasons = Vec::new();
+        let mut any_fail = false;
+        for (i, alt) in alternatives.iter().enumerate() {
+            for (n, m) in &marks {
+                if let Some(s) = self.sessions.get_mut(n) {
+                    s.conn.rewind(*m);
+                }
+            }
+            self.vars = vars.clone();
+            self.rec.lines.truncate(transcript_len);
+            let mut failed = None;
+            for s in &alt.steps {
+                if let Err(e) = self.step(s).await {
+                    failed = Some(e);
+                    break;
+                }
+            }
+            match failed {
+                None => {
+                    let note = alt
+                        .note
+                        .clone()
+                        .unwrap_or_else(|| format!("alternative {} of one_of matched", i + 1));
+                    return match alt.grade {
+                        Grade::Pass => Ok(None),
+                        Grade::NonStrict => {
+                            let f =
+                                self.finding(Some(step), format!("SHOULD-level deviation: {note}"));
+                            Ok(Some((f, note)))
+                        }
+                        Grade::Fail => Err(self.fail(step, note, vec![], vec![], false)),
+                    };
+                }
+                Some(e) => {
+                    any_fail |= matches!(e, StepFail::Fail(_));
+                    reasons.push(format!(
+                        "alternative {} ({}): {}",
+                        i + 1,
+                        grade_name(alt.grade),
+                        e.finding().message
+                    ));
+                }
+            }
+        }
+        let f = self.finding(
+            Some(step),
+            format!("no alternative matched: {}", reasons.join("; ")),
+        );
+        Err(if any_fail {
+            StepFail::Fail(f)
+        } else {
+            StepFail::Error(f)
+        })
+    }
+
+    /// Reads one line for a judging step, recording it; closing, timeouts and
+    /// over-long lines become verdicts here.
+    async fn read_line(&mut self, step: &Step, deadline: Instant) -> Result<Line, StepFail> {
+        let timeout = self.timeout;
+        let session = self.session(step)?;
+        let event = session.conn.read_line(deadline).await;
+        let name = step.session.clone();
+        match event {
+            ReadEvent::Line(line) => {
+                self.rec.push(
+                    &name,
+                    Direction::Server,
+                    escape(&line.bytes) + if line.crlf { "" } else { "  (bare LF)" },
+                );
+                let session = self.sessions.get_mut(&name).expect("exists");
+                if !session.greeted {
+                    session.greeted = true;
+                    let text = String::from_utf8_lossy(&line.bytes).into_owned();
+                    set_greeting_vars(&mut self.vars, &name, &text);
+                }
+                Ok(line)
+            }
+            ReadEvent::Closed { partial, reset } => {
+                if !partial.is_empty() {
+                    self.rec.push(
+                        &name,
+                        Direction::Server,
+                        escape(&partial) + "  (no line end)",
+                    );
+                }
+                self.rec.push(
+                    &name,
+                    Direction::Note,
+                    match &reset {
+                        Some(r) => format!("connection reset ({r})"),
+                        None => "connection closed by the server".into(),
+                    },
+                );
+                Err(self.fail(
+                    step,
+                    "the server closed the connection instead of answering",
+                    vec!["a response line".into()],
+                    vec![if partial.is_empty() {
+                        "<connection closed>".into()
+                    } else {
+                        escape(&partial)
+                    }],
+                    false,
+                ))
+            }
+            ReadEvent::Timeout { partial } => {
+                if !partial.is_empty() {
+                    self.rec.push(
+                        &name,
+                        Direction::Server,
+                        escape(&partial) + "  (no line end)",
+                    );
+                }
+                self.rec.push(
+                    &name,
+                    Direction::Note,
+                    format!("no complete line within {timeout:?}"),
+                );
+                Err(self.error(
+                    step,
+                    format!(
+                        "no complete response line within {timeout:?}{}",
+                        if partial.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (received `{}` without CRLF)", escape(&partial))
+                        }
+                    ),
+                ))
+            }
+            ReadEvent::TooLong { prefix } => {
+                self.rec.push(
+                    &name,
+                    Direction::Server,
+                    escape(&prefix) + "...  (line too long)",
+                );
+                Err(self.fail(
+                    step,
+                    format!(
+                        "a response line exceeded {} octets without a line end",
+                        self.target.max_line
+                    ),
+                    vec![],
+                    vec![escape(&prefix) + "..."],
+                    false,
+                ))
+            }
+        }
+    }
+
+    fn judge_line(&mut self, step: &Step, e: &ExpectLine, line: &Line) -> Result<(), StepFail> {
+        let shown = escape(&line.bytes);
+        let status = status_of(&line.bytes);
+        if status.is_none() {
+            return Err(self.fail(step, "the response does not start with the status indicator +OK or -ERR (exact, upper case, then a space or CRLF)", vec![want_text(e.status).into()], vec![shown], false));
+        }
+        let ok = status == Some(true);
+        match (e.status, ok) {
+            (StatusWant::Ok, false) => {
+                return Err(self.fail(
+                    step,
+                    "expected +OK, got -ERR",
+                    vec!["+OK ...".into()],
+                    vec![shown],
+                    false,
+                ))
+            }
+            (StatusWant::Err, true) => {
+                return Err(self.fail(
+                    step,
+                    "expected -ERR, got +OK",
+                    vec!["-ERR ...".into()],
+                    vec![shown],
+                    false,
+                ))
+            }
+            _ => {}
+        }
+        if !line.crlf {
+            return Err(self.fail(
+                step,
+                "the response line ends with a bare LF; POP3 lines end with CRLF (RFC 1939 §3)",
+                vec![format!("{shown}\\r\\n")],
+                vec![format!("{shown}\\n")],
+                false,
+            ));
+        }
+        if let Some(code) = &e.code {
+            let text = String::from_utf8_lossy(&line.bytes);
+            let rest = text.splitn(2, ' ').nth(1).unwrap_or("").trim_start();
+            let found = rest
+                .strip_prefix('[')
+                .and_then(|r| r.find(']').map(|end| &r[..end]));
+            let matches = found.is_some_and(|c| {
+                c.eq_ignore_ascii_case(code)
+                    || (c.len() > code.len()
+                        && c[..code.len()].eq_ignore_ascii_case(code)
+                        && c.as_bytes()[code.len()] == b'/')
+            });
+            if !matches {
+                return Err(self.fail(
+                    step,
+                    format!("expected the response code [{code}]"),
+                    vec![format!("{} [{code}] ...", if ok { "+OK" } else { "-ERR" })],
+                    vec![shown],
+                    false,
+                ));
+            }
+        }
+        if let Some(t) = &e.line {
+            let want = self.render(step, t, false)?;
+            if want.bytes != line.bytes {
+                return Err(self.fail(
+                    step,
+                    "the response line differs",
+                    vec![want.display],
+                    vec![shown],
+                    true,
+                ));
+            }
+        }
+        if let Some(re) = &e.matches {
+            let text = String::from_utf8_lossy(&line.bytes).into_owned();
+            match re.captures(&text) {
+                Some(caps) => capture(&mut self.vars, re, &caps),
+                None => {
+                    return Err(self.fail(
+                        step,
+                        format!("the response line does not match /{}/", re.as_str()),
+                        vec![format!("/{}/", re.as_str())],
+                        vec![shown],
+                        false,
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn expect_multiline(
+        &mut self,
+        step: &Step,
+        e: &ExpectMultiline,
+        deadline: Instant,
+    ) -> Result<(), StepFail> {
+        let head = self.read_line(step, deadline).await?;
+        self.judge_line(step, &e.head, &head)?;
+        if status_of(&head.bytes) != Some(true) {
+            return Ok(());
+        }
+        let name = step.session.clone();
+        let mut body: Vec<String> = Vec::new();
+        let mut octets: usize = 0;
+        let mut stuffed = 0usize;
+        loop {
+            let session = self.sessions.get_mut(&name).expect("exists");
+            let event = session.conn.read_line(deadline).await;
+            let line = match event {
+                ReadEvent::Line(l) => l,
+                ReadEvent::Closed { partial, .. } => {
+                    self.note_body(&name, body.len(), octets);
+                    self.rec.push(
+                        &name,
+                        Direction::Note,
+                        "connection closed by the server".into(),
+                    );
+                    return Err(self.fail(step, format!("the multi-line response ended without the terminating `.` line: the server closed the connection after {} line(s)", body.len()), vec![".".into()], vec![if partial.is_empty() { "<connection closed>".into() } else { escape(&partial) }], false));
+                }
+                ReadEvent::Timeout { partial } => {
+                    self.note_body(&name, body.len(), octets);
+                    let f = self.fail(step, format!("the multi-line response did not end with a `.` line within {:?} ({} line(s) received)", self.timeout, body.len()), vec![".".into()], vec![if partial.is_empty() { "<silence>".into() } else { escape(&partial) }], false);
+                    return Err(f);
+                }
+                ReadEvent::TooLong { prefix } => {
+                    self.note_body(&name, body.len(), octets);
+                    return Err(self.fail(
+                        step,
+                        format!("a body line exceeded {} octets", self.target.max_line),
+                        vec![],
+                        vec![escape(&prefix)],
+                        false,
+                    ));
+                }
+            };
+            if line.bytes == b"." {
+                if !line.crlf {
+                    return Err(self.fail(
+                        step,
+                        "the terminating `.` line ends with a bare LF instead of CRLF",
+                        vec![".\\r\\n".into()],
+                        vec![".\\n".into()],
+                        false,
+                    ));
+                }
+                break;
+            }
+            if !line.crlf {
+                let shown = escape(&line.bytes);
+                self.note_body(&name, body.len(), octets);
+                return Err(self.fail(
+                    step,
+                    format!(
+                        "body line {} ends with a bare LF; POP3 lines end with CRLF",
+                        body.len() + 1
+                    ),
+                    vec![format!("{shown}\\r\\n")],
+                    vec![format!("{shown}\\n")],
+                    false,
+                ));
+            }
+            let unstuffed: &[u8] = if line.bytes.first() == Some(&b'.') {
+                stuffed += 1;
+                &line.bytes[1..]
+            } else {
+                &line.bytes
+            };
+            octets += unstuffed.len() + 2;
+            if octets > self.target.max_body {
+                self.note_body(&name, body.len(), octets);
+                return Err(self.fail(
+                    step,
+                    format!(
+                        "the multi-line body exceeded the limit of {} octets (--max-body)",
+                        self.target.max_body
+                    ),
+                    vec![],
+                    vec![],
+                    false,
+                ));
+            }
+            if body.len() < BODY_LINES_SHOWN {
+                self.rec.push(&name, Direction::Server, escape(&line.bytes));
+            }
+            body.push(String::from_utf8_lossy(unstuffed).into_owned());
+        }
+        self.note_body(&name, body.len(), octets);
+        self.rec.push(&name, Direction::Server, ".".into());
+        let _ = stuffed;
+        self.judge_body(step, e, &body, octets)
+    }
+
+    fn note_body(&mut self, session: &str, lines: usize, octets: usize) {
+        if lines > BODY_LINES_SHOWN {
+            self.rec.push(
+                session,
+                Direction::Note,
+                format!(
+                    "... {} more body line(s) not shown; {lines} line(s), {octets} octets in all",
+                    lines - BODY_LINES_SHOWN
+                ),
+            );
+        }
+    }
+
+    fn judge_body(
+        &mut self,
+        step: &Step,
+        e: &ExpectMultiline,
+        body: &[String],
+        octets: usize,
+    ) -> Result<(), StepFail> {
+        if let Some(lines) = &e.lines {
+            let want: Vec<String> = lines
+                .iter()
+                .map(|t| self.render(step, t, false).map(|r| r.text()))
+                .collect::<Result<_, _>>()?;
+            if want != body {
+                return Err(self.fail(
+                    step,
+                    "the multi-line body differs from the expected lines",
+                    want,
+                    body.to_vec(),
+                    true,
+                ));
+            }
+        }
+        for t in &e.contains {
+            let want = self.render(step, t, false)?.text();
+            if !body.iter().any(|l| *l == want) {
+                return Err(self.fail(
+                    step,
+                    format!("the body has no line `{want}`"),
+                    vec![want],
+                    body.to_vec(),
+                    false,
+                ));
+            }
+        }
+        for t in &e.absent {
+            let unwanted = self.render(step, t, false)?.text();
+            if let Some(i) = body.iter().position(|l| *l == unwanted) {
+                return Err(self.fail(
+                    step,
+                    format!("body line {} is `{unwanted}`, which must not appear", i + 1),
+                    vec![format!("no line `{unwanted}`")],
+                    body.to_vec(),
+                    false,
+                ));
+            }
+        }
+        for re in &e.contains_match {
+            match body.iter().find_map(|l| re.captures(l)) {
+                Some(caps) => capture(&mut self.vars, re, &caps),
+                None => {
+                    return Err(self.fail(
+                        step,
+                        format!("no body line matches /{}/", re.as_str()),
+                        vec![format!("a line matching /{}/", re.as_str())],
+                        body.to_vec(),
+                        false,
+                    ))
+                }
+            }
+        }
+        if let Some(re) = &e.each_line {
+            if let Some((i, l)) = body.iter().enumerate().find(|(_, l)| !re.is_match(l)) {
+                return Err(self.fail(
+                    step,
+                    format!("body line {} does not match /{}/", i + 1, re.as_str()),
+                    vec![format!("/{}/", re.as_str())],
+                    vec![escape(l.as_bytes())],
+                    false,
+                ));
+            }
+        }
+        if let Some(t) = &e.count {
+            let want = self.render(step, t, false)?.text();
+            let n: usize = want
+                .trim()
+                .parse()
+                .map_err(|_| self.error(step, format!("count `{want}` is not a number")))?;
+            if n != body.len() {
+                return Err(self.fail(
+                    step,
+                    format!("expected {n} body line(s), got {}", body.len()),
+                    vec![n.to_string()],
+                    vec![body.len().to_string()],
+                    false,
+                ));
+            }
+        }
+        if let Some(t) = &e.octets {
+            let want = self.render(step, t, false)?.text();
+            let n: usize = want
+                .trim()
+                .parse()
+                .map_err(|_| self.error(step, format!("octets `{want}` is not a number")))?;
+            if n != octets {
+                return Err(self.fail(step, format!("the body is {octets} octets (unstuffed, CRLF line ends) but {n} were expected"), vec![n.to_string()], vec![octets.to_string()], false));
+            }
+        }
+        for (name, index) in &e.capture_line {
+            let Some(line) = body.get(*index) else {
+                return Err(self.fail(
+                    step,
+                    format!(
+                        "capture_line `{name}`: the body has no line {index} (it has {})",
+                        body.len()
+                    ),
+                    vec![],
+                    vec![],
+                    false,
+                ));
+            };
+            self.vars.insert(
+                name.clone(),
+                Value {
+                    text: line.clone(),
+                    secret: false,
+                },
+            );
+        }
+        self.vars.insert(
+            "body_octets".into(),
+            Value {
+                text: octets.to_string(),
+                secret: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Ends every open session politely so the next scenario finds the maildrop unlocked.
+    async fn close_all(&mut self) {
+        let names: Vec<String> = self.sessions.keys().cloned().collect();
+        for name in names {
+            let Executor { sessions, rec, .. } = self;
+            let Some(session) = sessions.get_mut(&name) else {
+                continue;
+            };
+            if session.conn.is_closed() {
+                continue;
+            }
+            rec.push(&name, Direction::Note, "end of scenario: QUIT".into());
+            if session.conn.send(b"QUIT\r\n").await.is_ok() {
+                let deadline = Instant::now() + Duration::from_secs(1).min(self.timeout);
+                // Skip anything still unread (e.g. a body a step did not consume).
+                loop {
+                    match session.conn.read_line(deadline).await {
+                        ReadEvent::Line(l) if status_of(&l.bytes).is_some() => {
+                            rec.push(&name, Direction::Server, escape(&l.bytes));
+                            break;
+                        }
+                        ReadEvent::Line(_) => continue,
+                        _ => break,
+                    }
+                }
+            }
+            session.conn.drop_connection().await;
+        }
+    }
+}
+
+fn grade_name(g: Grade) -> &'static str {
+    match g {
+        Grade::Pass => "pass",
+        Grade::NonStrict => "non-strict",
+        Grade::Fail => "fail",
+    }
+}
+
+fn want_text(s: StatusWant) -> &'static str {
+    match s {
+        StatusWant::Ok => "+OK ...",
+        StatusWant::Err => "-ERR ...",
+        StatusWant::Any => "+OK ... or -ERR ...",
+    }
+}
+
+fn is_lock_refusal(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("in-use") || m.contains("in use") || m.contains("lock")
+}
+
+fn set_greeting_vars(vars: &mut Vars, session: &str, greeting: &str) {
+    let mut set = |k: String, v: String| {
+        vars.insert(
+            k,
+            Value {
+                text: v,
+                secret: false,
+            },
+        );
+    };
+    let ts = apop_timestamp(greeting).unwrap_or_default();
+    if session == MAIN_SESSION {
+        set("greeting".into(), greeting.to_string());
+        set("timestamp".into(), ts.clone());
+    }
+    set(format!("greeting_{session}"), greeting.to_string());
+    set(format!("timestamp_{session}"), ts);
+}
+
+fn capture(vars: &mut Vars, re: &regex::Regex, caps: &regex::Captures<'_>) {
+    for name in re.capture_names().flatten() {
+        if let Some(m) = caps.name(name) {
+            vars.insert(
+                name.to_string(),
+                Value {
+                    text: m.as_str().to_string(),
+                    secret: false,
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Puts a fixture's messages into the test account before a scenario. Seeding
+//! empties the maildrop first, so it refuses to touch mail it did not write
+//! itself (a marker file lists what it wrote) unless the account is declared
+//! disposable. Messages are delivered the Maildir way (write into `tmp/`, then
+//! rename into `new/`) and take the Maildir's owner, so a server running under
+//! its own uid never sees half a message or a file it cannot read.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The file, inside the Maildir, that lists the messages pop3spec delivered.
+pub const MARKER: &str = ".pop3spec-seeded";
+
+#[derive(Clone, Debug)]
+pub enum Seeder {
+    /// The account's Maildir (holding `cur/`, `new/`, `tmp/`) is on this machine.
+    Maildir { path: PathBuf, disposable: bool },
+    /// A shell command that seeds the store; it gets the message files as arguments.
+    Command(String),
+}
+
+/// The fixture's message files in delivery order.
+pub fn fixture_messages(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(|e| format!("cannot read fixture {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "eml") && p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+impl Seeder {
+    pub fn seed(&self, fixture_dir: &Path, user: &str) -> Result<(), String> {
+        let messages = fixture_messages(fixture_dir)?;
+        match self {
+            Seeder::Maildir { path, disposable } => seed_maildir(path, &messages, *disposable),
+            Seeder::Command(cmd) => run_seed_command(cmd, fixture_dir, user, &messages),
+        }
+    }
+}
+
+fn seed_maildir(maildir: &Path, messages: &[PathBuf], disposable: bool) -> Result<(), String> {
+    let meta = fs::metadata(maildir).map_err(|e| {
+        format!("--maildir {}: {e}; point it at the test account's Maildir (the folder holding cur/, new/ and tmp/)", maildir.display())
+    })?;
+    let owner = (meta.uid(), meta.gid());
+    for sub in ["cur", "new", "tmp"] {
+        let d = maildir.join(sub);
+        if !d.is_dir() {
+            fs::create_dir_all(&d).map_err(|e| format!("cannot create {}: {e}", d.display()))?;
+            chown(&d, owner);
+        }
+    }
+    let marker = maildir.join(MARKER);
+    let ours: BTreeSet<String> = fs::read_to_string(&marker)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let mut existing = Vec::new();
+    for sub in ["cur", "new"] {
+        for entry in fs::read_dir(maildir.join(sub))
+            .map_err(|e| format!("cannot list {}/{sub}: {e}", maildir.display()))?
+        {
+            let entry = entry.map_err(|e| e.to_string())?;
+            if entry.file_type().map(|t| t.is_file()).unwrap_or(false) {
+                existing.push(entry.path());
+            }
+        }
+    }
+    let foreign: Vec<&PathBuf> = existing
+        .iter()
+        .filter(|p| !ours.contains(&base_name(p)))
+        .collect();
+    if !foreign.is_empty() && !disposable {
+        return Err(format!(
+            "refusing to empty {}: it holds {} message(s) pop3spec did not deliver (e.g. {}). Point --maildir at a test account, or pass --disposable-account if its mail may be destroyed",
+            maildir.display(),
+            foreign.len(),
+            foreign[0].display()
+        ));
+    }
+    for p in &existing {
+        fs::remove_file(p).map_err(|e| format!("cannot remove {}: {e}", p.display()))?;
+    }
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let pid = std::process::id();
+    let nonce = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let mut written = Vec::new();
+    for (i, msg) in messages.iter().enumerate() {
+        let name = format!("{secs}.M{nonce}Q{i:04}P{pid}.pop3spec");
+        let tmp = maildir.join("tmp").join(&name);
+        let bytes = fs::read(msg).map_err(|e| format!("cannot read {}: {e}", msg.display()))?;
+        write_synced(&tmp, &bytes)?;
+        chown(&tmp, owner);
+        let when = UNIX_EPOCH + Duration::from_secs(secs);
+        if let Ok(f) = fs::File::options().write(true).open(&tmp) {
+            let _ = f.set_modified(when);
+        }
+        fs::rename(&tmp, maildir.join("new").join(&name))
+            .map_err(|e| format!("cannot deliver {name} into new/: {e}"))?;
+        written.push(name);
+    }
+    write_synced(&marker, (written.join("\n") + "\n").as_bytes())?;
+    chown(&marker, owner);
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut f =
+        fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Best effort: only root can give a file away, and only a server under
+/// another uid needs it.
+fn chown(path: &Path, (uid, gid): (u32, u32)) {
+    let _ = std::os::unix::fs::chown(path, Some(uid), Some(gid));
+}
+
+/// The Maildir unique name: the file name without the `:2,FLAGS` info part.
+fn base_name(p: &Path) -> String {
+    let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.split(':').next().unwrap_or(name).to_string()
+}
+
+fn run_seed_command(
+    cmd: &str,
+    fixture_dir: &Path,
+    user: &str,
+    messages: &[PathBuf],
+) -> Result<(), String> {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{cmd} \"$@\""))
+        .arg("pop3spec-seed")
+        .args(messages)
+        .env("POP3SPEC_USER", user)
+        .env("POP3SPEC_FIXTURE_DIR", fixture_dir)
+        .env(
+            "POP3SPEC_FIXTURE",
+            fixture_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        )
+        .status()
+        .map_err(|e| format!("cannot run --seed-command: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("--seed-command exited with {status}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(dir: &Path) -> PathBuf {
+        let f = dir.join("fx");
+        fs::create_dir_all(&f).unwrap();
+        fs::write(f.join("01-a.eml"), b"Subject: a\n\nA\n").unwrap();
+        fs::write(f.join("02-b.eml"), b"Subject: b\r\n\r\nB\r\n").unwrap();
+        fs::write(f.join("notes.txt"), b"ignored").unwrap();
+        f
+    }
+
+    #[test]
+    fn delivers_into_new_and_reseeds_its_own_mail() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixture(tmp.path());
+        let md = tmp.path().join("Maildir");
+        fs::create_dir(&md).unwrap();
+        let seeder = Seeder::Maildir {
+            path: md.clone(),
+            disposable: false,
+        };
+        seeder.seed(&fx, "u").unwrap();
+        let mut delivered: Vec<_> = fs::read_dir(md.join("new"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        delivered.sort();
+        assert_eq!(delivered.len(), 2);
+        assert_eq!(fs::read(&delivered[1]).unwrap(), b"Subject: b\r\n\r\nB\r\n");
+        assert_eq!(fs::read_dir(md.join("tmp")).unwrap().count(), 0);
+        // A server moves delivered mail to cur/ with flags; it is still ours.
+        let moved = md
+            .join("cur")
+            .join(format!("{}:2,S", base_name(&delivered[0])));
+        fs::rename(&delivered[0], &moved).unwrap();
+        seeder.seed(&fx, "u").unwrap();
+        assert!(!moved.exists());
+        assert_eq!(fs::read_dir(md.join("new")).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn refuses_foreign_mail_unless_disposable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixture(tmp.path());
+        let md = tmp.path().join("Maildir");
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(md.join(sub)).unwrap();
+        }
+        let precious = md.join("cur/123.precious:2,S");
+        fs::write(&precious, b"Subject: keep me\n\n").unwrap();
+        let err = Seeder::Maildir {
+            path: md.clone(),
+            disposable: false,
+        }
+        .seed(&fx, "u")
+        .unwrap_err();
+        assert!(err.contains("refusing"), "{err}");
+        assert!(
+            precious.exists(),
+            "foreign mail must survive a refused seed"
+        );
+        Seeder::Maildir {
+            path: md.clone(),
+            disposable: true,
+        }
+        .seed(&fx, "u")
+        .unwrap();
+        assert!(!precious.exists());
+    }
+
+    #[test]
+    fn seed_command_gets_the_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = fixture(tmp.path());
+        let out = tmp.path().join("out");
+        let cmd = format!("echo \"$POP3SPEC_USER $#\" > {}", out.display());
+        Seeder::Command(cmd).seed(&fx, "alice").unwrap();
+        assert_eq!(fs::read_to_string(&out).unwrap(), "alice 2\n");
+        assert!(Seeder::Command("exit 3".into()).seed(&fx, "a").is_err());
+    }
+}

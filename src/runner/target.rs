@@ -1,0 +1,442 @@
+//! The server under test: how to reach it, the account to use, and what it
+//! announced when the run began (greeting, CAPA), which decides the skips.
+
+use super::connection::{escape, Connection, ReadEvent};
+use super::seed::Seeder;
+use super::tls::{self, TlsOptions};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthMechanism {
+    /// USER then PASS (RFC 1939 §7).
+    User,
+    /// APOP with the greeting's timestamp (RFC 1939 §7).
+    Apop,
+    /// AUTH PLAIN with an initial response (RFC 5034, RFC 4616).
+    Plain,
+}
+
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub user: String,
+    pub pass: String,
+}
+
+#[derive(Clone)]
+pub struct Target {
+    /// How the target is shown in reports.
+    pub label: String,
+    pub host: String,
+    pub port: u16,
+    /// Every connection starts with TLS (POP3S, RFC 8314).
+    pub implicit_tls: bool,
+    /// Every connection issues STLS after the greeting.
+    pub starttls: bool,
+    /// A port with implicit TLS, for the scenarios that require `implicit-tls`.
+    pub tls_port: Option<u16>,
+    pub tls: TlsOptions,
+    pub connector: TlsConnector,
+    pub account: Option<Account>,
+    pub account2: Option<Account>,
+    pub auth: AuthMechanism,
+    pub seeder: Option<Seeder>,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+    pub max_line: usize,
+    pub max_body: usize,
+    /// Capabilities the user declared for servers without CAPA.
+    pub declared_capabilities: Vec<String>,
+    pub extra_vars: Vec<(String, String)>,
+}
+
+/// What the server told us before any scenario ran.
+#[derive(Clone, Debug, Default)]
+pub struct TargetInfo {
+    pub greeting: String,
+    pub apop: bool,
+    pub capa_supported: bool,
+    pub capabilities: Vec<String>,
+    /// Why the probe login failed, if it did (transaction scenarios will error).
+    pub login_problem: Option<String>,
+}
+
+impl TargetInfo {
+    /// `None` when the requirement holds, else the reason to skip.
+    pub fn unmet(&self, requirement: &str, target: &Target) -> Option<String> {
+        let r = requirement.trim();
+        let ok = |b: bool, why: &str| if b { None } else { Some(why.to_string()) };
+        match r {
+            "capa" => ok(self.capa_supported, "the server does not support CAPA"),
+            "apop" => ok(
+                self.apop,
+                "the greeting carries no APOP timestamp, so APOP is not offered",
+            ),
+            "second-account" => ok(
+                target.account2.is_some(),
+                "no second account (--user2/--pass2)",
+            ),
+            "implicit-tls" => ok(
+                target.implicit_tls || target.tls_port.is_some(),
+                "no implicit-TLS port (--tls-port)",
+            ),
+            _ => {
+                let mut words = r.split_whitespace();
+                let tag = words.next().unwrap_or("");
+                let args: Vec<&str> = words.collect();
+                let announced = self
+                    .capabilities
+                    .iter()
+                    .chain(&target.declared_capabilities)
+                    .any(|line| {
+                        let mut w = line.split_whitespace();
+                        w.next().is_some_and(|t| t.eq_ignore_ascii_case(tag))
+                            && args.iter().all(|a| {
+                                line.split_whitespace()
+                                    .skip(1)
+                                    .any(|x| x.eq_ignore_ascii_case(a))
+                            })
+                    });
+                if announced {
+                    None
+                } else if !self.capa_supported {
+                    Some(format!(
+                        "the server does not support CAPA, so `{r}` cannot be confirmed (declare it with --capability '{r}')"
+                    ))
+                } else {
+                    Some(format!("the server does not announce `{r}` in CAPA"))
+                }
+            }
+        }
+    }
+}
+
+/// Why a connection could not be set up.
+#[derive(Debug)]
+pub enum OpenError {
+    /// TCP connect failed: nothing could be judged.
+    Unreachable(String),
+    /// The server answered but not as a POP3 server should (judged).
+    Protocol(String),
+    /// Timeouts and TLS problems.
+    Other(String),
+}
+
+impl OpenError {
+    pub fn message(&self) -> &str {
+        match self {
+            OpenError::Unreachable(m) | OpenError::Protocol(m) | OpenError::Other(m) => m,
+        }
+    }
+}
+
+/// Callback for transcript lines while opening: (direction is server?, text).
+pub type Log<'a> = &'a mut (dyn FnMut(bool, String) + Send);
+
+impl Target {
+    pub fn port_for(&self, implicit: bool) -> u16 {
+        if implicit && !self.implicit_tls {
+            self.tls_port.unwrap_or(self.port)
+        } else {
+            self.port
+        }
+    }
+
+    /// TCP connect (and the implicit-TLS handshake when asked), within the connect timeout.
+    pub async fn connect(&self, implicit_tls: bool) -> Result<Connection, OpenError> {
+        let port = self.port_for(implicit_tls);
+        let addr = format!("{}:{}", self.host, port);
+        let deadline = Instant::now() + self.connect_timeout;
+        let stream = match tokio::time::timeout_at(deadline, TcpStream::connect(&addr)).await {
+            Err(_) => {
+                return Err(OpenError::Unreachable(format!(
+                    "cannot connect to {addr}: no answer within {:?}",
+                    self.connect_timeout
+                )))
+            }
+            Ok(Err(e)) => {
+                return Err(OpenError::Unreachable(format!(
+                    "cannot connect to {addr}: {e}"
+                )))
+            }
+            Ok(Ok(s)) => s,
+        };
+        let mut conn = Connection::new(stream, self.max_line);
+        if implicit_tls || self.implicit_tls {
+            let name =
+                tls::server_name(&self.host, self.tls.sni.as_deref()).map_err(OpenError::Other)?;
+            conn.start_tls(&self.connector, name, deadline)
+                .await
+                .map_err(OpenError::Other)?;
+        }
+        Ok(conn)
+    }
+
+    /// Reads one status line; Ok((is_ok, text)).
+    pub async fn read_status(
+        &self,
+        conn: &mut Connection,
+        log: Log<'_>,
+    ) -> Result<(bool, String), OpenError> {
+        let deadline = Instant::now() + self.timeout;
+        match conn.read_line(deadline).await {
+            ReadEvent::Line(line) => {
+                let text = String::from_utf8_lossy(&line.bytes).into_owned();
+                log(true, escape(&line.bytes));
+                if status_of(&line.bytes) == Some(true) {
+                    Ok((true, text))
+                } else if status_of(&line.bytes) == Some(false) {
+                    Ok((false, text))
+                } else {
+                    Err(OpenError::Protocol(format!(
+                        "expected +OK or -ERR, got `{}`",
+                        escape(&line.bytes)
+                    )))
+                }
+            }
+            ReadEvent::Closed { .. } => Err(OpenError::Protocol(
+                "the server closed the connection".into(),
+            )),
+            ReadEvent::Timeout { .. } => Err(OpenError::Other(format!(
+                "no response within {:?}",
+                self.timeout
+            ))),
+            ReadEvent::TooLong { .. } => Err(OpenError::Protocol("over-long response line".into())),
+        }
+    }
+
+    /// Sends a command and reads its status line.
+    pub async fn command(
+        &self,
+        conn: &mut Connection,
+        line: &str,
+        shown: &str,
+        log: Log<'_>,
+    ) -> Result<(bool, String), OpenError> {
+        log(false, shown.to_string());
+        conn.send(format!("{line}\r\n").as_bytes())
+            .await
+            .map_err(|e| OpenError::Protocol(format!("sending `{shown}` failed: {e}")))?;
+        self.read_status(conn, log).await
+    }
+
+    /// STLS on a fresh connection, when the run uses `--starttls`.
+    pub async fn upgrade(&self, conn: &mut Connection, log: Log<'_>) -> Result<(), OpenError> {
+        let (ok, text) = self.command(conn, "STLS", "STLS", log).await?;
+        if !ok {
+            return Err(OpenError::Protocol(format!("STLS was refused: {text}")));
+        }
+        let name =
+            tls::server_name(&self.host, self.tls.sni.as_deref()).map_err(OpenError::Other)?;
+        conn.start_tls(&self.connector, name, Instant::now() + self.timeout)
+            .await
+            .map_err(OpenError::Other)
+    }
+
+    /// Logs in with the configured mechanism. Err(Protocol) carries the server's refusal.
+    pub async fn login(
+        &self,
+        conn: &mut Connection,
+        account: &Account,
+        greeting: &str,
+        log: Log<'_>,
+    ) -> Result<(), OpenError> {
+        let refused =
+            |cmd: &str, text: String| OpenError::Protocol(format!("{cmd} was refused: {text}"));
+        match self.auth {
+            AuthMechanism::User => {
+                let (ok, text) = self
+                    .command(
+                        conn,
+                        &format!("USER {}", account.user),
+                        &format!("USER {}", account.user),
+                        log,
+                    )
+                    .await?;
+                if !ok {
+                    return Err(refused("USER", text));
+                }
+                let (ok, text) = self
+                    .command(conn, &format!("PASS {}", account.pass), "PASS ***", log)
+                    .await?;
+                if !ok {
+                    return Err(refused("PASS", text));
+                }
+            }
+            AuthMechanism::Apop => {
+                let Some(ts) = apop_timestamp(greeting) else {
+                    return Err(OpenError::Other(
+                        "--auth apop: the greeting has no APOP timestamp".into(),
+                    ));
+                };
+                let digest = apop_digest(&ts, &account.pass);
+                let (ok, text) = self
+                    .command(
+                        conn,
+                        &format!("APOP {} {digest}", account.user),
+                        &format!("APOP {} ***", account.user),
+                        log,
+                    )
+                    .await?;
+                if !ok {
+                    return Err(refused("APOP", text));
+                }
+            }
+            AuthMechanism::Plain => {
+                use base64::Engine;
+                let token = base64::engine::general_purpose::STANDARD
+                    .encode(format!("\0{}\0{}", account.user, account.pass));
+                let (ok, text) = self
+                    .command(conn, &format!("AUTH PLAIN {token}"), "AUTH PLAIN ***", log)
+                    .await?;
+                if !ok {
+                    return Err(refused("AUTH PLAIN", text));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Learns the greeting and capabilities. Err only when the server cannot be reached.
+    pub async fn probe(&self) -> Result<TargetInfo, String> {
+        let mut info = TargetInfo::default();
+        let mut quiet = |_: bool, _: String| {};
+        let mut conn = match self.connect(false).await {
+            Ok(c) => c,
+            Err(OpenError::Unreachable(m)) => return Err(m),
+            Err(e) => return Err(e.message().to_string()),
+        };
+        let greeting = match self.read_status(&mut conn, &mut quiet).await {
+            Ok((_, text)) => text,
+            Err(e) => return Err(format!("no POP3 greeting: {}", e.message())),
+        };
+        info.apop = apop_timestamp(&greeting).is_some();
+        info.greeting = greeting.clone();
+        if self.starttls {
+            if let Err(e) = self.upgrade(&mut conn, &mut quiet).await {
+                return Err(format!("--starttls: {}", e.message()));
+            }
+        }
+        if let Some(caps) = self.capa(&mut conn).await {
+            info.capa_supported = true;
+            info.capabilities = caps;
+        }
+        let _ = self.command(&mut conn, "QUIT", "QUIT", &mut quiet).await;
+        if let Some(account) = &self.account {
+            match self.open_logged_in(account).await {
+                Ok(mut conn) => {
+                    if let Some(caps) = self.capa(&mut conn).await {
+                        info.capa_supported = true;
+                        for c in caps {
+                            if !info.capabilities.contains(&c) {
+                                info.capabilities.push(c);
+                            }
+                        }
+                    }
+                    let _ = self.command(&mut conn, "QUIT", "QUIT", &mut quiet).await;
+                }
+                Err(e) => info.login_problem = Some(e.message().to_string()),
+            }
+        }
+        Ok(info)
+    }
+
+    async fn open_logged_in(&self, account: &Account) -> Result<Connection, OpenError> {
+        let mut quiet = |_: bool, _: String| {};
+        let mut conn = self.connect(false).await?;
+        let (ok, greeting) = self.read_status(&mut conn, &mut quiet).await?;
+        if !ok {
+            return Err(OpenError::Protocol(format!(
+                "greeting was not +OK: {greeting}"
+            )));
+        }
+        if self.starttls {
+            self.upgrade(&mut conn, &mut quiet).await?;
+        }
+        self.login(&mut conn, account, &greeting, &mut quiet)
+            .await?;
+        Ok(conn)
+    }
+
+    async fn capa(&self, conn: &mut Connection) -> Option<Vec<String>> {
+        let mut quiet = |_: bool, _: String| {};
+        let (ok, _) = self.command(conn, "CAPA", "CAPA", &mut quiet).await.ok()?;
+        if !ok {
+            return None;
+        }
+        let deadline = Instant::now() + self.timeout;
+        let mut caps = Vec::new();
+        loop {
+            match conn.read_line(deadline).await {
+                ReadEvent::Line(l) if l.bytes == b"." => return Some(caps),
+                ReadEvent::Line(l) => {
+                    let text = String::from_utf8_lossy(&l.bytes).into_owned();
+                    caps.push(text.strip_prefix('.').map(str::to_string).unwrap_or(text));
+                }
+                _ => return Some(caps),
+            }
+        }
+    }
+}
+
+/// `Some(true)` for `+OK`, `Some(false)` for `-ERR`, each followed by a space or
+/// nothing; compared case-sensitively as RFC 1939 §3 writes them.
+pub fn status_of(line: &[u8]) -> Option<bool> {
+    let after = |p: &[u8]| {
+        line.strip_prefix(p)
+            .map(|rest| rest.is_empty() || rest[0] == b' ')
+    };
+    if after(b"+OK") == Some(true) {
+        Some(true)
+    } else if after(b"-ERR") == Some(true) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The `<...>` timestamp of an APOP-capable greeting (RFC 1939 §7).
+pub fn apop_timestamp(greeting: &str) -> Option<String> {
+    let start = greeting.find('<')?;
+    let end = start + greeting[start..].find('>')?;
+    let ts = &greeting[start..=end];
+    (ts.len() > 2 && ts[1..ts.len() - 1].contains('@')).then(|| ts.to_string())
+}
+
+pub fn apop_digest(timestamp: &str, pass: &str) -> String {
+    use md5::{Digest, Md5};
+    let mut h = Md5::new();
+    h.update(timestamp.as_bytes());
+    h.update(pass.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_indicators_are_exact() {
+        assert_eq!(status_of(b"+OK"), Some(true));
+        assert_eq!(status_of(b"+OK hi"), Some(true));
+        assert_eq!(status_of(b"-ERR no"), Some(false));
+        assert_eq!(status_of(b"+ok"), None);
+        assert_eq!(status_of(b"+OKAY"), None);
+        assert_eq!(status_of(b"-ERROR"), None);
+    }
+
+    #[test]
+    fn apop_timestamp_from_greeting() {
+        assert_eq!(
+            apop_timestamp("+OK POP3 server ready <1896.697170952@dbc.mtview.ca.us>").as_deref(),
+            Some("<1896.697170952@dbc.mtview.ca.us>")
+        );
+        assert_eq!(apop_timestamp("+OK ready"), None);
+        assert_eq!(
+            apop_digest("<1896.697170952@dbc.mtview.ca.us>", "tanstaaf"),
+            "c4c9334bac560ecc979e58001b3e22fb"
+        );
+    }
+}
