@@ -162,7 +162,7 @@ impl Listener {
                     return;
                 };
                 match permit {
-                    Ok(_permit) => Session::new(conn, shared).run(shutdown).await,
+                    Ok(_permit) => Session::new(conn, shared, shutdown).run().await,
                     Err(_) => refuse(conn).await,
                 }
             });
@@ -188,8 +188,7 @@ async fn handshake(
 }
 
 async fn refuse(mut conn: Connection) {
-    let _ = conn
-        .write_all(b"-ERR [SYS/TEMP] too many connections\r\n")
-        .await;
-    conn.shutdown().await;
+    let reply = conn.write_all(b"-ERR [SYS/TEMP] too many connections\r\n");
+    let _ = tokio::time::timeout(Duration::from_secs(5), reply).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn.shutdown()).await;
 }

@@ -68,6 +68,7 @@ pub struct Session {
     pub pending_user: Option<String>,
     /// RFC 6856 UTF-8 mode.
     pub utf8: bool,
+    shutdown: watch::Receiver<bool>,
 }
 
 /// RFC 2449 §4: command lines up to 255 octets including CRLF.
@@ -78,7 +79,11 @@ pub const SASL_LINE_MAX: usize = 4096;
 pub const RESPONSE_LINE_MAX: usize = 512;
 
 impl Session {
-    pub(crate) fn new(conn: Connection, shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(
+        conn: Connection,
+        shared: Arc<Shared>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
         let host = &shared.config.hostname;
         let timestamp = if shared.config.faults.contains(Fault::ApopTimestampReused) {
             format!("<{}.0.0@{host}>", std::process::id())
@@ -97,6 +102,7 @@ impl Session {
             timestamp,
             pending_user: None,
             utf8: false,
+            shutdown,
         }
     }
 
@@ -151,7 +157,20 @@ impl Session {
         } else {
             line.extend_from_slice(b"\r\n");
         }
-        self.conn.write_all(&line).await
+        self.send(&line).await
+    }
+
+    /// Write to the client. A client that stops reading cannot hold the
+    /// session (and so server shutdown) hostage: writes give up after the
+    /// autologout time, or at once when the server shuts down.
+    pub async fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        let idle = self.shared.config.idle_timeout;
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            r = self.conn.write_all(data) => r,
+            _ = tokio::time::sleep(idle) => Err(io::Error::new(io::ErrorKind::TimedOut, "client not reading")),
+            _ = shutdown.wait_for(|v| *v) => Err(io::Error::other("server shutting down")),
+        }
     }
 
     pub async fn ok(&mut self, text: &str) -> io::Result<()> {
@@ -186,7 +205,7 @@ impl Session {
         if terminate {
             out.extend_from_slice(b".\r\n");
         }
-        self.conn.write_all(&out).await
+        self.send(&out).await
     }
 
     /// Read a SASL continuation line with the autologout timer running.
@@ -274,7 +293,8 @@ impl Session {
     }
 
     /// Run the session to its end, then apply the end-of-session rules.
-    pub(crate) async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    pub(crate) async fn run(mut self) {
+        let mut shutdown = self.shutdown.clone();
         let end = match self.greet().await {
             Ok(()) => self.command_loop(&mut shutdown).await,
             Err(_) => End::Dropped,
@@ -296,7 +316,8 @@ impl Session {
             }
         }
         if !matches!(end, End::Dropped) {
-            self.conn.shutdown().await;
+            let close = self.conn.shutdown();
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(5), close).await;
         }
     }
 
@@ -320,7 +341,7 @@ impl Session {
         if self.fault(Fault::GreetingExtraLine) {
             g.push_str("Welcome to the reference server\r\n");
         }
-        self.conn.write_all(g.as_bytes()).await
+        self.send(g.as_bytes()).await
     }
 
     async fn command_loop(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {

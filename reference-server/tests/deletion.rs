@@ -243,3 +243,19 @@ async fn failed_removal_reports_sys_temp_and_keeps_journal() {
     assert!(!md.join(".pop3-update-journal").exists());
     fx.stop().await;
 }
+
+#[tokio::test]
+async fn shutdown_is_not_held_up_by_a_client_that_stops_reading() {
+    let fx = Fixture::start().await;
+    let big: Vec<u8> =
+        b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n".repeat(512 * 1024);
+    deliver_at(&fx.maildir("bob"), "cur", "big:2,", &big, 10);
+    let mut c = fx.connect().await;
+    c.login("bob", "hunter2").await;
+    c.send("RETR 1").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let Fixture { dir: _dir, server } = fx;
+    tokio::time::timeout(Duration::from_secs(5), server.unwrap().shutdown())
+        .await
+        .expect("shutdown waited for a client that does not read");
+}

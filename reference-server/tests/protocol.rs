@@ -520,3 +520,74 @@ async fn unusable_maildrop_name_is_sys_perm() {
     c.login("alice", "secret").await;
     fx.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_flood_is_answered_in_order() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let fx = Fixture::start().await;
+    let s = tokio::net::TcpStream::connect(fx.server().addr())
+        .await
+        .unwrap();
+    let (r, mut w) = s.into_split();
+    let n = 5000;
+    let writer = tokio::spawn(async move {
+        let mut batch = Vec::new();
+        for i in 0..n {
+            batch.extend_from_slice(if i % 2 == 0 {
+                b"NOOP\r\n"
+            } else {
+                b"CAPA x\r\n"
+            });
+        }
+        batch.extend_from_slice(b"QUIT\r\n");
+        w.write_all(&batch).await.unwrap();
+        w
+    });
+    let mut r = BufReader::new(r);
+    let mut line = String::new();
+    r.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("+OK"));
+    for i in 0..n {
+        line.clear();
+        tokio::time::timeout(TIMEOUT, r.read_line(&mut line))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            line.starts_with("-ERR") && line.ends_with("\r\n"),
+            "{i}: {line}"
+        );
+    }
+    line.clear();
+    r.read_line(&mut line).await.unwrap();
+    assert!(line.starts_with("+OK"), "{line}");
+    let _w = writer.await.unwrap();
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn random_bytes_never_kill_the_session() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut junk = Vec::new();
+    for _ in 0..20_000 {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let b = (state >> 56) as u8;
+        // Keep lines short enough to be answered, and avoid accidental keywords.
+        junk.push(if b % 23 == 0 { b'\n' } else { b | 0x80 });
+    }
+    junk.extend_from_slice(b"\r\n");
+    let lines = junk.iter().filter(|b| **b == b'\n').count();
+    c.send_raw(&junk).await;
+    for _ in 0..lines {
+        let r = c.line().await;
+        assert!(err(&r), "{r}");
+    }
+    c.login("alice", "secret").await;
+    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+    assert!(ok(&c.quit().await));
+    fx.stop().await;
+}

@@ -54,7 +54,7 @@ impl Auth {
             Some(r) => r,
             None => {
                 // RFC 5034 §4: an empty challenge is "+" and one space, nothing else.
-                s.conn.write_all(b"+ \r\n").await?;
+                s.send(b"+ \r\n").await?;
                 match s.read_continuation().await? {
                     Line::Line(l) => match String::from_utf8(l) {
                         Ok(t) => t,
