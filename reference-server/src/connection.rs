@@ -170,3 +170,58 @@ impl Connection {
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (Connection, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        (Connection::plain(server), client)
+    }
+
+    #[tokio::test]
+    async fn endless_line_is_refused_with_bounded_memory() {
+        let (mut conn, mut client) = pair().await;
+        let writer = tokio::spawn(async move {
+            let chunk = vec![b'x'; 64 * 1024];
+            for _ in 0..64 {
+                client.write_all(&chunk).await.unwrap();
+            }
+            client.write_all(b"\r\nNOOP\r\nSTAT").await.unwrap();
+            client.shutdown().await.unwrap();
+        });
+        assert_eq!(conn.read_line(255).await.unwrap(), Line::TooLong);
+        assert!(
+            conn.buf.capacity() <= 255 + 2 * CHUNK,
+            "{}",
+            conn.buf.capacity()
+        );
+        assert_eq!(
+            conn.read_line(255).await.unwrap(),
+            Line::Line(b"NOOP".to_vec())
+        );
+        // A final line without LF at EOF is not a command.
+        assert_eq!(conn.read_line(255).await.unwrap(), Line::Eof);
+        writer.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn limit_counts_the_line_end() {
+        let (mut conn, mut client) = pair().await;
+        let ok_line = format!("{}\r\n", "a".repeat(253));
+        let long_line = format!("{}\r\n", "a".repeat(254));
+        client.write_all(ok_line.as_bytes()).await.unwrap();
+        client.write_all(long_line.as_bytes()).await.unwrap();
+        client.write_all(b"bare lf\n").await.unwrap();
+        assert!(matches!(conn.read_line(255).await.unwrap(), Line::Line(l) if l.len() == 253));
+        assert_eq!(conn.read_line(255).await.unwrap(), Line::TooLong);
+        assert_eq!(
+            conn.read_line(255).await.unwrap(),
+            Line::Line(b"bare lf".to_vec())
+        );
+    }
+}

@@ -287,3 +287,29 @@ pub fn now_secs() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_splitting_and_sizes() {
+        assert_eq!(lines(b""), Vec::<&[u8]>::new());
+        assert_eq!(lines(b"a\r\nb\n"), [&b"a"[..], b"b"]);
+        assert_eq!(lines(b"a\n\nb"), [&b"a"[..], b"", b"b"]);
+        assert_eq!(crlf_size(b"a\nb"), 6);
+        assert_eq!(crlf_size(b"a\r\nb\r\n"), 6);
+        assert_eq!(crlf_size(b"\n"), 2);
+    }
+
+    #[test]
+    fn uids_fit_rfc_1939() {
+        assert_eq!(uid_for("1700000000.M1P2.host"), "1700000000.M1P2.host");
+        assert_eq!(base_name("123.abc:2,S"), "123.abc");
+        for odd in ["", "a b", &"x".repeat(71), "caf\u{e9}"] {
+            let u = uid_for(odd);
+            assert_eq!(u.len(), 32, "{odd:?}");
+            assert_ne!(u, uid_for("other"));
+        }
+    }
+}
