@@ -152,6 +152,7 @@ pub fn target_from_args(
         timeout: a.timeout,
         max_line: a.max_line,
         max_body: a.max_body,
+        lock_wait: std::time::Duration::from_secs(1),
         declared_capabilities: a.capabilities.clone(),
         extra_vars,
     })

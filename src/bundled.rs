@@ -25,6 +25,7 @@ pub struct BundledOptions {
     pub faults: FaultSet,
     pub idle_timeout: Duration,
     pub timeout: Duration,
+    pub lock_wait: Duration,
 }
 
 impl Default for BundledOptions {
@@ -33,6 +34,7 @@ impl Default for BundledOptions {
             faults: FaultSet::none(),
             idle_timeout: Duration::from_secs(2),
             timeout: Duration::from_secs(5),
+            lock_wait: Duration::from_secs(1),
         }
     }
 }
@@ -94,6 +96,7 @@ impl Bundled {
             timeout: opts.timeout,
             max_line: crate::DEFAULT_MAX_LINE,
             max_body: crate::DEFAULT_MAX_BODY,
+            lock_wait: opts.lock_wait,
             declared_capabilities: Vec::new(),
             extra_vars: vec![(
                 "idle_wait".into(),
@@ -110,7 +113,10 @@ impl Bundled {
         })
     }
 
+    /// Stops the server; a session the server cannot end promptly does not
+    /// hold the harness (its Maildir root is removed either way).
     pub async fn stop(self) {
-        self.server.shutdown().await;
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(5), self.server.shutdown()).await;
     }
 }

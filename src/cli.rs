@@ -245,8 +245,8 @@ pub struct CheckArgs {
 pub struct SelftestArgs {
     /// Scenario folder [default: scenarios/]
     pub paths: Vec<PathBuf>,
-    /// Fault switches run at the same time
-    #[arg(long, env = "POP3SPEC_JOBS", default_value_t = 4)]
+    /// Reference servers run at the same time (runs mostly wait on timeouts, so more than the cores)
+    #[arg(long, env = "POP3SPEC_JOBS", default_value_t = 16)]
     pub jobs: usize,
     /// Only these faults (repeatable; default all)
     #[arg(long = "fault", value_name = "NAME")]

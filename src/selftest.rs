@@ -1,9 +1,351 @@
 //! `pop3spec selftest`: proves the suite and the reference server against each
-//! other. (Being written.)
+//! other. The clean server must pass every scenario; then, under each fault
+//! switch, at least one scenario must fail, and every scenario that lists the
+//! fault in `catches` must be among them. Every run is split over several
+//! server instances (own Maildir root, own lock table) that run in parallel.
 
+use crate::app::{console_options, write_file, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::bundled::{Bundled, BundledOptions};
 use crate::cli::SelftestArgs;
+use crate::outcome::{Outcome, ScenarioResult};
+use crate::report;
+use crate::runner::{self, RunOptions};
+use crate::scenario::load;
+use crate::scenario::{Action, Scenario};
+use crate::select;
+use pop3_reference_server::{Fault, FaultSet};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
 
-pub async fn selftest(_args: SelftestArgs) -> u8 {
-    eprintln!("selftest is not implemented yet");
-    crate::app::EXIT_FAILED
+/// Step timeout under a fault: a fault that swallows a response costs this
+/// much per affected scenario, and loopback answers in microseconds.
+const FAULT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// Step timeout on the clean server, where a timeout would be a false failure.
+const CLEAN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Servers each run is split over; more shards shorten the longest run.
+const SHARDS: usize = 4;
+
+#[derive(Debug, Serialize)]
+pub struct FaultResult {
+    pub fault: String,
+    pub description: String,
+    /// Scenarios that failed (or errored) under this fault.
+    pub caught_by: Vec<String>,
+    /// Scenarios that list this fault in `catches`.
+    pub expected_by: Vec<String>,
+    /// Listed in `catches` but passed under the fault.
+    pub missed_by: Vec<String>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SelftestReport {
+    pub scenarios: usize,
+    pub clean_failures: Vec<String>,
+    pub clean_skipped: Vec<String>,
+    pub faults: Vec<FaultResult>,
+    pub problems: Vec<String>,
+    pub seconds: f64,
+}
+
+/// Scenarios that wait on purpose (sleep) run under a fault only when they
+/// claim to catch it: elsewhere they add minutes, not information.
+fn waits(s: &Scenario) -> bool {
+    s.steps
+        .iter()
+        .any(|st| matches!(st.action, Action::Sleep(_)))
+}
+
+fn failed(results: &[ScenarioResult]) -> BTreeSet<String> {
+    results
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.outcome,
+                Outcome::Fail | Outcome::Error | Outcome::NonStrict
+            )
+        })
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+async fn run_on_bundled(
+    scenarios: &[Scenario],
+    faults: FaultSet,
+    timeout: Duration,
+) -> Result<Vec<ScenarioResult>, String> {
+    // Under a fault a lock may never be released; waiting for it would only
+    // cost time. The clean run keeps the patient default.
+    let lock_wait = if faults.is_empty() {
+        BundledOptions::default().lock_wait
+    } else {
+        Duration::ZERO
+    };
+    let bundled = Bundled::start(BundledOptions {
+        faults,
+        timeout,
+        lock_wait,
+        ..Default::default()
+    })
+    .await?;
+    let info = bundled
+        .target
+        .probe()
+        .await
+        .map_err(|e| format!("probe failed: {e}"))?;
+    let opts = RunOptions {
+        strict: true,
+        ..Default::default()
+    };
+    let result = runner::run(scenarios, &bundled.target, &info, &opts, |_| {}).await;
+    bundled.stop().await;
+    Ok(result.scenarios)
+}
+
+/// Runs `scenarios` split over `SHARDS` servers, at most `limit` servers at a
+/// time across the whole self-test.
+async fn run_sharded(
+    scenarios: Vec<Scenario>,
+    faults: FaultSet,
+    timeout: Duration,
+    limit: Arc<Semaphore>,
+) -> Result<Vec<ScenarioResult>, String> {
+    let mut shards: Vec<Vec<Scenario>> = vec![Vec::new(); SHARDS];
+    for (i, s) in scenarios.into_iter().enumerate() {
+        shards[i % SHARDS].push(s);
+    }
+    let mut tasks = Vec::new();
+    for shard in shards.into_iter().filter(|s| !s.is_empty()) {
+        let limit = limit.clone();
+        let faults = faults.clone();
+        tasks.push(tokio::spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
+            run_on_bundled(&shard, faults, timeout).await
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.extend(t.await.map_err(|e| format!("a shard panicked: {e}"))??);
+    }
+    Ok(results)
+}
+
+fn chosen_faults(names: &[String]) -> Result<Vec<Fault>, String> {
+    if names.is_empty() {
+        return Ok(Fault::ALL.to_vec());
+    }
+    names
+        .iter()
+        .map(|n| {
+            Fault::from_name(n).ok_or_else(|| {
+                format!("unknown fault `{n}`; `pop3-reference-server --list-faults` lists them")
+            })
+        })
+        .collect()
+}
+
+pub async fn selftest(args: SelftestArgs) -> u8 {
+    let started = Instant::now();
+    let paths = if args.paths.is_empty() {
+        vec![select::default_scenario_dir()]
+    } else {
+        args.paths.clone()
+    };
+    let files = match load::discover(&paths) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let suite = load::load_suite(&files, &BTreeSet::new());
+    if !suite.problems.is_empty() {
+        for p in &suite.problems {
+            eprintln!("{}", p.render());
+        }
+        return EXIT_USAGE;
+    }
+    let faults = match chosen_faults(&args.faults) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let console = console_options(&args.console, true);
+    let scenarios = suite.scenarios;
+    let mut problems = Vec::new();
+    for s in &scenarios {
+        for (name, pos) in s.catches.iter().zip(&s.catches_pos) {
+            if Fault::from_name(name).is_none() {
+                problems.push(format!(
+                    "{pos}: {} lists unknown fault `{name}` in catches",
+                    s.id
+                ));
+            }
+        }
+    }
+    let limit = Arc::new(Semaphore::new(args.jobs.max(1)));
+
+    println!(
+        "selftest: {} scenarios against the clean reference server",
+        scenarios.len()
+    );
+    let clean = match run_sharded(
+        scenarios.clone(),
+        FaultSet::none(),
+        CLEAN_TIMEOUT,
+        limit.clone(),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    let clean_failures: Vec<String> = failed(&clean).into_iter().collect();
+    let clean_skipped: Vec<String> = clean
+        .iter()
+        .filter(|r| r.outcome == Outcome::Skipped)
+        .map(|r| r.id.clone())
+        .collect();
+    for r in clean.iter().filter(|r| clean_failures.contains(&r.id)) {
+        print!("{}", report::console::failure_detail(r, &console));
+        problems.push(format!(
+            "{} does not pass against the clean reference server",
+            r.id
+        ));
+    }
+    for r in clean.iter().filter(|r| r.outcome == Outcome::Skipped) {
+        println!(
+            "  skipped on the clean server: {} ({})",
+            r.id,
+            r.reason.as_deref().unwrap_or("")
+        );
+    }
+
+    println!(
+        "selftest: {} fault switches, {} servers at a time",
+        faults.len(),
+        args.jobs.max(1)
+    );
+    let mut tasks = Vec::new();
+    for fault in faults {
+        let chosen: Vec<Scenario> = scenarios
+            .iter()
+            .filter(|s| !waits(s) || s.catches.iter().any(|c| c == fault.name()))
+            .cloned()
+            .collect();
+        let limit = limit.clone();
+        tasks.push(tokio::spawn(async move {
+            let started = Instant::now();
+            let run = run_sharded(chosen, FaultSet::single(fault), FAULT_TIMEOUT, limit).await;
+            (fault, run, started.elapsed())
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        let (fault, run, took) = match t.await {
+            Ok(x) => x,
+            Err(e) => {
+                problems.push(format!("a fault run panicked: {e}"));
+                continue;
+            }
+        };
+        let run = match run {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(format!("{}: {e}", fault.name()));
+                continue;
+            }
+        };
+        // A scenario that already fails on the clean server proves nothing here.
+        let caught: BTreeSet<String> = failed(&run)
+            .into_iter()
+            .filter(|id| !clean_failures.contains(id))
+            .collect();
+        let expected: Vec<String> = scenarios
+            .iter()
+            .filter(|s| s.catches.iter().any(|c| c == fault.name()))
+            .map(|s| s.id.clone())
+            .collect();
+        let missed: Vec<String> = expected
+            .iter()
+            .filter(|id| !caught.contains(*id))
+            .cloned()
+            .collect();
+        if caught.is_empty() {
+            problems.push(format!(
+                "fault `{}` ({}) is caught by no scenario",
+                fault.name(),
+                fault.description()
+            ));
+        }
+        for id in &missed {
+            problems.push(format!(
+                "{id} lists `{}` in catches but passes under it",
+                fault.name()
+            ));
+        }
+        let mark = if caught.is_empty() || !missed.is_empty() {
+            "×"
+        } else {
+            "✔"
+        };
+        let missed_text = if missed.is_empty() {
+            String::new()
+        } else {
+            format!(", missed by {}", missed.join(", "))
+        };
+        println!(
+            "{mark} {:<30} caught by {:>3} scenario(s) ({:.1} s){missed_text}",
+            fault.name(),
+            caught.len(),
+            took.as_secs_f64()
+        );
+        results.push(FaultResult {
+            fault: fault.name().to_string(),
+            description: fault.description().to_string(),
+            caught_by: caught.into_iter().collect(),
+            expected_by: expected,
+            missed_by: missed,
+            seconds: took.as_secs_f64(),
+        });
+    }
+    let report = SelftestReport {
+        scenarios: scenarios.len(),
+        clean_failures,
+        clean_skipped,
+        faults: results,
+        problems: problems.clone(),
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    if let Err(e) = write_file(
+        &args.json,
+        &serde_json::to_string_pretty(&report).unwrap_or_default(),
+    ) {
+        eprintln!("error: {e}");
+    }
+    println!();
+    for p in &problems {
+        println!("problem: {p}");
+    }
+    println!(
+        "selftest: {} scenarios, {} faults, {} problem(s) ({:.1} s); matrix written to {}",
+        report.scenarios,
+        report.faults.len(),
+        problems.len(),
+        report.seconds,
+        args.json.display()
+    );
+    if problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    }
 }

@@ -90,6 +90,12 @@ impl Connection {
         self.pos = 0;
     }
 
+    /// Discards everything buffered, read or not.
+    pub fn compact_all(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
+    }
+
     pub fn unread(&self) -> &[u8] {
         &self.buf[self.pos..]
     }

@@ -17,6 +17,8 @@ use tokio::time::Instant;
 
 /// How many lines of one multi-line body the transcript keeps.
 const BODY_LINES_SHOWN: usize = 40;
+/// Pause between logins refused because the maildrop is still locked.
+const LOCK_RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 struct Session {
     conn: Connection,
@@ -334,7 +336,7 @@ impl<'a> Executor<'a> {
         };
         // A server may take a moment to notice that the previous scenario's
         // connection is gone and release the maildrop lock.
-        let mut tries = 0;
+        let mut tries = 0u32;
         loop {
             let Executor {
                 sessions,
@@ -364,9 +366,11 @@ impl<'a> Executor<'a> {
                 .await
             {
                 Ok(()) => return Ok(()),
-                Err(OpenError::Protocol(m)) if tries < 4 && is_lock_refusal(&m) => {
+                Err(OpenError::Protocol(m))
+                    if tries * LOCK_RETRY_PAUSE < self.target.lock_wait && is_lock_refusal(&m) =>
+                {
                     tries += 1;
-                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    tokio::time::sleep(LOCK_RETRY_PAUSE).await;
                     // The refused attempt reset the AUTHORIZATION state; start over.
                     continue;
                 }
@@ -561,12 +565,14 @@ impl<'a> Executor<'a> {
                 }
                 Action::Connect { login } | Action::Reconnect { login } => {
                     if let Some(old) = self.sessions.get_mut(&step.session) {
-                        old.conn.drop_connection().await;
-                        self.rec.push(
-                            &step.session,
-                            Direction::Note,
-                            "dropped the connection without QUIT".into(),
-                        );
+                        if !old.conn.is_closed() {
+                            old.conn.drop_connection().await;
+                            self.rec.push(
+                                &step.session,
+                                Direction::Note,
+                                "dropped the connection without QUIT".into(),
+                            );
+                        }
                     }
                     // A reconnect restores the scenario's precondition; a new
                     // session starts in AUTHORIZATION unless asked otherwise.
@@ -1178,6 +1184,14 @@ impl<'a> Executor<'a> {
                     match session.conn.read_line(deadline).await {
                         ReadEvent::Line(l) if status_of(&l.bytes).is_some() => {
                             rec.push(&name, Direction::Server, escape(&l.bytes));
+                            // Once the server has closed its end, its session is
+                            // over and the maildrop lock released for the next scenario.
+                            while let Ok(bytes) = session.conn.wait_for_bytes(deadline).await {
+                                if bytes.is_empty() {
+                                    break;
+                                }
+                                session.conn.compact_all();
+                            }
                             break;
                         }
                         ReadEvent::Line(_) => continue,

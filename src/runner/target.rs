@@ -47,6 +47,9 @@ pub struct Target {
     pub timeout: Duration,
     pub max_line: usize,
     pub max_body: usize,
+    /// How long a login refused because the maildrop is locked is retried
+    /// (a server may release the previous session's lock a moment late).
+    pub lock_wait: Duration,
     /// Capabilities the user declared for servers without CAPA.
     pub declared_capabilities: Vec<String>,
     pub extra_vars: Vec<(String, String)>,
@@ -308,9 +311,11 @@ impl Target {
             Err(OpenError::Unreachable(m)) => return Err(m),
             Err(e) => return Err(e.message().to_string()),
         };
-        let greeting = match self.read_status(&mut conn, &mut quiet).await {
-            Ok((_, text)) => text,
-            Err(e) => return Err(format!("no POP3 greeting: {}", e.message())),
+        // Whatever the greeting is, judging it is the scenarios' job; the probe
+        // only needs to know that something listens there.
+        let greeting = match conn.read_line(Instant::now() + self.timeout).await {
+            ReadEvent::Line(l) => String::from_utf8_lossy(&l.bytes).into_owned(),
+            _ => String::new(),
         };
         info.apop = apop_timestamp(&greeting).is_some();
         info.greeting = greeting.clone();
