@@ -23,11 +23,27 @@ fn suite_passes_clean_server_and_catches_every_fault() {
     let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(report["problems"].as_array().unwrap().len(), 0, "{stdout}");
     assert!(report["clean_failures"].as_array().unwrap().is_empty());
-    assert!(report["scenarios"].as_u64().unwrap() >= 150, "the suite shrank: {}", report["scenarios"]);
+    assert!(
+        report["scenarios"].as_u64().unwrap() >= 150,
+        "the suite shrank: {}",
+        report["scenarios"]
+    );
     let faults = report["faults"].as_array().unwrap();
-    assert!(faults.len() >= 30, "fewer fault switches than the reference server should have");
+    assert!(
+        faults.len() >= 30,
+        "fewer fault switches than the reference server should have"
+    );
     for f in faults {
-        assert!(!f["caught_by"].as_array().unwrap().is_empty(), "fault {} is caught by nothing", f["fault"]);
-        assert!(f["missed_by"].as_array().unwrap().is_empty(), "fault {} missed by {}", f["fault"], f["missed_by"]);
+        assert!(
+            !f["caught_by"].as_array().unwrap().is_empty(),
+            "fault {} is caught by nothing",
+            f["fault"]
+        );
+        assert!(
+            f["missed_by"].as_array().unwrap().is_empty(),
+            "fault {} missed by {}",
+            f["fault"],
+            f["missed_by"]
+        );
     }
 }

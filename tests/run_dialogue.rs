@@ -1,0 +1,336 @@
+//! `pop3spec run` against a scripted fake server: every step kind passing on a
+//! correct dialogue, and each way a response can be wrong turning into the right
+//! verdict, message and step position.
+
+mod support;
+
+use serde_json::json;
+use std::time::Duration;
+use support::*;
+
+const ALL_STEPS: &str = r#"  - send: STAT
+  - expect: { status: ok, match: '^\+OK (?P<count>\d+) (?P<size>\d+)$' }
+  - assert: count == 2
+  - assert: size == count + 318
+  - assert: size - 20 >= 300
+  - send: XTEST
+  - expect: { status: err, code: SYS }
+  - send: NOOP
+  - expect: { status: ok, line: "+OK" }
+  - send_raw: "NOOP\r\n"
+  - expect: { status: any }
+  - send: LIST
+  - expect_multiline:
+      status: ok
+      match: '^\+OK (?P<n>\d+) messages$'
+      lines: ["1 120", "2 200"]
+      each_line: '^\d+ \d+$'
+      count: "{{n}}"
+  - send: RETR {{msg}}
+  - expect_multiline:
+      contains: ["body", ".dotted", ""]
+      absent: ["..dotted", "missing"]
+      contains_match: ['^Subject: (?P<subject>.*)$']
+      count: 4
+      octets: "29"
+      capture_line: { last: 3 }
+  - assert: subject == "x"
+  - assert: last == "body"
+  - assert: body_octets == 29
+  - send: UIDL 1
+  - one_of:
+      - grade: pass
+        steps:
+          - expect: { status: err }
+      - grade: pass
+        steps:
+          - expect: { status: ok, match: '^\+OK 1 (?P<uid>\S+)$' }
+  - assert: uid == "abc"
+  - expect_silence: 200ms
+  - sleep: 100ms
+  - connect: second
+  - session: second
+    send: NOOP
+  - session: second
+    expect: { status: ok }
+  - disconnect: second
+  - send: QUIT
+  - expect: { status: ok }
+  - expect_close: true
+  - reconnect: true
+  - login: true
+  - send: STAT
+  - expect: { status: ok, match: '^\+OK (?P<again>\d+) ' }
+  - assert: again == count
+"#;
+
+fn full_script() -> Script {
+    Script::new()
+        .greeting(vec![Act::Send(
+            b"+OK fake POP3 ready <1.2@fake.test>\r\n".to_vec(),
+        )])
+        .capa(&["TOP", "UIDL", "USER"])
+        .account("alice", "pw1")
+        .on("STAT", "+OK 2 320\r\n")
+        .on("XTEST", "-ERR [SYS/TEMP] try later\r\n")
+        .on("NOOP", "+OK\r\n")
+        .on("LIST", "+OK 2 messages\r\n1 120\r\n2 200\r\n.\r\n")
+        .on(
+            "RETR 1",
+            "+OK 29 octets\r\nSubject: x\r\n\r\n..dotted\r\nbody\r\n.\r\n",
+        )
+        .on("UIDL 1", "+OK 1 abc\r\n")
+}
+
+#[test]
+fn every_step_kind_passes_on_a_correct_dialogue() {
+    let server = FakeServer::start(full_script());
+    let ws = Workspace::new();
+    ws.write(
+        "all.yaml",
+        &scenario(
+            "fake.steps.all",
+            "must",
+            "vars: { msg: \"1\" }\n",
+            ALL_STEPS,
+        ),
+    );
+    let out = ws.run(server.port, &["--user", "alice", "--pass", "pw1"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(out.outcome("fake.steps.all"), "pass", "{}", out.dump());
+    assert!(out.scenario("fake.steps.all")["finding"].is_null());
+    let json = out.json.as_ref().unwrap();
+    assert_eq!(json["summary"]["passed"], 1);
+    assert_eq!(json["summary"]["total"], 1);
+
+    // The dialogue really happened: the second session sent its NOOP, the main
+    // session came back after QUIT and logged in again.
+    let received = server.received();
+    assert!(
+        received.iter().any(|c| c == &["NOOP".to_string()]),
+        "{received:?}"
+    );
+    assert!(
+        received.iter().any(|c| c.starts_with(&[
+            "USER alice".into(),
+            "PASS pw1".into(),
+            "STAT".into()
+        ])),
+        "{received:?}"
+    );
+    let transcript = out.scenario("fake.steps.all")["transcript"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let texts: Vec<&str> = transcript
+        .iter()
+        .map(|l| l["text"].as_str().unwrap())
+        .collect();
+    assert!(texts.contains(&"PASS ***"), "{texts:?}");
+    assert!(
+        transcript
+            .iter()
+            .any(|l| l["session"] == "second" && l["direction"] == "client"),
+        "{texts:?}"
+    );
+}
+
+/// Runs one `must` scenario against `script` and returns the output; the
+/// scenario text is also returned so positions can be checked.
+fn run_one(script: Script, id: &str, steps: &str) -> (RunOutput, String) {
+    let server = FakeServer::start(script);
+    let ws = Workspace::new();
+    let text = scenario(id, "must", "", steps);
+    ws.write("s.yaml", &text);
+    let out = ws.run(server.port, &[]);
+    (out, text)
+}
+
+fn assert_fail_at(out: &RunOutput, text: &str, id: &str, marker: &str, message_part: &str) {
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert_eq!(out.outcome(id), "fail", "{}", out.dump());
+    let message = out.message(id);
+    assert!(
+        message.contains(message_part),
+        "message {message:?} lacks {message_part:?}\n{}",
+        out.dump()
+    );
+    assert_eq!(
+        out.step_pos(id),
+        Some((line_of(text, marker), step_col(text, marker))),
+        "step position\n{}",
+        out.dump()
+    );
+    assert!(
+        out.scenario(id)["finding"]["step"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("s.yaml"),
+        "{}",
+        out.dump()
+    );
+    // The console names the scenario and the message too.
+    assert!(out.stdout.contains(id), "{}", out.dump());
+    assert!(out.stdout.contains(message_part), "{}", out.dump());
+}
+
+#[test]
+fn err_where_ok_expected_fails() {
+    let (out, text) = run_one(
+        Script::new().on("STAT", "-ERR no\r\n"),
+        "fake.fail.status",
+        "  - send: STAT\n  - expect: { status: ok }  # HERE\n",
+    );
+    assert_fail_at(
+        &out,
+        &text,
+        "fake.fail.status",
+        "# HERE",
+        "expected +OK, got -ERR",
+    );
+    let f = &out.scenario("fake.fail.status")["finding"];
+    assert_eq!(f["actual"], json!(["-ERR no"]));
+    assert_eq!(f["command"], "STAT");
+}
+
+#[test]
+fn lower_case_ok_is_not_a_status_indicator() {
+    let (out, text) = run_one(
+        Script::new().on("NOOP", "+ok fine\r\n"),
+        "fake.fail.lowercase",
+        "  - send: NOOP\n  - expect: { status: any }  # HERE\n",
+    );
+    assert_fail_at(
+        &out,
+        &text,
+        "fake.fail.lowercase",
+        "# HERE",
+        "status indicator",
+    );
+}
+
+#[test]
+fn bare_lf_line_end_fails() {
+    let (out, text) = run_one(
+        Script::new().on("NOOP", "+OK\n"),
+        "fake.fail.bare-lf",
+        "  - send: NOOP\n  - expect: { status: ok }  # HERE\n",
+    );
+    assert_fail_at(&out, &text, "fake.fail.bare-lf", "# HERE", "bare LF");
+}
+
+#[test]
+fn wrong_multiline_body_fails_with_a_diff() {
+    let (out, text) = run_one(
+        Script::new().on("LIST", "+OK\r\n1 120\r\n2 999\r\n.\r\n"),
+        "fake.fail.body",
+        "  - send: LIST\n  - expect_multiline: { lines: [\"1 120\", \"2 200\"] }  # HERE\n",
+    );
+    assert_fail_at(&out, &text, "fake.fail.body", "# HERE", "body differs");
+    let f = &out.scenario("fake.fail.body")["finding"];
+    assert_eq!(f["diffable"], true);
+    assert_eq!(f["expected"], json!(["1 120", "2 200"]));
+    assert_eq!(f["actual"], json!(["1 120", "2 999"]));
+}
+
+#[test]
+fn missing_terminator_fails_when_the_server_closes_mid_body() {
+    let (out, text) = run_one(
+        Script::new().on_acts(
+            "RETR 1",
+            vec![Act::Send(b"+OK\r\nline one\r\n".to_vec()), Act::Close],
+        ),
+        "fake.fail.terminator",
+        "  - send: RETR 1\n  - expect_multiline: { status: ok }  # HERE\n",
+    );
+    assert_fail_at(
+        &out,
+        &text,
+        "fake.fail.terminator",
+        "# HERE",
+        "without the terminating `.` line",
+    );
+    assert!(out.message("fake.fail.terminator").contains("closed"));
+}
+
+#[test]
+fn dot_stuffed_body_lines_are_unstuffed() {
+    let script = || Script::new().on("RETR 1", "+OK\r\n..x\r\n...\r\nplain\r\n.\r\n");
+    let (ok, _) = run_one(
+        script(),
+        "fake.dot.unstuffed",
+        "  - send: RETR 1\n  - expect_multiline: { lines: [\".x\", \"..\", \"plain\"], octets: \"15\" }\n",
+    );
+    assert_eq!(ok.code, 0, "{}", ok.dump());
+    assert_eq!(ok.outcome("fake.dot.unstuffed"), "pass", "{}", ok.dump());
+
+    // Expecting the stuffed form fails and shows the unstuffed body.
+    let (out, text) = run_one(
+        script(),
+        "fake.dot.stuffed",
+        "  - send: RETR 1\n  - expect_multiline: { lines: [\"..x\", \"...\", \"plain\"] }  # HERE\n",
+    );
+    assert_fail_at(&out, &text, "fake.dot.stuffed", "# HERE", "body differs");
+    assert_eq!(
+        out.scenario("fake.dot.stuffed")["finding"]["actual"],
+        json!([".x", "..", "plain"])
+    );
+}
+
+#[test]
+fn a_server_that_closes_early_fails_the_expect() {
+    let (out, text) = run_one(
+        Script::new().on_acts("STAT", vec![Act::Close]),
+        "fake.fail.closed",
+        "  - send: STAT\n  - expect: { status: ok }  # HERE\n",
+    );
+    assert_fail_at(&out, &text, "fake.fail.closed", "# HERE", "closed");
+}
+
+#[test]
+fn a_server_that_never_answers_is_an_error_within_the_timeout() {
+    let server = FakeServer::start(Script::new().on_acts("NOOP", vec![Act::Hang]));
+    let ws = Workspace::new();
+    let text = scenario(
+        "fake.error.silent",
+        "must",
+        "",
+        "  - send: NOOP\n  - expect: { status: ok }  # HERE\n",
+    );
+    ws.write("s.yaml", &text);
+    let out = ws.run(server.port, &[]);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert_eq!(out.outcome("fake.error.silent"), "error", "{}", out.dump());
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "took {:?} with --timeout 1s\n{}",
+        out.elapsed,
+        out.dump()
+    );
+    assert!(
+        out.message("fake.error.silent").contains("within"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        out.step_pos("fake.error.silent"),
+        Some((line_of(&text, "# HERE"), step_col(&text, "# HERE")))
+    );
+    assert_eq!(out.json.as_ref().unwrap()["summary"]["errors"], 1);
+}
+
+#[test]
+fn expect_close_fails_when_the_server_stays_open() {
+    let (out, text) = run_one(
+        Script::new().on("QUIT", "+OK but staying\r\n"),
+        "fake.fail.stays-open",
+        "  - send: QUIT\n  - expect: { status: ok }\n  - expect_close: true  # HERE\n",
+    );
+    assert_fail_at(
+        &out,
+        &text,
+        "fake.fail.stays-open",
+        "# HERE",
+        "kept the connection open",
+    );
+}
