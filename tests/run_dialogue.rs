@@ -334,3 +334,32 @@ fn expect_close_fails_when_the_server_stays_open() {
         "kept the connection open",
     );
 }
+
+#[test]
+fn a_server_that_never_sends_a_greeting_is_an_error_within_the_timeout() {
+    let server = FakeServer::start(Script::new().greeting(vec![Act::Hang]));
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &scenario(
+            "fake.error.no-greeting",
+            "must",
+            "",
+            "  - send: NOOP\n  - expect: { status: ok }\n",
+        ),
+    );
+    let out = ws.run(server.port, &[]);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert_eq!(
+        out.outcome("fake.error.no-greeting"),
+        "error",
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "took {:?} with --timeout 1s\n{}",
+        out.elapsed,
+        out.dump()
+    );
+}
