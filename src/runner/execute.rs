@@ -25,6 +25,9 @@ struct Session {
     /// False until the greeting was read (state `connected` leaves it to the steps).
     greeted: bool,
     last_command: Option<String>,
+    /// A read timed out: the server is not answering, so ending the session
+    /// politely would only wait for another timeout.
+    stalled: bool,
 }
 
 /// Transcript lines with secrets already removed.
@@ -35,13 +38,31 @@ struct Recorder {
 }
 
 impl Recorder {
-    fn push(&mut self, session: &str, direction: Direction, text: String) {
+    /// Hides the account passwords wherever the server (or a message built
+    /// from what it said) might have echoed them.
+    fn redact(&self, text: String) -> String {
         let mut text = text;
         for s in &self.secrets {
             if !s.is_empty() && text.contains(s.as_str()) {
                 text = text.replace(s.as_str(), "***");
             }
         }
+        text
+    }
+
+    fn redact_finding(&self, f: Finding) -> Finding {
+        let all = |v: Vec<String>| v.into_iter().map(|x| self.redact(x)).collect();
+        Finding {
+            message: self.redact(f.message),
+            command: f.command.map(|c| self.redact(c)),
+            expected: all(f.expected),
+            actual: all(f.actual),
+            ..f
+        }
+    }
+
+    fn push(&mut self, session: &str, direction: Direction, text: String) {
+        let text = self.redact(text);
         self.lines.push(TranscriptLine {
             session: session.to_string(),
             direction,
@@ -126,8 +147,8 @@ pub async fn run_scenario(
     } else {
         outcome
     };
-    result.reason = reason;
-    result.finding = finding;
+    result.reason = reason.map(|r| exec.rec.redact(r));
+    result.finding = finding.map(|f| exec.rec.redact_finding(f));
     result.transcript = exec.rec.lines;
     result.duration = started.elapsed();
     result
@@ -274,6 +295,7 @@ impl<'a> Executor<'a> {
                 conn,
                 greeted: false,
                 last_command: None,
+                stalled: false,
             },
         );
         if !greet {
@@ -304,7 +326,10 @@ impl<'a> Executor<'a> {
                 let e = OpenError::Protocol(format!("the greeting is not +OK: `{text}`"));
                 return Err(self.open_failure(e, step, false));
             }
-            Err(e) => return Err(self.open_failure(e, step, false)),
+            Err(e) => {
+                session.stalled = true;
+                return Err(self.open_failure(e, step, false));
+            }
         };
         session.greeted = true;
         set_greeting_vars(vars, name, &greeting);
@@ -789,6 +814,9 @@ impl<'a> Executor<'a> {
                 ))
             }
             ReadEvent::Timeout { partial } => {
+                if let Some(s) = self.sessions.get_mut(&name) {
+                    s.stalled = true;
+                }
                 if !partial.is_empty() {
                     self.rec.push(
                         &name,
@@ -934,7 +962,7 @@ impl<'a> Executor<'a> {
             return Ok(());
         }
         let name = step.session.clone();
-        let mut body: Vec<String> = Vec::new();
+        let mut body: Vec<Vec<u8>> = Vec::new();
         let mut octets: usize = 0;
         let mut stuffed = 0usize;
         loop {
@@ -952,6 +980,9 @@ impl<'a> Executor<'a> {
                     return Err(self.fail(step, format!("the multi-line response ended without the terminating `.` line: the server closed the connection after {} line(s)", body.len()), vec![".".into()], vec![if partial.is_empty() { "<connection closed>".into() } else { escape(&partial) }], false));
                 }
                 ReadEvent::Timeout { partial } => {
+                    if let Some(s) = self.sessions.get_mut(&name) {
+                        s.stalled = true;
+                    }
                     self.note_body(&name, body.len(), octets);
                     let f = self.fail(step, format!("the multi-line response did not end with a `.` line within {:?} ({} line(s) received)", self.timeout, body.len()), vec![".".into()], vec![if partial.is_empty() { "<silence>".into() } else { escape(&partial) }], false);
                     return Err(f);
@@ -1016,7 +1047,7 @@ impl<'a> Executor<'a> {
             if body.len() < BODY_LINES_SHOWN {
                 self.rec.push(&name, Direction::Server, escape(&line.bytes));
             }
-            body.push(String::from_utf8_lossy(unstuffed).into_owned());
+            body.push(unstuffed.to_vec());
         }
         self.note_body(&name, body.len(), octets);
         self.rec.push(&name, Direction::Server, ".".into());
@@ -1041,69 +1072,80 @@ impl<'a> Executor<'a> {
         &mut self,
         step: &Step,
         e: &ExpectMultiline,
-        body: &[String],
+        body: &[Vec<u8>],
         octets: usize,
     ) -> Result<(), StepFail> {
+        // Comparisons use the bytes as sent; reports get escaped text, and
+        // regexes see the lines decoded (invalid UTF-8 as U+FFFD).
+        let shown: Vec<String> = body.iter().map(|l| escape(l)).collect();
+        let text: Vec<String> = body
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
         if let Some(lines) = &e.lines {
-            let want: Vec<String> = lines
+            let want = lines
                 .iter()
-                .map(|t| self.render(step, t, false).map(|r| r.text()))
-                .collect::<Result<_, _>>()?;
-            if want != body {
+                .map(|t| self.render(step, t, false))
+                .collect::<Result<Vec<_>, _>>()?;
+            if want.iter().map(|w| &w.bytes).ne(body.iter()) {
                 return Err(self.fail(
                     step,
                     "the multi-line body differs from the expected lines",
-                    want,
-                    body.to_vec(),
+                    want.iter().map(|w| escape(w.display.as_bytes())).collect(),
+                    shown,
                     true,
                 ));
             }
         }
         for t in &e.contains {
-            let want = self.render(step, t, false)?.text();
-            if !body.iter().any(|l| *l == want) {
+            let want = self.render(step, t, false)?;
+            if !body.iter().any(|l| *l == want.bytes) {
                 return Err(self.fail(
                     step,
-                    format!("the body has no line `{want}`"),
-                    vec![want],
-                    body.to_vec(),
+                    format!("the body has no line `{}`", want.display),
+                    vec![want.display],
+                    shown,
                     false,
                 ));
             }
         }
         for t in &e.absent {
-            let unwanted = self.render(step, t, false)?.text();
-            if let Some(i) = body.iter().position(|l| *l == unwanted) {
+            let unwanted = self.render(step, t, false)?;
+            if let Some(i) = body.iter().position(|l| *l == unwanted.bytes) {
                 return Err(self.fail(
                     step,
-                    format!("body line {} is `{unwanted}`, which must not appear", i + 1),
-                    vec![format!("no line `{unwanted}`")],
-                    body.to_vec(),
+                    format!(
+                        "body line {} is `{}`, which must not appear",
+                        i + 1,
+                        unwanted.display
+                    ),
+                    vec![format!("no line `{}`", unwanted.display)],
+                    shown,
                     false,
                 ));
             }
         }
         for re in &e.contains_match {
-            match body.iter().find_map(|l| re.captures(l)) {
+            match text.iter().find_map(|l| re.captures(l)) {
                 Some(caps) => capture(&mut self.vars, re, &caps),
                 None => {
                     return Err(self.fail(
                         step,
                         format!("no body line matches /{}/", re.as_str()),
                         vec![format!("a line matching /{}/", re.as_str())],
-                        body.to_vec(),
+                        shown,
                         false,
                     ))
                 }
             }
         }
         if let Some(re) = &e.each_line {
-            if let Some((i, l)) = body.iter().enumerate().find(|(_, l)| !re.is_match(l)) {
+            if let Some((i, _)) = text.iter().enumerate().find(|(_, l)| !re.is_match(l)) {
                 return Err(self.fail(
                     step,
                     format!("body line {} does not match /{}/", i + 1, re.as_str()),
                     vec![format!("/{}/", re.as_str())],
-                    vec![escape(l.as_bytes())],
+                    vec![shown[i].clone()],
                     false,
                 ));
             }
@@ -1135,7 +1177,7 @@ impl<'a> Executor<'a> {
             }
         }
         for (name, index) in &e.capture_line {
-            let Some(line) = body.get(*index) else {
+            let Some(line) = text.get(*index) else {
                 return Err(self.fail(
                     step,
                     format!(
@@ -1173,7 +1215,7 @@ impl<'a> Executor<'a> {
             let Some(session) = sessions.get_mut(&name) else {
                 continue;
             };
-            if session.conn.is_closed() {
+            if session.conn.is_closed() || session.stalled {
                 continue;
             }
             rec.push(&name, Direction::Note, "end of scenario: QUIT".into());

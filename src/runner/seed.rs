@@ -242,7 +242,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let fx = fixture(tmp.path());
         let out = tmp.path().join("out");
-        let cmd = format!("echo \"$POP3SPEC_USER $#\" > {}", out.display());
+        // The files are appended as arguments, as to any command a user gives.
+        let cmd = format!(
+            "sh -c 'echo \"$POP3SPEC_USER $#\" > {}' seed",
+            out.display()
+        );
         Seeder::Command(cmd).seed(&fx, "alice").unwrap();
         assert_eq!(fs::read_to_string(&out).unwrap(), "alice 2\n");
         assert!(Seeder::Command("exit 3".into()).seed(&fx, "a").is_err());

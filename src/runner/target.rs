@@ -315,7 +315,9 @@ impl Target {
         // only needs to know that something listens there.
         let greeting = match conn.read_line(Instant::now() + self.timeout).await {
             ReadEvent::Line(l) => String::from_utf8_lossy(&l.bytes).into_owned(),
-            _ => String::new(),
+            // A server that does not greet will not answer CAPA either; the
+            // scenarios will report it, each within its own timeout.
+            _ => return Ok(info),
         };
         info.apop = apop_timestamp(&greeting).is_some();
         info.greeting = greeting.clone();
@@ -342,7 +344,15 @@ impl Target {
                     }
                     let _ = self.command(&mut conn, "QUIT", "QUIT", &mut quiet).await;
                 }
-                Err(e) => info.login_problem = Some(e.message().to_string()),
+                Err(e) => {
+                    let mut problem = e.message().to_string();
+                    for a in self.account.iter().chain(&self.account2) {
+                        if !a.pass.is_empty() {
+                            problem = problem.replace(&a.pass, "***");
+                        }
+                    }
+                    info.login_problem = Some(problem);
+                }
             }
         }
         Ok(info)

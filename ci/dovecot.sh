@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Runs the suite against a real Dovecot, started here as a process of our own
+# with a standalone configuration in a temporary directory (nothing under /etc
+# is touched), and compares the results with the known deviations recorded in
+# ci/dovecot/<variant>.known.
+#
+#   ci/dovecot.sh [default|lock-session|no-apop] [extra pop3spec run flags...]
+#
+# Needs: dovecot-core and dovecot-pop3d (Debian), openssl, a built pop3spec
+# (POP3SPEC_BIN, default target/release/pop3spec). Exits non-zero when the
+# results differ from the known-deviations file in either direction.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(dirname "$here")"
+variant="${1:-default}"; shift || true
+bin="${POP3SPEC_BIN:-$repo/target/release/pop3spec}"
+known="$here/dovecot/$variant.known"
+reports="${REPORTS:-$repo/reports}"
+
+work="$(mktemp -d /tmp/pop3spec-dovecot.XXXXXX)"
+chmod 755 "$work"
+pid=""
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$((20000 + RANDOM % 20000))
+tls_port=$((port + 1))
+mail_uid=$(id -u nobody); mail_gid=$(id -g nobody)
+pass1="pw-$RANDOM$RANDOM"; pass2="pw2-$RANDOM$RANDOM"
+
+mkdir -p "$work/run" "$work/state" "$work/home/alice/Maildir"/{cur,new,tmp} "$work/home/bob/Maildir"/{cur,new,tmp}
+chown -R "$mail_uid:$mail_gid" "$work/home"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+  -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
+cat > "$work/passwd" <<PW
+alice:{PLAIN}$pass1:$mail_uid:$mail_gid::$work/home/alice
+bob:{PLAIN}$pass2:$mail_uid:$mail_gid::$work/home/bob
+PW
+
+mechanisms="plain login apop"
+lock="no"
+case "$variant" in
+  default) ;;
+  lock-session) lock="yes" ;;
+  no-apop) mechanisms="plain login" ;;
+  *) echo "unknown variant $variant" >&2; exit 2 ;;
+esac
+
+cat > "$work/dovecot.conf" <<CONF
+base_dir = $work/run
+state_dir = $work/state
+log_path = $work/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <$work/cert.pem
+ssl_key = <$work/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = $mechanisms
+mail_location = maildir:~/Maildir
+first_valid_uid = 1
+# A conformance run fails logins on purpose; without these Dovecot slows
+# every later login from 127.0.0.1 by up to 15 s (auth penalty).
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.0/8
+pop3_lock_session = $lock
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $work/passwd
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u $work/passwd
+}
+service pop3-login {
+  inet_listener pop3 {
+    port = $port
+  }
+  inet_listener pop3s {
+    port = $tls_port
+    ssl = yes
+  }
+}
+service imap-login {
+  inet_listener imap {
+    port = 0
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+CONF
+
+dovecot -F -c "$work/dovecot.conf" &
+pid=$!
+for _ in $(seq 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+
+mkdir -p "$reports"
+set +e
+"$bin" run --host 127.0.0.1 --port "$port" --tls-port "$tls_port" --insecure \
+  --user alice --pass "$pass1" --user2 bob --pass2 "$pass2" \
+  --maildir "$work/home/alice/Maildir" \
+  --junit "$reports/dovecot-$variant.xml" --json "$reports/dovecot-$variant.json" \
+  --color never "$@"
+code=$?
+set -e
+if [ "$code" -ge 2 ]; then
+  echo "pop3spec exited with $code; dovecot log:" >&2
+  tail -20 "$work/dovecot.log" >&2 || true
+  exit "$code"
+fi
+
+# Compare the failing ids with the known deviations, both ways.
+python3 - "$reports/dovecot-$variant.json" "$known" <<'PY'
+import json, sys
+report, known_path = sys.argv[1], sys.argv[2]
+results = json.load(open(report))["scenarios"]
+bad = {r["id"]: r for r in results if r["outcome"] in ("fail", "error")}
+try:
+    known = {}
+    for line in open(known_path):
+        line = line.split("#", 1)[0].strip()
+        if line:
+            known[line.split()[0]] = line
+except FileNotFoundError:
+    known = {}
+new = sorted(set(bad) - set(known))
+gone = sorted(set(known) - set(bad))
+for i in new:
+    r = bad[i]
+    print(f"NEW FAILURE {i} ({r['spec']}): {r.get('reason')}")
+for i in gone:
+    print(f"NO LONGER FAILING {i}: remove it from {known_path}")
+print(f"{len(bad)} failing, {len(known)} known, {len(new)} new, {len(gone)} gone")
+sys.exit(1 if new or gone else 0)
+PY
