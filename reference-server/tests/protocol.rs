@@ -265,11 +265,19 @@ async fn capa_per_state() {
     }
     c.login("alice", "secret").await;
     let (_, tx) = c.multi("CAPA").await;
-    for cap in ["USER", "STLS"] {
-        assert!(!tx.iter().any(|l| l == cap), "{cap} in TRANSACTION CAPA");
-    }
-    assert!(!tx.iter().any(|l| l.starts_with("SASL")));
-    for cap in ["TOP", "UIDL", "PIPELINING", "RESP-CODES", "EXPIRE 30"] {
+    // STLS is AUTHORIZATION-only (RFC 2595 §4); everything announced before
+    // login is announced after it too (RFC 2449 §5).
+    assert!(!tx.iter().any(|l| l == "STLS"), "STLS in TRANSACTION CAPA");
+    for cap in [
+        "USER",
+        "SASL PLAIN",
+        "UTF8",
+        "TOP",
+        "UIDL",
+        "PIPELINING",
+        "RESP-CODES",
+        "EXPIRE 30",
+    ] {
         assert!(tx.iter().any(|l| l == cap), "missing {cap}");
     }
     assert!(err(&c.cmd("CAPA x").await));
@@ -483,7 +491,10 @@ async fn utf8_mode() {
     assert!(caps.iter().any(|l| l == "UTF8"));
     c.login("bob", "hunter2").await;
     let (_, caps) = c.multi("CAPA").await;
-    assert!(!caps.iter().any(|l| l == "UTF8"));
+    assert!(
+        caps.iter().any(|l| l == "UTF8"),
+        "UTF8 is announced in both states"
+    );
     let r = c.cmd("RETR 1").await;
     assert!(r.starts_with("-ERR [UTF8]"), "{r}");
     assert!(c.cmd("TOP 1 0").await.starts_with("-ERR [UTF8]"));

@@ -16,11 +16,13 @@ impl Capa {
 
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
         let auth = !s.in_transaction();
-        let mut caps: Vec<String> = Vec::new();
-        if auth {
-            caps.push("USER".into());
-            caps.push(format!("SASL {}", super::auth::MECHANISMS.join(" ")));
-        }
+        // RFC 2449 §5: what is announced in AUTHORIZATION is announced in
+        // both states (USER, SASL, UTF8 are "both / no"); only STLS is
+        // AUTHORIZATION-only (RFC 2595 §4).
+        let mut caps: Vec<String> = vec![
+            "USER".into(),
+            format!("SASL {}", super::auth::MECHANISMS.join(" ")),
+        ];
         caps.push("RESP-CODES".into());
         caps.push("AUTH-RESP-CODE".into());
         caps.push("PIPELINING".into());
@@ -36,9 +38,7 @@ impl Capa {
         if auth && s.tls_available() && (!s.conn.is_tls() || s.fault(Fault::CapaStlsWhenActive)) {
             caps.push("STLS".into());
         }
-        if auth {
-            caps.push("UTF8".into());
-        }
+        caps.push("UTF8".into());
         caps.push("IMPLEMENTATION pop3-reference-server".into());
         let terminate = !s.fault(Fault::CapaMissingTerminator);
         s.multi(
