@@ -256,6 +256,15 @@ pub async fn run_against(
     })
     .await;
     println!("{}", report::console::render_tail(&result, &console));
+    if report::github::enabled(output.annotations) {
+        print!("{}", report::github::render(&result));
+    }
+    if let Some((path, append)) = report::markdown::destination(output) {
+        if let Err(e) = report::markdown::write(&path, append, &report::markdown::render(&result)) {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    }
     if !output.no_reports {
         if let Err(e) = write_reports(&result, output) {
             eprintln!("error: {e}");

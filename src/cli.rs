@@ -37,6 +37,63 @@ pub enum Command {
     Check(CheckArgs),
     /// Run the suite against the bundled reference server, clean and under every fault switch
     Selftest(SelftestArgs),
+    /// Print the JSON Schema of scenario files (committed as docs/scenario.schema.json)
+    Schema,
+    /// Write a commented skeleton scenario at the path its id implies
+    New(NewArgs),
+    /// Show a scenario: metadata, its steps, and the RFC text it checks
+    Explain(ExplainArgs),
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of pop3spec or of one subcommand
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// Scenario id, e.g. rfc1939.update.foo (written to DIR/rfc1939/update/foo.yaml)
+    pub id: String,
+    /// Requirement level
+    #[arg(long, env = "POP3SPEC_NEW_LEVEL", value_enum, default_value_t = LevelArg::Must)]
+    pub level: LevelArg,
+    /// RFC section that states the rule, e.g. "RFC 1939 §6" [default: from the id]
+    #[arg(long, env = "POP3SPEC_NEW_SPEC")]
+    pub spec: Option<String>,
+    /// Scenario folder
+    #[arg(long, env = "POP3SPEC_SCENARIO_DIR", default_value = "scenarios")]
+    pub dir: std::path::PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    Must,
+    Should,
+    Info,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Scenario id
+    pub id: String,
+    /// Scenario folder
+    #[arg(long, env = "POP3SPEC_SCENARIO_DIR", default_value = "scenarios")]
+    pub dir: std::path::PathBuf,
+    /// Folder of RFC texts (rfcNNNN.txt) [default: shared/rfc in a folder above]
+    #[arg(long, env = "POP3SPEC_RFC_DIR", value_name = "DIR")]
+    pub rfc_dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate the script for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand's page instead of the main one
+    pub subcommand: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +240,12 @@ pub struct OutputArgs {
     /// Write no report files
     #[arg(long, env = "POP3SPEC_NO_REPORTS")]
     pub no_reports: bool,
+    /// Print CI annotations for failures [default: github when GITHUB_ACTIONS=true, else none]
+    #[arg(long, env = "POP3SPEC_ANNOTATIONS", value_enum)]
+    pub annotations: Option<Annotations>,
+    /// Write a Markdown summary here [default: append to $GITHUB_STEP_SUMMARY when set]
+    #[arg(long, env = "POP3SPEC_SUMMARY_MD", value_name = "FILE")]
+    pub summary_md: Option<PathBuf>,
     #[command(flatten)]
     pub console: ConsoleArgs,
 }
@@ -198,6 +261,14 @@ pub struct ConsoleArgs {
     /// Print only failures and the summary
     #[arg(short, long, env = "POP3SPEC_QUIET", conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Annotations {
+    /// GitHub Actions workflow commands (::error file=...,line=...::message)
+    Github,
+    /// No annotations
+    None,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

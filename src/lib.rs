@@ -15,6 +15,7 @@ pub const DEFAULT_MAX_LINE: usize = 1024 * 1024;
 /// Largest multi-line body the harness accepts.
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
 pub mod app;
+pub mod authoring;
 pub mod cli;
 pub mod select;
 pub mod selftest;

@@ -29,6 +29,11 @@ fn main() -> ExitCode {
         Command::List(args) => pop3spec::app::list(args),
         Command::Check(args) => pop3spec::app::check(args),
         Command::Selftest(args) => runtime.block_on(pop3spec::selftest::selftest(args)),
+        Command::Schema => pop3spec::authoring::schema_command(),
+        Command::New(args) => pop3spec::authoring::new_command(args),
+        Command::Explain(args) => pop3spec::authoring::explain_command(args),
+        Command::Completions(args) => pop3spec::authoring::completions_command(args),
+        Command::Man(args) => pop3spec::authoring::man_command(args),
     };
     ExitCode::from(code)
 }

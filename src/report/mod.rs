@@ -7,8 +7,10 @@
 //! disagree about what passed. Reporters only format; none of them decides.
 
 pub mod console;
+pub mod github;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 
 use crate::outcome::{Outcome, ScenarioResult};
 use std::borrow::Cow;

@@ -1,93 +1,199 @@
 //! The YAML shape of a scenario file, as serde reads it. Every value a later check
 //! may complain about is `Spanned`, so errors point at `file:line:col`. `load.rs`
 //! turns this into the validated model in `mod.rs`.
+//!
+//! The same types give the JSON Schema editors use (`pop3spec schema`,
+//! `docs/scenario.schema.json`): `Spanned<T>` has no schema of its own, so each
+//! spanned field names T with `#[schemars(with = ...)]`, and the doc comments here
+//! are the hover texts an editor shows.
 
+use crate::authoring::schema::{exactly_one_action, Scalar};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
 pub type S<T> = Spanned<T>;
 
-#[derive(Debug, Deserialize)]
+/// A pop3spec scenario: one dialogue with a POP3 server and the judgement of its
+/// answers (docs/scenario-format.md).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "pop3spec scenario")]
 pub struct RawScenario {
+    /// Stable dotted id, unique across the suite, e.g. rfc1939.greeting.ok-first-line.
+    #[schemars(with = "String", regex(pattern = r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$"))]
     pub id: S<String>,
+    /// One line.
+    #[schemars(with = "String")]
     pub title: S<String>,
+    /// RFC and section that state the rule, e.g. `RFC 1939 §6`.
+    #[schemars(with = "String")]
     pub spec: S<String>,
+    /// The rule in our own words; printed under every failure.
+    #[schemars(with = "String")]
     pub requirement: S<String>,
+    /// must: a deviation fails; should: graded non-strict; info: reports, never fails.
+    #[schemars(with = "String", extend("enum" = ["must", "should", "info"]))]
     pub level: S<String>,
+    /// Free-form labels for --tag / --skip-tag.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub tags: Vec<S<String>>,
+    /// CAPA tags in upper case (TOP, UIDL, SASL PLAIN, ...) or capa, apop,
+    /// second-account, implicit-tls; the scenario is skipped when one is missing.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub requires: Vec<S<String>>,
+    /// Precondition for the main session (default authorization).
     #[serde(default)]
+    #[schemars(
+        with = "Option<String>",
+        extend("enum" = ["connected", "authorization", "transaction", null])
+    )]
     pub state: Option<S<String>>,
+    /// A folder of scenarios/fixtures/ seeded into the account's Maildir first.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub fixture: Option<S<String>>,
+    /// Reference-server faults (--list-faults) this scenario must detect.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub catches: Vec<S<String>>,
+    /// Read timeout for each step: 250ms, 2s, 1m or a number of seconds.
     #[serde(default)]
+    #[schemars(with = "Option<Scalar>")]
     pub timeout: Option<S<String>>,
+    /// Default values of template variables, overridable with --var NAME=VALUE.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, Scalar>")]
     pub vars: BTreeMap<String, S<String>>,
+    /// The dialogue, in order; each step has exactly one action.
+    #[schemars(with = "Vec<RawStep>")]
     pub steps: Vec<S<RawStep>>,
 }
 
 /// One list item of `steps`. All actions are optional fields so that a step can
 /// also carry `session:`; `load.rs` insists on exactly one action.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    description = "One step: exactly one action, plus an optional session.",
+    transform = exactly_one_action
+)]
 pub struct RawStep {
+    /// The named connection this step addresses (default main).
+    #[schemars(with = "Option<String>")]
     pub session: Option<S<String>>,
+    /// Sends the line plus CRLF; {{templates}} are expanded.
+    #[schemars(with = "Option<String>")]
     pub send: Option<S<String>>,
+    /// Sends exactly these bytes; escapes \r \n \t \0 \\ \xHH.
+    #[schemars(with = "Option<String>")]
     pub send_raw: Option<S<String>>,
+    /// Reads one response line.
+    #[schemars(with = "Option<RawExpect>")]
     pub expect: Option<S<RawExpect>>,
+    /// Reads a status line and, when it is +OK, the body up to the `.` line.
+    #[schemars(with = "Option<RawExpectMultiline>")]
     pub expect_multiline: Option<S<RawExpectMultiline>>,
+    /// The server closes the connection within the timeout, sending nothing more.
+    #[schemars(with = "Option<bool>")]
     pub expect_close: Option<S<bool>>,
+    /// Nothing arrives for this long, e.g. 2s.
+    #[schemars(with = "Option<Scalar>")]
     pub expect_silence: Option<S<String>>,
+    /// Opens a new named connection: a name, or {session, login}.
+    #[schemars(with = "Option<RawConnect>")]
     pub connect: Option<S<RawConnect>>,
+    /// Drops the session's connection without QUIT and opens a new one.
+    #[schemars(with = "Option<RawConnect>")]
     pub reconnect: Option<S<RawConnect>>,
+    /// Drops the connection without QUIT (true, or a session name).
+    #[schemars(with = "Option<RawConnect>")]
     pub disconnect: Option<S<RawConnect>>,
+    /// Logs in with the configured mechanism: true, or {session, user, pass}.
+    #[schemars(with = "Option<RawLogin>")]
     pub login: Option<S<RawLogin>>,
+    /// Starts TLS on the session now (after STLS and its +OK).
+    #[schemars(with = "Option<bool>")]
     pub tls_handshake: Option<S<bool>>,
+    /// Alternatives tried in order on the same data; the first that passes grades the step.
+    #[schemars(with = "Option<Vec<RawAlternative>>")]
     pub one_of: Option<S<Vec<S<RawAlternative>>>>,
+    /// Compares variables, e.g. `count == 2`, `after == before - 1`.
+    #[schemars(with = "Option<String>")]
     pub assert: Option<S<String>>,
+    /// Waits, e.g. 250ms.
+    #[schemars(with = "Option<Scalar>")]
     pub sleep: Option<S<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// What one response line must look like.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
+    /// ok (default), err or any; compares +OK/-ERR exactly.
+    #[schemars(with = "Option<String>", extend("enum" = ["ok", "err", "any", null]))]
     pub status: Option<S<String>>,
+    /// A response code the text must start with, e.g. IN-USE (RFC 2449 §8).
+    #[schemars(with = "Option<String>")]
     pub code: Option<S<String>>,
+    /// The whole line must equal this (templates allowed).
+    #[schemars(with = "Option<String>")]
     pub line: Option<S<String>>,
+    /// A regex on the whole line without CRLF; named groups become variables.
     #[serde(rename = "match")]
+    #[schemars(with = "Option<String>")]
     pub matches: Option<S<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// What a multi-line response must look like.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpectMultiline {
+    /// ok (default), err or any; with err only the status line is read.
+    #[schemars(with = "Option<String>", extend("enum" = ["ok", "err", "any", null]))]
     pub status: Option<S<String>>,
+    /// A response code the status text must start with.
+    #[schemars(with = "Option<String>")]
     pub code: Option<S<String>>,
+    /// A regex on the status line; named groups become variables.
     #[serde(rename = "match")]
+    #[schemars(with = "Option<String>")]
     pub matches: Option<S<String>>,
+    /// The whole body, exactly, after dot-unstuffing.
+    #[schemars(with = "Option<Vec<String>>")]
     pub lines: Option<Vec<S<String>>>,
+    /// Lines that must be present (exact line match).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub contains: Vec<S<String>>,
+    /// Regexes that some body line must match (named groups captured).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub contains_match: Vec<S<String>>,
+    /// Lines that must not be present (exact line match).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub absent: Vec<S<String>>,
+    /// A regex every body line must match.
+    #[schemars(with = "Option<String>")]
     pub each_line: Option<S<String>>,
+    /// Number of body lines (a template such as "{{n}}" allowed).
+    #[schemars(with = "Option<Scalar>")]
     pub count: Option<S<String>>,
+    /// Octets of the body as the client sees it (a template allowed).
+    #[schemars(with = "Option<Scalar>")]
     pub octets: Option<S<String>>,
+    /// Variables set to a body line by its 0-based index, e.g. { first: 0 }.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, usize>")]
     pub capture_line: BTreeMap<String, S<usize>>,
 }
 
 /// `connect: NAME`, `reconnect: true`, or the long form with a session and login.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawConnect {
     Flag(bool),
@@ -95,32 +201,44 @@ pub enum RawConnect {
     Full(RawConnectFull),
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawConnectFull {
+    /// The session to open or reopen.
     pub session: Option<String>,
+    /// Log in after the greeting.
     pub login: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+/// `login: true`, or the long form naming a session and credentials.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawLogin {
     Flag(bool),
     Full(RawLoginFull),
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLoginFull {
+    /// The session that logs in.
     pub session: Option<String>,
+    /// User name (template), default the configured account.
     pub user: Option<String>,
+    /// Password (template), default the configured account.
     pub pass: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One alternative of a `one_of` step.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlternative {
+    /// pass, non-strict or fail.
+    #[schemars(with = "String", extend("enum" = ["pass", "non-strict", "fail"]))]
     pub grade: S<String>,
+    /// Why this behaviour gets this grade; shown in reports.
     pub note: Option<String>,
+    /// Reading steps only: expect, expect_multiline, expect_close, expect_silence, assert.
+    #[schemars(with = "Vec<RawStep>")]
     pub steps: Vec<S<RawStep>>,
 }

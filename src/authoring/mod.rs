@@ -1,0 +1,130 @@
+//! Tools for people writing scenarios, and for wiring pop3spec into CI and shells:
+//! the JSON Schema of scenario files, `pop3spec new` skeletons, `pop3spec explain`
+//! with the RFC text a scenario checks, shell completions and the man page.
+
+pub mod explain;
+pub mod rfc;
+pub mod schema;
+pub mod skeleton;
+
+use crate::app::{EXIT_OK, EXIT_USAGE};
+use crate::cli::{Cli, CompletionsArgs, ExplainArgs, LevelArg, ManArgs, NewArgs};
+use crate::outcome::Level;
+use crate::scenario::load;
+use clap::CommandFactory;
+use std::io::Write;
+
+/// `pop3spec completions SHELL`: the completion script on `out`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) {
+    clap_complete::generate(shell, &mut Cli::command(), "pop3spec", out);
+}
+
+/// `pop3spec man [SUBCOMMAND]`: the roff man page of pop3spec, or of one
+/// subcommand as `pop3spec-NAME(1)`.
+pub fn man(subcommand: Option<&str>, out: &mut dyn Write) -> Result<(), String> {
+    let mut cmd = Cli::command();
+    cmd.build();
+    let page = match subcommand {
+        None => cmd,
+        Some(name) => {
+            let sub = cmd
+                .find_subcommand(name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = cmd
+                        .get_subcommands()
+                        .map(|c| c.get_name())
+                        .filter(|n| *n != "help")
+                        .collect();
+                    format!("no subcommand `{name}`; one of: {}", names.join(", "))
+                })?
+                .clone();
+            // clap names are &'static str without its `string` feature; this runs
+            // once per process, so leaking the short name costs nothing.
+            let full: &'static str = Box::leak(format!("pop3spec-{}", sub.get_name()).into());
+            sub.name(full)
+        }
+    };
+    clap_mangen::Man::new(page)
+        .render(out)
+        .map_err(|e| format!("cannot write the man page: {e}"))
+}
+
+/// `pop3spec schema`.
+pub fn schema_command() -> u8 {
+    print!("{}", schema::render());
+    EXIT_OK
+}
+
+/// `pop3spec new ID`.
+pub fn new_command(args: NewArgs) -> u8 {
+    let level = match args.level {
+        LevelArg::Must => Level::Must,
+        LevelArg::Should => Level::Should,
+        LevelArg::Info => Level::Info,
+    };
+    match skeleton::create(&args.dir, &args.id, level, args.spec.as_deref()) {
+        Ok(path) => {
+            println!("created {}", path.display());
+            println!(
+                "next: fill in the TODOs and the steps, then `pop3spec check {0}` and `pop3spec run {0}`",
+                path.display()
+            );
+            EXIT_OK
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// `pop3spec explain ID`.
+pub fn explain_command(args: ExplainArgs) -> u8 {
+    let files = match load::discover(std::slice::from_ref(&args.dir)) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let suite = load::load_suite(&files, &Default::default());
+    let Some(s) = suite.scenarios.iter().find(|s| s.id == args.id) else {
+        eprintln!(
+            "error: no scenario with id `{}` in {}",
+            args.id,
+            args.dir.display()
+        );
+        let similar = explain::similar_ids(&args.id, suite.scenarios.iter().map(|s| s.id.as_str()));
+        if !similar.is_empty() {
+            eprintln!("similar ids: {}", similar.join(", "));
+        }
+        if !suite.problems.is_empty() {
+            eprintln!(
+                "{} file(s) could not be read; `pop3spec check {}` lists the problems",
+                suite.problems.len(),
+                args.dir.display()
+            );
+        }
+        return EXIT_USAGE;
+    };
+    let dir = rfc::find_rfc_dir(args.rfc_dir.as_deref(), &explain::rfc_anchors(s));
+    print!("{}", explain::render(s, dir.as_deref()));
+    EXIT_OK
+}
+
+/// `pop3spec completions SHELL`.
+pub fn completions_command(args: CompletionsArgs) -> u8 {
+    completions(args.shell, &mut std::io::stdout().lock());
+    EXIT_OK
+}
+
+/// `pop3spec man [SUBCOMMAND]`.
+pub fn man_command(args: ManArgs) -> u8 {
+    match man(args.subcommand.as_deref(), &mut std::io::stdout().lock()) {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_USAGE
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The RFC text behind a scenario's `spec` field: `RFC 1939 §7 (PASS); RFC 2449 §5`
+//! parsed into references, and each looked up as a section heading in the plain-text
+//! RFCs (`rfcNNNN.txt`) when a folder of them is at hand.
+
+use std::path::{Path, PathBuf};
+
+/// One `RFC N §S (TOPIC)` of a spec field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecRef {
+    pub rfc: u32,
+    /// `6.6` for `§6.6`; None when the spec names the whole RFC.
+    pub section: Option<String>,
+    /// The parenthesised words after the section, e.g. `USER, PASS`.
+    pub topic: Option<String>,
+}
+
+impl std::fmt::Display for SpecRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RFC {}", self.rfc)?;
+        if let Some(s) = &self.section {
+            write!(f, " §{s}")?;
+        }
+        if let Some(t) = &self.topic {
+            write!(f, " ({t})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every reference in a spec field: `;` separates RFCs, each `§` starts a section
+/// of the RFC before it, and parentheses after a section name its topic.
+pub fn parse_spec(spec: &str) -> Vec<SpecRef> {
+    let mut out = Vec::new();
+    for part in spec.split(';') {
+        let Some(at) = part.find("RFC") else {
+            continue;
+        };
+        let rest = part[at + 3..].trim_start();
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(rfc) = digits.parse::<u32>() else {
+            continue;
+        };
+        let rest = &rest[digits.len()..];
+        let sections: Vec<&str> = rest.split('§').skip(1).collect();
+        if sections.is_empty() {
+            out.push(SpecRef {
+                rfc,
+                section: None,
+                topic: None,
+            });
+        }
+        for s in sections {
+            let number: String = s
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            let number = number.trim_end_matches('.').to_string();
+            if number.is_empty() {
+                continue;
+            }
+            let topic = s.find('(').and_then(|open| {
+                let close = s[open..].find(')')? + open;
+                Some(s[open + 1..close].trim().to_string())
+            });
+            out.push(SpecRef {
+                rfc,
+                section: Some(number),
+                topic: topic.filter(|t| !t.is_empty()),
+            });
+        }
+    }
+    out
+}
+
+/// The folder with `rfcNNNN.txt` files: `explicit` (--rfc-dir / POP3SPEC_RFC_DIR)
+/// when given, else `shared/rfc` beside the repository, i.e. in a folder above
+/// any of `anchors` (the working directory, the scenario file).
+pub fn find_rfc_dir(explicit: Option<&Path>, anchors: &[PathBuf]) -> Option<PathBuf> {
+    if let Some(dir) = explicit {
+        return dir.is_dir().then(|| dir.to_path_buf());
+    }
+    for anchor in anchors {
+        let Ok(abs) = std::path::absolute(anchor) else {
+            continue;
+        };
+        for dir in abs.ancestors() {
+            let candidate = dir.join("shared").join("rfc");
+            if candidate.is_dir() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+/// A section found in an RFC text.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Excerpt {
+    pub file: PathBuf,
+    /// 1-based line of the heading.
+    pub heading_line: usize,
+    pub heading: String,
+    /// 1-based line where `lines` start (the heading's, or the topic's command).
+    pub start_line: usize,
+    /// The first lines of the section (or of the topic), page breaks removed.
+    pub lines: Vec<String>,
+}
+
+/// `6.6` for a heading line `6.6.  PIPELINING capability`; None for any other line,
+/// including table-of-contents entries (indented, or with dot leaders).
+fn heading_number(line: &str) -> Option<&str> {
+    if !line.starts_with(|c: char| c.is_ascii_digit()) || line.contains(". . .") {
+        return None;
+    }
+    if line.contains("....") {
+        return None;
+    }
+    let end = line.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+    let (number, rest) = line.split_at(end);
+    if !rest.starts_with(' ') || rest.trim().is_empty() {
+        return None;
+    }
+    Some(number.trim_end_matches('.'))
+}
+
+/// Page headers, footers and form feeds that RFC text files carry between pages.
+fn is_page_break(line: &str) -> bool {
+    line.contains('\u{c}')
+        || line.trim_end().ends_with(']') && line.contains("[Page ")
+        || (line.starts_with("RFC ") && line.contains("   "))
+}
+
+/// Looks `reference` up in `dir/rfcNNNN.txt`; Err says what is missing.
+pub fn excerpt(dir: &Path, reference: &SpecRef, max_lines: usize) -> Result<Excerpt, String> {
+    let file = dir.join(format!("rfc{}.txt", reference.rfc));
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let lines: Vec<&str> = text.lines().collect();
+    let section = reference.section.as_deref().unwrap_or("1");
+    let heading_idx = lines
+        .iter()
+        .position(|l| heading_number(l) == Some(section))
+        .ok_or_else(|| format!("no heading §{section} in {}", file.display()))?;
+    let top = section.split('.').next().unwrap_or(section);
+    // The section ends at the next heading outside it (subsections belong to it).
+    let end = lines[heading_idx + 1..]
+        .iter()
+        .position(|l| {
+            heading_number(l).is_some_and(|n| n != top && !n.starts_with(&format!("{section}.")))
+        })
+        .map_or(lines.len(), |i| heading_idx + 1 + i);
+    // A command topic (`(PASS)`) starts the excerpt at its definition when present.
+    let command = reference
+        .topic
+        .as_deref()
+        .and_then(|t| t.split([',', ' ']).find(|w| !w.is_empty()))
+        .filter(|w| w.chars().all(|c| c.is_ascii_uppercase() || c == '-'));
+    let start = command
+        .and_then(|cmd| {
+            lines[heading_idx + 1..end].iter().position(|l| {
+                let indent = l.len() - l.trim_start().len();
+                (3..=8).contains(&indent)
+                    && l.trim_start()
+                        .strip_prefix(cmd)
+                        .is_some_and(|r| r.is_empty() || r.starts_with(' '))
+            })
+        })
+        .map_or(heading_idx + 1, |i| heading_idx + 1 + i);
+    let mut out: Vec<String> = Vec::new();
+    for line in &lines[start..end] {
+        if out.len() >= max_lines {
+            break;
+        }
+        if is_page_break(line) {
+            continue;
+        }
+        let blank = line.trim().is_empty();
+        if blank && out.last().is_none_or(|l| l.trim().is_empty()) {
+            continue;
+        }
+        out.push(line.trim_end().to_string());
+    }
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    Ok(Excerpt {
+        file,
+        heading_line: heading_idx + 1,
+        heading: lines[heading_idx].trim_end().to_string(),
+        start_line: start + 1,
+        lines: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(rfc: u32, section: &str, topic: Option<&str>) -> SpecRef {
+        SpecRef {
+            rfc,
+            section: Some(section.into()),
+            topic: topic.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn parses_every_spec_shape_in_the_suite() {
+        assert_eq!(parse_spec("RFC 1939 §6"), [r(1939, "6", None)]);
+        assert_eq!(parse_spec("RFC 2449 §8.1.2"), [r(2449, "8.1.2", None)]);
+        assert_eq!(
+            parse_spec("RFC 1939 §3, §7 (USER, PASS)"),
+            [r(1939, "3", None), r(1939, "7", Some("USER, PASS"))]
+        );
+        assert_eq!(
+            parse_spec("RFC 1939 §7 (TOP), §5 (RETR)"),
+            [r(1939, "7", Some("TOP")), r(1939, "5", Some("RETR"))]
+        );
+        assert_eq!(
+            parse_spec("RFC 3206 §5, §6; RFC 5034 §4"),
+            [r(3206, "5", None), r(3206, "6", None), r(5034, "4", None)]
+        );
+        assert_eq!(
+            parse_spec("RFC 5034 §4; RFC 4616"),
+            [
+                r(5034, "4", None),
+                SpecRef {
+                    rfc: 4616,
+                    section: None,
+                    topic: None
+                }
+            ]
+        );
+        assert_eq!(parse_spec("local rule"), []);
+        assert_eq!(r(1939, "7", Some("PASS")).to_string(), "RFC 1939 §7 (PASS)");
+    }
+
+    const TEXT: &str = "\
+RFC 9999                          TEST                          May 1996
+
+
+Table of Contents
+
+   1. Introduction ................................................    2
+   2. The Thing . . . . . . . . . . . . . . . . . . . . . . . . . . .  3
+
+1. Introduction
+
+   Some words.
+
+2. The Thing
+
+   The thing MUST work.
+
+      THING [arg]
+
+         Arguments: an optional argument
+
+Myers & Rose                Standards Track                     [Page 2]
+\u{c}
+RFC 9999                          TEST                          May 1996
+
+
+         Restrictions: none
+
+2.1.  A subsection
+
+   More.
+
+3. Other
+
+   Elsewhere.
+";
+
+    fn dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rfc9999.txt"), TEXT).unwrap();
+        dir
+    }
+
+    #[test]
+    fn finds_the_heading_not_the_table_of_contents() {
+        let d = dir();
+        let e = excerpt(d.path(), &r(9999, "2", None), 50).unwrap();
+        assert_eq!(e.heading, "2. The Thing");
+        assert_eq!(e.heading_line, 13);
+        assert_eq!(e.start_line, 14);
+        assert_eq!(
+            e.lines[0], "   The thing MUST work.",
+            "leading blanks dropped"
+        );
+        let text = e.lines.join("\n");
+        assert!(text.contains("Restrictions: none"), "{text}");
+        assert!(
+            text.contains("2.1.  A subsection"),
+            "subsections belong: {text}"
+        );
+        assert!(!text.contains("[Page 2]") && !text.contains("May 1996"));
+        assert!(
+            !text.contains("Elsewhere"),
+            "stops at the next section: {text}"
+        );
+        assert!(!text.contains("\n\n\n"), "blank runs collapse: {text:?}");
+    }
+
+    #[test]
+    fn topic_starts_at_the_command_and_limits_apply() {
+        let d = dir();
+        let e = excerpt(d.path(), &r(9999, "2", Some("THING")), 2).unwrap();
+        assert_eq!(e.start_line, 17);
+        assert_eq!(e.lines, ["      THING [arg]"], "trailing blanks dropped");
+        let sub = excerpt(d.path(), &r(9999, "2.1", None), 10).unwrap();
+        assert_eq!(sub.heading, "2.1.  A subsection");
+        assert_eq!(sub.lines, ["   More."]);
+        assert!(excerpt(d.path(), &r(9999, "7", None), 5)
+            .unwrap_err()
+            .contains("no heading §7"));
+        assert!(excerpt(d.path(), &r(1, "1", None), 5).is_err());
+    }
+
+    #[test]
+    fn rfc_dir_from_explicit_or_above_an_anchor() {
+        let root = tempfile::tempdir().unwrap();
+        let rfc = root.path().join("shared/rfc");
+        let repo = root.path().join("main/scenarios/rfc1939");
+        std::fs::create_dir_all(&rfc).unwrap();
+        std::fs::create_dir_all(&repo).unwrap();
+        assert_eq!(
+            find_rfc_dir(None, &[repo.join("x.yaml")]),
+            Some(rfc.clone())
+        );
+        assert_eq!(find_rfc_dir(Some(&repo), &[]), Some(repo.clone()));
+        assert_eq!(find_rfc_dir(Some(&root.path().join("nope")), &[repo]), None);
+    }
+}
