@@ -102,9 +102,11 @@ fn rfc_section(out: &mut String, r: &SpecRef, rfc_dir: Option<&Path>) {
                 let _ = writeln!(out, "  [...]  from line {}:", e.start_line);
             }
             for line in &e.lines {
-                let _ = writeln!(out, "  | {line}");
+                let _ = writeln!(out, "{}", format!("  | {line}").trim_end());
             }
-            let _ = writeln!(out, "  [...]");
+            if e.more {
+                let _ = writeln!(out, "  [...]");
+            }
         }
         Err(why) => {
             let _ = writeln!(out, "  {r}  ({why})");
@@ -219,7 +221,7 @@ vars: { v: \"1\" }
             "steps (scen/x/y.yaml:9):\n   9 | steps:\n  10 |   - send: THING\n",
             "  13 |   - expect: { status: ok }\n\n",
             "RFC 9999 §2 (THING)",
-            "rfc9999.txt:5\n  2. The Thing\n  [...]  from line 9:\n  |       THING\n  | \n  |          Must work.\n",
+            "rfc9999.txt:5\n  2. The Thing\n  [...]  from line 9:\n  |       THING\n  |\n  |          Must work.\n",
         ] {
             assert!(text.contains(part), "{part:?} missing from:\n{text}");
         }

@@ -104,6 +104,8 @@ pub struct Excerpt {
     pub start_line: usize,
     /// The first lines of the section (or of the topic), page breaks removed.
     pub lines: Vec<String>,
+    /// Whether the section goes on after `lines`.
+    pub more: bool,
 }
 
 /// `6.6` for a heading line `6.6.  PIPELINING capability`; None for any other line,
@@ -166,9 +168,14 @@ pub fn excerpt(dir: &Path, reference: &SpecRef, max_lines: usize) -> Result<Exce
         })
         .map_or(heading_idx + 1, |i| heading_idx + 1 + i);
     let mut out: Vec<String> = Vec::new();
+    let mut more = false;
     for line in &lines[start..end] {
         if out.len() >= max_lines {
-            break;
+            if !line.trim().is_empty() && !is_page_break(line) {
+                more = true;
+                break;
+            }
+            continue;
         }
         if is_page_break(line) {
             continue;
@@ -188,6 +195,7 @@ pub fn excerpt(dir: &Path, reference: &SpecRef, max_lines: usize) -> Result<Exce
         heading: lines[heading_idx].trim_end().to_string(),
         start_line: start + 1,
         lines: out,
+        more,
     })
 }
 
@@ -308,6 +316,8 @@ RFC 9999                          TEST                          May 1996
         let e = excerpt(d.path(), &r(9999, "2", Some("THING")), 2).unwrap();
         assert_eq!(e.start_line, 17);
         assert_eq!(e.lines, ["      THING [arg]"], "trailing blanks dropped");
+        assert!(e.more);
+        assert!(!excerpt(d.path(), &r(9999, "2", None), 50).unwrap().more);
         let sub = excerpt(d.path(), &r(9999, "2.1", None), 10).unwrap();
         assert_eq!(sub.heading, "2.1.  A subsection");
         assert_eq!(sub.lines, ["   More."]);
