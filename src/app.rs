@@ -84,6 +84,11 @@ pub fn list(args: ListArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return usage(&e),
     };
+    if args.coverage {
+        let (folders, _) = select::split_targets(&args.selection.targets);
+        let file = crate::coverage::requirements_path(args.requirements.as_deref(), &folders);
+        return crate::coverage::list(&scenarios, &file);
+    }
     let mut out = std::io::stdout().lock();
     for s in &scenarios {
         let _ = writeln!(

@@ -296,6 +296,12 @@ impl ColorChoice {
 pub struct ListArgs {
     #[command(flatten)]
     pub selection: Selection,
+    /// Print the coverage map (Markdown): which RFC sections the scenarios check; exit 1 on gaps
+    #[arg(long)]
+    pub coverage: bool,
+    /// Requirements list for --coverage [default: requirements.yaml in the scenario folder]
+    #[arg(long, value_name = "FILE", requires = "coverage")]
+    pub requirements: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -17,5 +17,6 @@ pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
 pub mod app;
 pub mod authoring;
 pub mod cli;
+pub mod coverage;
 pub mod select;
 pub mod selftest;

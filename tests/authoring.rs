@@ -80,7 +80,9 @@ fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
             if name != "fixtures" && !name.starts_with('.') {
                 scenario_files(&path, out);
             }
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+        } else if (name.ends_with(".yaml") || name.ends_with(".yml"))
+            && name != pop3spec::scenario::load::REQUIREMENTS_FILE
+        {
             out.push(path);
         }
     }

@@ -20,6 +20,10 @@ pub const BUILTIN_VARS: &[&str] = &[
     "timestamp_main",
 ];
 
+/// The coverage map's list of RFC requirements (`pop3spec list --coverage`), kept
+/// in the scenario folder but not a scenario: folder walks skip it.
+pub const REQUIREMENTS_FILE: &str = "requirements.yaml";
+
 /// A loaded set of scenario files and everything wrong with them.
 #[derive(Debug, Default)]
 pub struct Suite {
@@ -66,7 +70,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             if name != "fixtures" && !name.starts_with('.') {
                 walk(&path, out)?;
             }
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") {
+        } else if (name.ends_with(".yaml") || name.ends_with(".yml")) && name != REQUIREMENTS_FILE {
             out.push(path);
         }
     }
