@@ -20,6 +20,9 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_UNREACHABLE: u8 = 3;
 
+/// Bundled reference servers a run is split over when --jobs is not given.
+pub const DEFAULT_BUNDLED_JOBS: usize = 4;
+
 pub fn console_options(c: &ConsoleArgs, strict: bool) -> ConsoleOptions {
     ConsoleOptions {
         color: c.color.enabled(),
@@ -183,37 +186,43 @@ pub async fn run(args: RunArgs) -> u8 {
         },
         None => BTreeSet::new(),
     };
-    let mut bundled = None;
-    let target = if args.server.host.is_some() {
+    let mut bundled = Vec::new();
+    let targets = if args.server.host.is_some() {
+        if args.jobs.is_some_and(|j| j > 1) {
+            return usage("--jobs above 1 needs one test account per job, which only the bundled server provides so far; run a real server with --jobs 1");
+        }
         match target_from_args(&args.server, vars) {
-            Ok(t) => t,
+            Ok(t) => vec![t],
             Err(e) => return usage(&e),
         }
     } else {
+        // Each bundled server has its own Maildir root and lock table, so the
+        // suite can be split over several of them with results unchanged.
         let opts = BundledOptions {
             timeout: args.server.timeout,
             ..Default::default()
         };
-        match Bundled::start(opts).await {
-            Ok(mut b) => {
-                b.target.extra_vars.extend(vars);
-                let t = b.target.clone();
-                bundled = Some(b);
-                t
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_FAILED;
+        for _ in 0..args.jobs.unwrap_or(DEFAULT_BUNDLED_JOBS).max(1) {
+            match Bundled::start(opts.clone()).await {
+                Ok(mut b) => {
+                    b.target.extra_vars.extend(vars.iter().cloned());
+                    bundled.push(b);
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_FAILED;
+                }
             }
         }
+        bundled.iter().map(|b| b.target.clone()).collect()
     };
     let opts = RunOptions {
         strict: args.strict,
         fail_fast: args.fail_fast,
         known_failures,
     };
-    let code = run_against(&scenarios, &target, &opts, &args.output).await;
-    if let Some(b) = bundled {
+    let code = run_against(&scenarios, &targets, &opts, &args.output).await;
+    for b in bundled {
         b.stop().await;
     }
     code
@@ -222,18 +231,22 @@ pub async fn run(args: RunArgs) -> u8 {
 /// Probes the target, runs, prints and writes reports; returns the exit code.
 pub async fn run_against(
     scenarios: &[crate::scenario::Scenario],
-    target: &Target,
+    targets: &[Target],
     opts: &RunOptions,
     output: &OutputArgs,
 ) -> u8 {
     let console = console_options(&output.console, opts.strict);
-    let info = match target.probe().await {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}\nnothing was run: check --host/--port (and --tls), and that the server is up.");
-            return EXIT_UNREACHABLE;
+    let mut shards = Vec::new();
+    for target in targets {
+        match target.probe().await {
+            Ok(info) => shards.push((target.clone(), info)),
+            Err(e) => {
+                eprintln!("error: {e}\nnothing was run: check --host/--port (and --tls), and that the server is up.");
+                return EXIT_UNREACHABLE;
+            }
         }
-    };
+    }
+    let (target, info) = &shards[0];
     if !console.quiet {
         println!(
             "pop3spec: {} scenario(s) against {}",
@@ -254,7 +267,7 @@ pub async fn run_against(
         }
         println!();
     }
-    let result = runner::run(scenarios, target, &info, opts, |r| {
+    let result = runner::run_sharded(scenarios, &shards, opts, |r| {
         if report::console::is_shown(r, &console) {
             println!("{}", report::console::scenario_line(r, &console));
         }

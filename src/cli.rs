@@ -132,6 +132,9 @@ pub struct RunArgs {
     /// SHOULD-level deviations (non-strict) fail the run
     #[arg(long, env = "POP3SPEC_STRICT")]
     pub strict: bool,
+    /// Run scenarios on this many bundled reference servers at once [default: 4 without --host, 1 with it]
+    #[arg(long, short = 'j', env = "POP3SPEC_JOBS")]
+    pub jobs: Option<usize>,
     /// Stop after the first failing scenario
     #[arg(long, env = "POP3SPEC_FAIL_FAST")]
     pub fail_fast: bool,

@@ -60,6 +60,61 @@ pub async fn run(
     }
 }
 
+/// Runs the scenarios split over several equivalent targets (each its own
+/// server and account, so shards cannot disturb each other), reporting each
+/// result as it arrives and returning them in the order given. `--fail-fast`
+/// stops each shard at its first failure.
+pub async fn run_sharded(
+    scenarios: &[Scenario],
+    shards: &[(Target, TargetInfo)],
+    opts: &RunOptions,
+    mut on_result: impl FnMut(&ScenarioResult),
+) -> RunResult {
+    if let [(target, info)] = shards {
+        return run(scenarios, target, info, opts, on_result).await;
+    }
+    let started = Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = Vec::new();
+    for (i, (target, info)) in shards.iter().enumerate() {
+        let mine: Vec<Scenario> = scenarios
+            .iter()
+            .skip(i)
+            .step_by(shards.len())
+            .cloned()
+            .collect();
+        let (target, info, opts, tx) = (target.clone(), info.clone(), opts.clone(), tx.clone());
+        tasks.push(tokio::spawn(async move {
+            run(&mine, &target, &info, &opts, |r| {
+                let _ = tx.send(r.clone());
+            })
+            .await
+        }));
+    }
+    drop(tx);
+    let mut by_id = std::collections::HashMap::new();
+    while let Some(r) = rx.recv().await {
+        on_result(&r);
+        by_id.insert(r.id.clone(), r);
+    }
+    let mut first = None;
+    for t in tasks {
+        if let Ok(run) = t.await {
+            first.get_or_insert(run.started_at);
+        }
+    }
+    RunResult {
+        target: shards[0].0.label.clone(),
+        strict: opts.strict,
+        started_at: first.unwrap_or(0),
+        duration: started.elapsed(),
+        scenarios: scenarios
+            .iter()
+            .filter_map(|s| by_id.remove(&s.id))
+            .collect(),
+    }
+}
+
 fn skipped(s: &Scenario, reason: &str) -> ScenarioResult {
     ScenarioResult {
         id: s.id.clone(),
