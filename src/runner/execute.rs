@@ -28,6 +28,8 @@ struct Session {
     /// A read timed out: the server is not answering, so ending the session
     /// politely would only wait for another timeout.
     stalled: bool,
+    /// Opened on the implicit-TLS port; a reconnect goes there again.
+    implicit_tls: bool,
 }
 
 /// Transcript lines with secrets already removed.
@@ -252,6 +254,7 @@ impl<'a> Executor<'a> {
             MAIN_SESSION,
             self.scenario.state != State::Connected,
             login,
+            false,
             None,
             true,
         )
@@ -276,17 +279,31 @@ impl<'a> Executor<'a> {
         name: &str,
         greet: bool,
         login: bool,
+        implicit_tls: bool,
         step: Option<&Step>,
         precondition: bool,
     ) -> Result<(), StepFail> {
+        if implicit_tls && !self.target.implicit_tls && self.target.tls_port.is_none() {
+            let f = self.finding(step, "this step opens an implicit-TLS session, but no implicit-TLS port is known: pass --tls-port (and add `requires: [implicit-tls]` to the scenario)".into());
+            return Err(StepFail::Error(f));
+        }
         self.rec.push(
             name,
             Direction::Note,
-            format!("connect to {}:{}", self.target.host, self.target.port),
+            format!(
+                "connect to {}:{}{}",
+                self.target.host,
+                self.target.port_for(implicit_tls),
+                if implicit_tls || self.target.implicit_tls {
+                    " (TLS)"
+                } else {
+                    ""
+                }
+            ),
         );
         let conn = self
             .target
-            .connect(false)
+            .connect(implicit_tls)
             .await
             .map_err(|e| self.open_failure(e, step, false))?;
         self.sessions.insert(
@@ -296,6 +313,7 @@ impl<'a> Executor<'a> {
                 greeted: false,
                 last_command: None,
                 stalled: false,
+                implicit_tls: false,
             },
         );
         if !greet {
@@ -588,7 +606,14 @@ impl<'a> Executor<'a> {
                         }
                     }
                 }
-                Action::Connect { login } | Action::Reconnect { login } => {
+                Action::Connect { login, .. } | Action::Reconnect { login } => {
+                    let implicit_tls = match &step.action {
+                        Action::Connect { implicit_tls, .. } => *implicit_tls,
+                        _ => self
+                            .sessions
+                            .get(&step.session)
+                            .is_some_and(|s| s.implicit_tls),
+                    };
                     if let Some(old) = self.sessions.get_mut(&step.session) {
                         if !old.conn.is_closed() {
                             old.conn.drop_connection().await;
@@ -604,8 +629,18 @@ impl<'a> Executor<'a> {
                     let reconnect = matches!(step.action, Action::Reconnect { .. });
                     let login =
                         login.unwrap_or(reconnect && self.scenario.state == State::Transaction);
-                    self.open(&step.session.clone(), true, login, Some(step), false)
-                        .await?;
+                    self.open(
+                        &step.session.clone(),
+                        true,
+                        login,
+                        implicit_tls,
+                        Some(step),
+                        false,
+                    )
+                    .await?;
+                    if let Some(s) = self.sessions.get_mut(&step.session) {
+                        s.implicit_tls = implicit_tls;
+                    }
                     Ok(None)
                 }
                 Action::Disconnect => {
@@ -863,6 +898,45 @@ impl<'a> Executor<'a> {
 
     fn judge_line(&mut self, step: &Step, e: &ExpectLine, line: &Line) -> Result<(), StepFail> {
         let shown = escape(&line.bytes);
+        if e.status == StatusWant::Continue {
+            // RFC 5034 §4: a continuation is "+" then a space and base64 (the
+            // space may be absent for an empty challenge).
+            let is_continuation = line.bytes == b"+" || line.bytes.starts_with(b"+ ");
+            if !is_continuation {
+                return Err(self.fail(
+                    step,
+                    "expected a SASL continuation line (`+ ` and a base64 challenge)",
+                    vec![want_text(e.status).into()],
+                    vec![shown],
+                    false,
+                ));
+            }
+            if !line.crlf {
+                return Err(self.fail(
+                    step,
+                    "the continuation line ends with a bare LF; POP3 lines end with CRLF",
+                    vec![format!("{shown}\\r\\n")],
+                    vec![format!("{shown}\\n")],
+                    false,
+                ));
+            }
+            if let Some(re) = &e.matches {
+                let text = String::from_utf8_lossy(&line.bytes).into_owned();
+                match re.captures(&text) {
+                    Some(caps) => capture(&mut self.vars, re, &caps),
+                    None => {
+                        return Err(self.fail(
+                            step,
+                            format!("the continuation line does not match /{}/", re.as_str()),
+                            vec![format!("/{}/", re.as_str())],
+                            vec![shown],
+                            false,
+                        ))
+                    }
+                }
+            }
+            return Ok(());
+        }
         let status = status_of(&line.bytes);
         if status.is_none() {
             return Err(self.fail(step, "the response does not start with the status indicator +OK or -ERR (exact, upper case, then a space or CRLF)", vec![want_text(e.status).into()], vec![shown], false));
@@ -1259,6 +1333,7 @@ fn want_text(s: StatusWant) -> &'static str {
         StatusWant::Ok => "+OK ...",
         StatusWant::Err => "-ERR ...",
         StatusWant::Any => "+OK ... or -ERR ...",
+        StatusWant::Continue => "+ <base64 challenge>",
     }
 }
 

@@ -468,25 +468,31 @@ impl Converter<'_> {
                     _ => raw.disconnect?,
                 };
                 let vpos = self.pos(&v);
-                let (from, login) = match v.value {
-                    RawConnect::Flag(true) => (None, None),
+                let (from, login, tls) = match v.value {
+                    RawConnect::Flag(true) => (None, None, None),
                     RawConnect::Flag(false) => {
                         self.problem(
                             vpos.clone(),
                             format!("`{name}: false` means nothing; remove the step"),
                             None,
                         );
-                        (None, None)
+                        (None, None, None)
                     }
-                    RawConnect::Name(n) => (Some(n), None),
-                    RawConnect::Full(f) => (f.session, f.login),
+                    RawConnect::Name(n) => (Some(n), None, None),
+                    RawConnect::Full(f) => (f.session, f.login, f.tls),
                 };
                 set_session(self, from, &vpos);
                 if name == "disconnect" && login.is_some() {
-                    self.problem(vpos, "`disconnect` takes no `login`", None);
+                    self.problem(vpos.clone(), "`disconnect` takes no `login`", None);
+                }
+                if name != "connect" && tls.is_some() {
+                    self.problem(vpos, format!("`{name}` takes no `tls`; open a TLS session with `connect: {{session: NAME, tls: true}}`"), None);
                 }
                 match name {
-                    "connect" => Action::Connect { login },
+                    "connect" => Action::Connect {
+                        login,
+                        implicit_tls: tls.unwrap_or(false),
+                    },
                     "reconnect" => Action::Reconnect { login },
                     _ => Action::Disconnect,
                 }
@@ -618,6 +624,7 @@ impl Converter<'_> {
             None | Some("ok") => StatusWant::Ok,
             Some("err") => StatusWant::Err,
             Some("any") => StatusWant::Any,
+            Some("continue") => StatusWant::Continue,
             Some(other) => {
                 let p = self.pos(s.as_ref().unwrap());
                 self.problem(

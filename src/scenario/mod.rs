@@ -73,6 +73,8 @@ pub enum Action {
     ExpectSilence(Template),
     Connect {
         login: Option<bool>,
+        /// Open the session on the implicit-TLS port (RFC 8314).
+        implicit_tls: bool,
     },
     Reconnect {
         login: Option<bool>,
@@ -108,6 +110,8 @@ pub enum StatusWant {
     Ok,
     Err,
     Any,
+    /// A SASL continuation line: `+` alone or `+ ` and a base64 challenge.
+    Continue,
 }
 
 #[derive(Clone, Debug)]

@@ -133,8 +133,8 @@ pub struct RawStep {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawExpect {
-    /// ok (default), err or any; compares +OK/-ERR exactly.
-    #[schemars(with = "Option<String>", extend("enum" = ["ok", "err", "any", null]))]
+    /// ok (default), err, any (+OK or -ERR), or continue (a SASL `+ ` continuation, RFC 5034 §4); compares exactly.
+    #[schemars(with = "Option<String>", extend("enum" = ["ok", "err", "any", "continue", null]))]
     pub status: Option<S<String>>,
     /// A response code the text must start with, e.g. IN-USE (RFC 2449 §8).
     #[schemars(with = "Option<String>")]
@@ -208,6 +208,8 @@ pub struct RawConnectFull {
     pub session: Option<String>,
     /// Log in after the greeting.
     pub login: Option<bool>,
+    /// Connect to the implicit-TLS port (RFC 8314) with a TLS handshake first; needs `requires: [implicit-tls]`.
+    pub tls: Option<bool>,
 }
 
 /// `login: true`, or the long form naming a session and credentials.

@@ -19,16 +19,18 @@ impl Quit {
             s.ok("bye").await?;
             return Ok(Flow::Close);
         }
-        match s.update().await {
+        let updated = s.update().await;
+        // The lock goes once UPDATE is done and before the reply, so a client
+        // that logs in again as soon as it reads +OK finds the maildrop free.
+        if let Some(t) = s.txn() {
+            t.lock = None;
+        }
+        match updated {
             Ok(()) => s.ok("bye, marked messages deleted").await?,
             Err(_) => {
                 s.err("[SYS/TEMP] some deleted messages not removed")
                     .await?
             }
-        }
-        // The lock goes with the session once UPDATE is done.
-        if let Some(t) = s.txn() {
-            t.lock = None;
         }
         Ok(Flow::Close)
     }
