@@ -2,12 +2,7 @@
 //! scenarios check, built from every scenario's `spec:` field and the curated
 //! list of server requirements in `scenarios/requirements.yaml`.
 //!
-//! # Spec strings
-//!
-//! `RFC 1939 §6`, `RFC 1939 §4, §8`, `RFC 1939 §5 (STAT, LIST)`,
-//! `RFC 2449 §8.1.2; RFC 5034 §4`: RFCs are separated by `;`, each RFC's sections
-//! by `,`, and a section may name topics (commands) in parentheses. `RFC 4616`
-//! alone cites a whole RFC. Anything else is malformed.
+//! Spec strings are parsed by `scenario::spec`.
 //!
 //! # How a citation counts
 //!
@@ -28,6 +23,7 @@
 //! otherwise.
 
 use crate::outcome::Level;
+pub use crate::scenario::spec::{parse_spec, Citation};
 use crate::scenario::Scenario;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,162 +35,6 @@ pub const REQUIREMENTS_FILE: &str = crate::scenario::load::REQUIREMENTS_FILE;
 
 /// How to rebuild the committed map.
 pub const REGENERATE: &str = "cargo run -q -- list --coverage > scenarios/COVERAGE.md";
-
-/// One cited RFC section (or whole RFC) with at most one topic.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Citation {
-    pub rfc: u32,
-    /// `8.1.2` for `§8.1.2`; None when the whole RFC is cited.
-    pub section: Option<String>,
-    /// `LIST` for `§5 (LIST)`.
-    pub topic: Option<String>,
-}
-
-impl Citation {
-    pub fn new(rfc: u32, section: Option<&str>, topic: Option<&str>) -> Self {
-        Citation {
-            rfc,
-            section: section.map(str::to_string),
-            topic: topic.map(str::to_string),
-        }
-    }
-
-    /// `§5 (LIST)`, or `(whole RFC)`.
-    pub fn section_label(&self) -> String {
-        let mut s = match &self.section {
-            Some(n) => format!("§{n}"),
-            None => "(whole RFC)".to_string(),
-        };
-        if let Some(t) = &self.topic {
-            let _ = write!(s, " ({t})");
-        }
-        s
-    }
-
-    fn untopic(&self) -> Citation {
-        Citation {
-            topic: None,
-            ..self.clone()
-        }
-    }
-
-    fn parent(&self) -> Option<Citation> {
-        let section = self.section.as_deref()?;
-        let (head, _) = section.rsplit_once('.')?;
-        Some(Citation::new(self.rfc, Some(head), None))
-    }
-}
-
-impl fmt::Display for Citation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RFC {}", self.rfc)?;
-        if let Some(s) = &self.section {
-            write!(f, " §{s}")?;
-        }
-        if let Some(t) = &self.topic {
-            write!(f, " ({t})")?;
-        }
-        Ok(())
-    }
-}
-
-/// Splits at `sep` outside parentheses.
-fn split_outside_parens(s: &str, sep: char) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut depth = 0i32;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            c if c == sep && depth == 0 => {
-                parts.push(&s[start..i]);
-                start = i + c.len_utf8();
-            }
-            _ => {}
-        }
-    }
-    parts.push(&s[start..]);
-    parts
-}
-
-/// Parses a scenario's `spec:` field; a topic list `(STAT, LIST)` gives one
-/// citation per topic. Err says what is malformed.
-pub fn parse_spec(spec: &str) -> Result<Vec<Citation>, String> {
-    if spec.trim().is_empty() {
-        return Err("empty spec".into());
-    }
-    let mut out = Vec::new();
-    for part in spec.split(';') {
-        let part = part.trim();
-        if part.is_empty() {
-            return Err("empty part between `;`".into());
-        }
-        let rest = part
-            .strip_prefix("RFC")
-            .ok_or_else(|| format!("`{part}` does not start with `RFC`"))?;
-        if !rest.starts_with(' ') {
-            return Err(format!("`{part}`: write `RFC <number>`"));
-        }
-        let rest = rest.trim_start();
-        let digits_end = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        let rfc: u32 = rest[..digits_end]
-            .parse()
-            .map_err(|_| format!("`{part}`: no RFC number after `RFC`"))?;
-        let rest = &rest[digits_end..];
-        if rest.trim().is_empty() {
-            out.push(Citation::new(rfc, None, None));
-            continue;
-        }
-        if !rest.starts_with(' ') {
-            return Err(format!("`{part}`: a space must follow the RFC number"));
-        }
-        for item in split_outside_parens(rest, ',') {
-            out.extend(parse_section(rfc, item.trim(), part)?);
-        }
-    }
-    Ok(out)
-}
-
-/// `§5 (STAT, LIST)` → citations of RFC `rfc`.
-fn parse_section(rfc: u32, item: &str, part: &str) -> Result<Vec<Citation>, String> {
-    let body = item
-        .strip_prefix('§')
-        .ok_or_else(|| format!("`{part}`: `{item}` is not a section (`§N` or `§N.M`)"))?;
-    let end = body
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(body.len());
-    let number = &body[..end];
-    if number.is_empty() || number.split('.').any(|n| n.is_empty()) {
-        return Err(format!(
-            "`{part}`: `{item}` needs a section number such as §6 or §8.1.2"
-        ));
-    }
-    let rest = body[end..].trim_start();
-    if rest.is_empty() {
-        return Ok(vec![Citation::new(rfc, Some(number), None)]);
-    }
-    let inner = rest
-        .strip_prefix('(')
-        .and_then(|r| r.strip_suffix(')'))
-        .filter(|r| !r.contains(['(', ')']))
-        .ok_or_else(|| {
-            format!("`{part}`: after §{number} only a topic list in parentheses may follow")
-        })?;
-    inner
-        .split(',')
-        .map(|t| {
-            let t = t.trim();
-            if t.is_empty() {
-                Err(format!("`{part}`: empty topic in `{item}`"))
-            } else {
-                Ok(Citation::new(rfc, Some(number), Some(t)))
-            }
-        })
-        .collect()
-}
 
 // ------------------------------------------------------------ requirements.yaml
 

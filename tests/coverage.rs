@@ -3,7 +3,7 @@
 //! the suite uses and rejects malformed strings, and every section in
 //! `scenarios/requirements.yaml` exists in the RFC texts (when they are at hand).
 
-use pop3spec::authoring::rfc::{self, SpecRef};
+use pop3spec::authoring::rfc;
 use pop3spec::coverage::{self, parse_spec, Citation, Requirements};
 use std::path::Path;
 use std::process::Command;
@@ -164,12 +164,7 @@ fn requirement_sections_exist_in_the_rfc_texts() {
         if !dir.join(format!("rfc{}.txt", key.rfc)).is_file() {
             continue;
         }
-        let r = SpecRef {
-            rfc: key.rfc,
-            section: key.section.clone(),
-            topic: key.topic.clone(),
-        };
-        let ex = rfc::excerpt(&dir, &r, 3).unwrap_or_else(|err| panic!("{}: {err}", e.spec));
+        let ex = rfc::excerpt(&dir, &key, 3).unwrap_or_else(|err| panic!("{}: {err}", e.spec));
         if key.topic.is_some() {
             assert!(
                 ex.start_line > ex.heading_line,

@@ -2,7 +2,7 @@
 //! and the RFC text it checks, so a failing id can be understood without hunting
 //! through the suite and the RFCs.
 
-use super::rfc::{self, SpecRef};
+use super::rfc::{self, Citation};
 use crate::scenario::{Scenario, State};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -70,7 +70,8 @@ pub fn render(s: &Scenario, rfc_dir: Option<&Path>) -> String {
             let _ = writeln!(out, "  {:>width$} | {line}", first + i);
         }
     }
-    let refs = rfc::parse_spec(&s.spec);
+    // The loader has already rejected malformed spec fields.
+    let refs = crate::scenario::spec::rfc_citations(&s.spec).unwrap_or_default();
     let _ = writeln!(out, "\nwhere the rule lives:");
     if refs.is_empty() {
         let _ = writeln!(out, "  `{}` names no RFC section", s.spec);
@@ -81,7 +82,7 @@ pub fn render(s: &Scenario, rfc_dir: Option<&Path>) -> String {
     out
 }
 
-fn rfc_section(out: &mut String, r: &SpecRef, rfc_dir: Option<&Path>) {
+fn rfc_section(out: &mut String, r: &Citation, rfc_dir: Option<&Path>) {
     let Some(dir) = rfc_dir else {
         let _ = writeln!(
             out,

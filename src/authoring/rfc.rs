@@ -1,76 +1,10 @@
-//! The RFC text behind a scenario's `spec` field: `RFC 1939 §7 (PASS); RFC 2449 §5`
-//! parsed into references, and each looked up as a section heading in the plain-text
+//! The RFC text behind a scenario's `spec` field: each citation (see
+//! `scenario::spec`) looked up as a section heading in the plain-text
 //! RFCs (`rfcNNNN.txt`) when a folder of them is at hand.
 
 use std::path::{Path, PathBuf};
 
-/// One `RFC N §S (TOPIC)` of a spec field.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpecRef {
-    pub rfc: u32,
-    /// `6.6` for `§6.6`; None when the spec names the whole RFC.
-    pub section: Option<String>,
-    /// The parenthesised words after the section, e.g. `USER, PASS`.
-    pub topic: Option<String>,
-}
-
-impl std::fmt::Display for SpecRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RFC {}", self.rfc)?;
-        if let Some(s) = &self.section {
-            write!(f, " §{s}")?;
-        }
-        if let Some(t) = &self.topic {
-            write!(f, " ({t})")?;
-        }
-        Ok(())
-    }
-}
-
-/// Every reference in a spec field: `;` separates RFCs, each `§` starts a section
-/// of the RFC before it, and parentheses after a section name its topic.
-pub fn parse_spec(spec: &str) -> Vec<SpecRef> {
-    let mut out = Vec::new();
-    for part in spec.split(';') {
-        let Some(at) = part.find("RFC") else {
-            continue;
-        };
-        let rest = part[at + 3..].trim_start();
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        let Ok(rfc) = digits.parse::<u32>() else {
-            continue;
-        };
-        let rest = &rest[digits.len()..];
-        let sections: Vec<&str> = rest.split('§').skip(1).collect();
-        if sections.is_empty() {
-            out.push(SpecRef {
-                rfc,
-                section: None,
-                topic: None,
-            });
-        }
-        for s in sections {
-            let number: String = s
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.')
-                .collect();
-            let number = number.trim_end_matches('.').to_string();
-            if number.is_empty() {
-                continue;
-            }
-            let topic = s.find('(').and_then(|open| {
-                let close = s[open..].find(')')? + open;
-                Some(s[open + 1..close].trim().to_string())
-            });
-            out.push(SpecRef {
-                rfc,
-                section: Some(number),
-                topic: topic.filter(|t| !t.is_empty()),
-            });
-        }
-    }
-    out
-}
+pub use crate::scenario::spec::{parse_spec, Citation};
 
 /// The folder with `rfcNNNN.txt` files: `explicit` (--rfc-dir / POP3SPEC_RFC_DIR)
 /// when given, else `shared/rfc` beside the repository, i.e. in a folder above
@@ -133,7 +67,7 @@ fn is_page_break(line: &str) -> bool {
 }
 
 /// Looks `reference` up in `dir/rfcNNNN.txt`; Err says what is missing.
-pub fn excerpt(dir: &Path, reference: &SpecRef, max_lines: usize) -> Result<Excerpt, String> {
+pub fn excerpt(dir: &Path, reference: &Citation, max_lines: usize) -> Result<Excerpt, String> {
     let file = dir.join(format!("rfc{}.txt", reference.rfc));
     let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let lines: Vec<&str> = text.lines().collect();
@@ -203,42 +137,36 @@ pub fn excerpt(dir: &Path, reference: &SpecRef, max_lines: usize) -> Result<Exce
 mod tests {
     use super::*;
 
-    fn r(rfc: u32, section: &str, topic: Option<&str>) -> SpecRef {
-        SpecRef {
-            rfc,
-            section: Some(section.into()),
-            topic: topic.map(Into::into),
-        }
+    fn r(rfc: u32, section: &str, topic: Option<&str>) -> Citation {
+        Citation::new(rfc, Some(section), topic)
     }
 
     #[test]
     fn parses_every_spec_shape_in_the_suite() {
-        assert_eq!(parse_spec("RFC 1939 §6"), [r(1939, "6", None)]);
-        assert_eq!(parse_spec("RFC 2449 §8.1.2"), [r(2449, "8.1.2", None)]);
+        let p = |s| parse_spec(s).unwrap();
+        assert_eq!(p("RFC 1939 §6"), [r(1939, "6", None)]);
+        assert_eq!(p("RFC 2449 §8.1.2"), [r(2449, "8.1.2", None)]);
         assert_eq!(
-            parse_spec("RFC 1939 §3, §7 (USER, PASS)"),
-            [r(1939, "3", None), r(1939, "7", Some("USER, PASS"))]
+            p("RFC 1939 §3, §7 (USER, PASS)"),
+            [
+                r(1939, "3", None),
+                r(1939, "7", Some("USER")),
+                r(1939, "7", Some("PASS"))
+            ]
         );
         assert_eq!(
-            parse_spec("RFC 1939 §7 (TOP), §5 (RETR)"),
+            p("RFC 1939 §7 (TOP), §5 (RETR)"),
             [r(1939, "7", Some("TOP")), r(1939, "5", Some("RETR"))]
         );
         assert_eq!(
-            parse_spec("RFC 3206 §5, §6; RFC 5034 §4"),
+            p("RFC 3206 §5, §6; RFC 5034 §4"),
             [r(3206, "5", None), r(3206, "6", None), r(5034, "4", None)]
         );
         assert_eq!(
-            parse_spec("RFC 5034 §4; RFC 4616"),
-            [
-                r(5034, "4", None),
-                SpecRef {
-                    rfc: 4616,
-                    section: None,
-                    topic: None
-                }
-            ]
+            p("RFC 5034 §4; RFC 4616"),
+            [r(5034, "4", None), Citation::new(4616, None, None)]
         );
-        assert_eq!(parse_spec("local rule"), []);
+        assert!(parse_spec("local rule").is_err());
         assert_eq!(r(1939, "7", Some("PASS")).to_string(), "RFC 1939 §7 (PASS)");
     }
 

@@ -251,6 +251,14 @@ impl Converter<'_> {
             }
             dir
         });
+        if let Err(e) = super::spec::rfc_citations(&raw.spec.value) {
+            let p = self.pos(&raw.spec);
+            self.problem(
+                p,
+                format!("spec `{}` cannot be read: {e}", raw.spec.value),
+                Some("write the RFC and section(s), e.g. `RFC 1939 §6`, `RFC 1939 §4, §8`, `RFC 1939 §5 (LIST)` or `RFC 2449 §8.1.2; RFC 5034 §4`".into()),
+            );
+        }
         for r in &raw.requires {
             if let Err(msg) = check_requirement(&r.value) {
                 let p = self.pos(r);

@@ -32,6 +32,13 @@ pub enum Act {
     /// Stops answering for good: reads and discards everything until the client
     /// closes (the connection stays open).
     Hang,
+    /// Aborts the connection: SO_LINGER 0 then close, so the client sees a TCP
+    /// reset (ECONNRESET) rather than an orderly end of stream.
+    Reset,
+    /// Writes `chunk` over and over, `total` octets in all (the last copy cut
+    /// short), without holding more than about 64 KiB in memory; `u64::MAX` is
+    /// "until the client goes away". Stops quietly when a write fails.
+    Stream { chunk: Vec<u8>, total: u64 },
 }
 
 type Matcher = Arc<dyn Fn(&str) -> bool + Send + Sync>;
@@ -185,6 +192,39 @@ impl FakeServer {
         }
     }
 
+    /// Like [`FakeServer::start`], but connection N (0-based, in accept order;
+    /// the harness's start-of-run probe is connection 0) plays `script_for(N)`,
+    /// so a hostile behaviour can hit one scenario and spare the next.
+    pub fn start_each(script_for: impl Fn(usize) -> Script + Send + 'static) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let received: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+        {
+            let connections = connections.clone();
+            let received = received.clone();
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { continue };
+                    let index = {
+                        let mut r = received.lock().unwrap();
+                        r.push(Vec::new());
+                        r.len() - 1
+                    };
+                    connections.fetch_add(1, Ordering::SeqCst);
+                    let script = script_for(index);
+                    let received = received.clone();
+                    std::thread::spawn(move || serve(stream, &script, &received, index));
+                }
+            });
+        }
+        FakeServer {
+            port,
+            connections,
+            received,
+        }
+    }
+
     /// How many connections were accepted so far.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
@@ -246,9 +286,58 @@ fn play(writer: &mut TcpStream, reader: &mut BufReader<TcpStream>, acts: &[Act])
                 while matches!(reader.read(&mut sink), Ok(n) if n > 0) {}
                 return false;
             }
+            Act::Reset => {
+                reset(writer);
+                return false;
+            }
+            Act::Stream { chunk, total } => {
+                if !stream_out(writer, chunk, *total) {
+                    return false;
+                }
+            }
         }
     }
     true
+}
+
+/// Sets SO_LINGER to zero on the socket (std's `set_linger` is unstable, so via
+/// tokio, already a dependency); the close that ends the session then sends RST.
+pub fn reset(stream: &TcpStream) {
+    let Ok(dup) = stream.try_clone() else { return };
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+    else {
+        return;
+    };
+    let _guard = rt.enter();
+    if dup.set_nonblocking(true).is_ok() {
+        if let Ok(t) = tokio::net::TcpStream::from_std(dup) {
+            let _ = t.set_zero_linger();
+        }
+    }
+}
+
+/// See [`Act::Stream`]; false when the client went away.
+fn stream_out(writer: &mut TcpStream, chunk: &[u8], total: u64) -> bool {
+    if chunk.is_empty() {
+        return true;
+    }
+    let block: Vec<u8> = chunk
+        .iter()
+        .copied()
+        .cycle()
+        .take(chunk.len() * (64 * 1024 / chunk.len()).max(1))
+        .collect();
+    let mut left = total;
+    while left > 0 {
+        let n = (block.len() as u64).min(left) as usize;
+        if writer.write_all(&block[..n]).is_err() {
+            return false;
+        }
+        left -= n as u64;
+    }
+    writer.flush().is_ok()
 }
 
 /// A free loopback port with nothing listening on it (bound, then released).
@@ -336,6 +425,63 @@ impl Workspace {
         }
     }
 
+    /// [`Workspace::run`] under GNU `/usr/bin/time -v`, also returning the
+    /// child's peak resident set size in KiB (`None` when `/usr/bin/time` is
+    /// missing: the run then happens without it).
+    pub fn run_measured(&self, port: u16, extra: &[&str]) -> (RunOutput, Option<u64>) {
+        let time = Path::new("/usr/bin/time");
+        if !time.exists() {
+            return (self.run(port, extra), None);
+        }
+        let stats = self.dir.path().join("time-v.txt");
+        let _ = std::fs::remove_file(&stats);
+        let scen = self.scenarios();
+        let (json, junit) = (self.json_path(), self.junit_path());
+        let _ = std::fs::remove_file(&json);
+        let _ = std::fs::remove_file(&junit);
+        let port = port.to_string();
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "-v".as_ref(),
+            "-o".as_ref(),
+            stats.as_os_str(),
+            env!("CARGO_BIN_EXE_pop3spec").as_ref(),
+            "run".as_ref(),
+            scen.as_os_str(),
+            "--host".as_ref(),
+            "127.0.0.1".as_ref(),
+            "--port".as_ref(),
+            port.as_ref(),
+            "--timeout".as_ref(),
+            "1s".as_ref(),
+            "--connect-timeout".as_ref(),
+            "2s".as_ref(),
+            "--json".as_ref(),
+            json.as_os_str(),
+            "--junit".as_ref(),
+            junit.as_os_str(),
+            "--color".as_ref(),
+            "never".as_ref(),
+        ];
+        args.extend(extra.iter().map(std::ffi::OsStr::new));
+        let out = run_program(time, &args, self.dir.path());
+        let peak = std::fs::read_to_string(&stats).ok().and_then(|t| {
+            t.lines()
+                .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
+                .and_then(|v| v.trim().parse().ok())
+        });
+        let json_text = std::fs::read_to_string(&json).ok();
+        let junit_text = std::fs::read_to_string(&junit).ok();
+        let out = RunOutput {
+            json: json_text
+                .as_deref()
+                .map(|t| serde_json::from_str(t).expect("the JSON report parses")),
+            json_text,
+            junit: junit_text,
+            ..out
+        };
+        (out, peak)
+    }
+
     /// `pop3spec check PATHS...`.
     pub fn check(&self, paths: &[&Path]) -> RunOutput {
         let mut args: Vec<&std::ffi::OsStr> = vec!["check".as_ref()];
@@ -415,6 +561,26 @@ pub fn pop3spec<S: AsRef<std::ffi::OsStr>>(args: &[S], cwd: &Path) -> RunOutput 
     }
     let start = Instant::now();
     let out = cmd.output().expect("run pop3spec");
+    RunOutput {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+        ..Default::default()
+    }
+}
+
+/// Runs `program` with these arguments in `cwd` (no POP3SPEC_* variables), timed.
+pub fn run_program<S: AsRef<std::ffi::OsStr>>(program: &Path, args: &[S], cwd: &Path) -> RunOutput {
+    let mut cmd = Command::new(program);
+    cmd.args(args).current_dir(cwd).env("NO_COLOR", "1");
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("POP3SPEC_") {
+            cmd.env_remove(k);
+        }
+    }
+    let start = Instant::now();
+    let out = cmd.output().expect("run the program");
     RunOutput {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
