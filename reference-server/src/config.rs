@@ -43,6 +43,14 @@ pub struct ServerConfig {
     /// Host name in the APOP timestamp of the greeting.
     pub hostname: String,
     pub faults: FaultSet,
+    /// Pause before answering a failed PASS, APOP or AUTH, to slow down
+    /// password guessing. Zero here (tests stay fast); the binary's
+    /// `--auth-failure-delay` defaults to 500 ms.
+    pub auth_failure_delay: Duration,
+    /// RFC 2595 §9 spirit: refuse USER, PASS, APOP and AUTH until the
+    /// connection is protected by TLS (STLS or the implicit-TLS listener),
+    /// and do not announce USER or SASL in CAPA before that. Needs TLS.
+    pub require_tls: bool,
 }
 
 impl ServerConfig {
@@ -61,6 +69,8 @@ impl ServerConfig {
             login_delay: None,
             hostname: "localhost".to_string(),
             faults: FaultSet::none(),
+            auth_failure_delay: Duration::ZERO,
+            require_tls: false,
         }
     }
 }

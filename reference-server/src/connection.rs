@@ -22,6 +22,8 @@ const CHUNK: usize = 4096;
 enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
+    /// In-memory stream for fuzzing and property tests (see `crate::fuzzing`).
+    Memory(tokio::io::DuplexStream),
     /// Only observed if a TLS upgrade failed half-way; every I/O then errors.
     Gone,
 }
@@ -66,6 +68,16 @@ impl Connection {
         }
     }
 
+    /// A connection over an in-memory pipe; it never upgrades to TLS.
+    #[doc(hidden)]
+    pub fn memory(s: tokio::io::DuplexStream) -> Self {
+        Connection {
+            stream: Stream::Memory(s),
+            buf: Vec::with_capacity(512),
+            discarding: false,
+        }
+    }
+
     pub fn is_tls(&self) -> bool {
         matches!(self.stream, Stream::Tls(_))
     }
@@ -86,6 +98,7 @@ impl Connection {
         let n = match &mut self.stream {
             Stream::Plain(s) => s.read(&mut chunk).await?,
             Stream::Tls(s) => s.read(&mut chunk).await?,
+            Stream::Memory(s) => s.read(&mut chunk).await?,
             Stream::Gone => return Err(gone()),
         };
         self.buf.extend_from_slice(&chunk[..n]);
@@ -132,6 +145,10 @@ impl Connection {
                 s.write_all(data).await?;
                 s.flush().await
             }
+            Stream::Memory(s) => {
+                s.write_all(data).await?;
+                s.flush().await
+            }
             Stream::Gone => Err(gone()),
         }
     }
@@ -166,6 +183,7 @@ impl Connection {
         let _ = match &mut self.stream {
             Stream::Plain(s) => s.shutdown().await,
             Stream::Tls(s) => s.shutdown().await,
+            Stream::Memory(s) => s.shutdown().await,
             Stream::Gone => Ok(()),
         };
     }

@@ -9,6 +9,8 @@ pub mod cmd;
 pub mod config;
 pub mod connection;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod locks;
 pub mod maildrop;
 pub mod server;

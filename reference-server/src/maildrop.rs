@@ -247,9 +247,13 @@ pub fn update(dir: &Path, doomed: &[(PathBuf, String)]) -> io::Result<()> {
     fs::rename(&tmp, &journal)?;
     sync_dir(dir)?;
 
+    let pause = test_update_pause();
     let mut failed = None;
     let mut missing = Vec::new();
     for (path, base) in doomed {
+        if let Some(p) = pause {
+            std::thread::sleep(p);
+        }
         match fs::remove_file(path) {
             Ok(()) => {}
             // Renamed by another tool (flags changed): find it by base name.
@@ -270,6 +274,22 @@ pub fn update(dir: &Path, doomed: &[(PathBuf, String)]) -> io::Result<()> {
     }
     fs::remove_file(&journal)?;
     sync_dir(dir)
+}
+
+/// TEST ONLY: env `POP3_REF_TEST_UPDATE_PAUSE_MS` makes UPDATE sleep that
+/// long after the journal is durable and before each unlink, so that the
+/// crash-safety test (tests/crash.rs) can SIGKILL the server inside the
+/// UPDATE window. Unset (the normal case) means no pause. Read once.
+#[doc(hidden)]
+pub fn test_update_pause() -> Option<std::time::Duration> {
+    static PAUSE: std::sync::OnceLock<Option<std::time::Duration>> = std::sync::OnceLock::new();
+    *PAUSE.get_or_init(|| {
+        std::env::var("POP3_REF_TEST_UPDATE_PAUSE_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|ms| *ms > 0)
+            .map(std::time::Duration::from_millis)
+    })
 }
 
 /// The `dele-moves-immediately` fault: WildDuck-style move into the trash.

@@ -93,6 +93,16 @@ struct Args {
     #[arg(long, env = "POP3_REF_LIST_FAULTS")]
     list_faults: bool,
 
+    /// Milliseconds to wait before answering a failed PASS, APOP or AUTH
+    /// (slows down password guessing; 0 disables).
+    #[arg(long, env = "POP3_REF_AUTH_FAILURE_DELAY", default_value_t = 500)]
+    auth_failure_delay: u64,
+
+    /// Refuse USER/PASS/APOP/AUTH until the connection uses TLS (STLS or the
+    /// implicit-TLS listener), and hide USER/SASL from CAPA before that.
+    #[arg(long, env = "POP3_REF_REQUIRE_TLS", conflicts_with = "no_tls")]
+    require_tls: bool,
+
     /// Host name used in the APOP timestamp of the greeting.
     #[arg(long, env = "POP3_REF_HOSTNAME", default_value = "localhost")]
     hostname: String,
@@ -144,6 +154,8 @@ async fn main() -> ExitCode {
     config.expire = args.expire.0;
     config.login_delay = args.login_delay;
     config.hostname = args.hostname;
+    config.auth_failure_delay = Duration::from_millis(args.auth_failure_delay);
+    config.require_tls = args.require_tls;
     config.faults = args.faults.into_iter().collect::<FaultSet>();
 
     let faults: Vec<&str> = config.faults.iter().map(Fault::name).collect();

@@ -46,6 +46,13 @@ struct Listener {
 impl RunningServer {
     /// Bind the listeners and spawn the accept loops; returns at once.
     pub async fn start(config: ServerConfig) -> io::Result<RunningServer> {
+        if config.require_tls && config.tls == TlsSetup::None {
+            // Nobody could ever log in: refuse the configuration instead.
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "require_tls needs TLS (STLS or an implicit-TLS listener)",
+            ));
+        }
         let tls = build_tls(&config.tls)?;
         let plain = TcpListener::bind(config.listen).await?;
         // TlsSetup::None switches TLS off entirely, including the implicit

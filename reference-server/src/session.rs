@@ -217,6 +217,31 @@ impl Session {
         }
     }
 
+    /// Whether credentials may be sent now: always, unless `require_tls`
+    /// is set and the connection is still plaintext.
+    pub fn auth_allowed(&self) -> bool {
+        !self.shared.config.require_tls || self.conn.is_tls()
+    }
+
+    /// The refusal of USER/PASS/APOP/AUTH on a plaintext connection under
+    /// `require_tls` (RFC 2595 §9: no cleartext passwords without TLS).
+    pub async fn refuse_cleartext(&mut self) -> io::Result<Flow> {
+        self.pending_user = None;
+        self.err("TLS required: send STLS first").await?;
+        Ok(Flow::Continue)
+    }
+
+    /// Answer a failed authentication after the configured delay, which
+    /// slows down password guessing on one connection.
+    pub async fn auth_failed(&mut self, text: &str) -> io::Result<Flow> {
+        let delay = self.shared.config.auth_failure_delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        self.err(text).await?;
+        Ok(Flow::Continue)
+    }
+
     pub fn check_password(&self, user: &str, password: &str) -> bool {
         match self.shared.users.get(user) {
             Some(p) => p == password || self.fault(Fault::WrongPasswordAccepted),

@@ -27,6 +27,9 @@ impl Apop {
         if s.in_transaction() {
             return wrong_state(s).await;
         }
+        if !s.auth_allowed() {
+            return s.refuse_cleartext().await;
+        }
         s.pending_user = None;
         let good = match s.password_of(&self.name) {
             Some(secret) => {
@@ -36,8 +39,7 @@ impl Apop {
             None => false,
         };
         if !good {
-            s.err("[AUTH] invalid credentials").await?;
-            return Ok(Flow::Continue);
+            return s.auth_failed("[AUTH] invalid credentials").await;
         }
         s.login(&self.name).await?;
         Ok(Flow::Continue)

@@ -40,6 +40,9 @@ impl Auth {
         if s.in_transaction() {
             return wrong_state(s).await;
         }
+        if !s.auth_allowed() {
+            return s.refuse_cleartext().await;
+        }
         s.pending_user = None;
         let Some(mech) = self.mechanism else {
             let lines: Vec<&[u8]> = MECHANISMS.iter().map(|m| m.as_bytes()).collect();
@@ -58,10 +61,7 @@ impl Auth {
                 match s.read_continuation().await? {
                     Line::Line(l) => match String::from_utf8(l) {
                         Ok(t) => t,
-                        Err(_) => {
-                            s.err("invalid base64").await?;
-                            return Ok(Flow::Continue);
-                        }
+                        Err(_) => return s.auth_failed("invalid base64").await,
                     },
                     Line::TooLong => {
                         s.err("line too long").await?;
@@ -84,23 +84,19 @@ impl Auth {
         } else {
             match STANDARD.decode(response.as_bytes()) {
                 Ok(d) => d,
-                Err(_) => {
-                    s.err("invalid base64").await?;
-                    return Ok(Flow::Continue);
-                }
+                Err(_) => return s.auth_failed("invalid base64").await,
             }
         };
         let Some((authzid, authcid, password)) = split_plain(&decoded) else {
-            s.err("[AUTH] malformed PLAIN response").await?;
-            return Ok(Flow::Continue);
+            return s.auth_failed("[AUTH] malformed PLAIN response").await;
         };
         if !authzid.is_empty() && authzid != authcid {
-            s.err("[AUTH] authorization identity not permitted").await?;
-            return Ok(Flow::Continue);
+            return s
+                .auth_failed("[AUTH] authorization identity not permitted")
+                .await;
         }
         if !s.check_password(&authcid, &password) {
-            s.err("[AUTH] invalid credentials").await?;
-            return Ok(Flow::Continue);
+            return s.auth_failed("[AUTH] invalid credentials").await;
         }
         s.login(&authcid).await?;
         Ok(Flow::Continue)

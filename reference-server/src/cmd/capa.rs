@@ -19,10 +19,13 @@ impl Capa {
         // RFC 2449 §5: what is announced in AUTHORIZATION is announced in
         // both states (USER, SASL, UTF8 are "both / no"); only STLS is
         // AUTHORIZATION-only (RFC 2595 §4).
-        let mut caps: Vec<String> = vec![
-            "USER".into(),
-            format!("SASL {}", super::auth::MECHANISMS.join(" ")),
-        ];
+        let mut caps: Vec<String> = Vec::new();
+        // Under require_tls, USER and SASL are not offered on a plaintext
+        // connection (RFC 2595 §9 spirit): the client must send STLS first.
+        if s.auth_allowed() {
+            caps.push("USER".into());
+            caps.push(format!("SASL {}", super::auth::MECHANISMS.join(" ")));
+        }
         caps.push("RESP-CODES".into());
         caps.push("AUTH-RESP-CODE".into());
         caps.push("PIPELINING".into());

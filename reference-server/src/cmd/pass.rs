@@ -25,14 +25,14 @@ impl Pass {
         if s.in_transaction() {
             return wrong_state(s).await;
         }
+        if !s.auth_allowed() {
+            return s.refuse_cleartext().await;
+        }
         let user = match s.pending_user.take() {
             Some(u) => u,
             None if s.fault(Fault::PassWithoutUser) => match s.config().users.first() {
                 Some((u, p)) if *p == self.password => u.clone(),
-                _ => {
-                    s.err("[AUTH] invalid credentials").await?;
-                    return Ok(Flow::Continue);
-                }
+                _ => return s.auth_failed("[AUTH] invalid credentials").await,
             },
             None => {
                 s.err("USER first").await?;
@@ -40,8 +40,7 @@ impl Pass {
             }
         };
         if !s.check_password(&user, &self.password) {
-            s.err("[AUTH] invalid credentials").await?;
-            return Ok(Flow::Continue);
+            return s.auth_failed("[AUTH] invalid credentials").await;
         }
         s.login(&user).await?;
         Ok(Flow::Continue)

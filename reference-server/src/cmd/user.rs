@@ -26,6 +26,9 @@ impl User {
             }
             return wrong_state(s).await;
         }
+        if !s.auth_allowed() {
+            return s.refuse_cleartext().await;
+        }
         // Unknown users also get +OK so USER cannot probe for valid names;
         // the following PASS fails for them.
         s.pending_user = Some(self.name);
