@@ -2,7 +2,7 @@
 //! `main.rs` so integration tests can drive commands in-process.
 
 use crate::bundled::{Bundled, BundledOptions};
-use crate::cli::{CheckArgs, ConsoleArgs, ListArgs, OutputArgs, RunArgs, ServerArgs};
+use crate::cli::{CheckArgs, ConsoleArgs, ListArgs, OutputArgs, RunArgs, Selection, ServerArgs};
 use crate::outcome::RunResult;
 use crate::report::{self, console::ConsoleOptions};
 use crate::runner::seed::Seeder;
@@ -10,6 +10,7 @@ use crate::runner::target::{Account, Target};
 use crate::runner::tls::{self, TlsOptions};
 use crate::runner::{self, RunOptions};
 use crate::scenario::load::{self, Problem};
+use crate::scenario::Scenario;
 use crate::select;
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -74,18 +75,22 @@ fn usage(message: &str) -> u8 {
     EXIT_USAGE
 }
 
-pub fn list(args: ListArgs) -> u8 {
-    let (suite, _) = match select::load(&args.selection) {
-        Ok(s) => s,
-        Err(e) => return usage(&e),
-    };
+/// The scenarios a selection names, or the exit code when the files or the
+/// selection are unusable (problems already printed).
+fn load_selected(selection: &Selection) -> Result<(Vec<Scenario>, Vec<(String, String)>), u8> {
+    let (suite, vars) = select::load(selection).map_err(|e| usage(&e))?;
     if !suite.problems.is_empty() {
         print_problems(&suite.problems);
-        return EXIT_USAGE;
+        return Err(EXIT_USAGE);
     }
-    let scenarios = match select::filter(suite.scenarios, &args.selection) {
+    let scenarios = select::filter(suite.scenarios, selection).map_err(|e| usage(&e))?;
+    Ok((scenarios, vars))
+}
+
+pub fn list(args: ListArgs) -> u8 {
+    let (scenarios, _) = match load_selected(&args.selection) {
         Ok(s) => s,
-        Err(e) => return usage(&e),
+        Err(code) => return code,
     };
     if args.coverage {
         let (folders, _) = select::split_targets(&args.selection.targets);
@@ -167,17 +172,9 @@ pub fn target_from_args(
 }
 
 pub async fn run(args: RunArgs) -> u8 {
-    let (suite, vars) = match select::load(&args.selection) {
+    let (scenarios, vars) = match load_selected(&args.selection) {
         Ok(s) => s,
-        Err(e) => return usage(&e),
-    };
-    if !suite.problems.is_empty() {
-        print_problems(&suite.problems);
-        return EXIT_USAGE;
-    }
-    let scenarios = match select::filter(suite.scenarios, &args.selection) {
-        Ok(s) => s,
-        Err(e) => return usage(&e),
+        Err(code) => return code,
     };
     let known_failures = match &args.known_failures {
         Some(p) => match runner::read_known_failures(p) {

@@ -47,6 +47,61 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) of pop3spec or of one subcommand
     Man(ManArgs),
+    /// Many concurrent clients doing random valid work, checked against a mailbox model
+    #[command(after_help = crate::stress::EXIT_CODES)]
+    Stress(crate::stress::StressArgs),
+    /// Combine several `run --json` results into one scenario × server matrix (HTML and Markdown)
+    #[command(after_help = REPORT_EXIT_CODES)]
+    Report(ReportArgs),
+}
+
+pub const REPORT_EXIT_CODES: &str = "\
+Exit codes:
+  0  both reports were written (whatever the servers' verdicts)
+  1  a report file could not be written
+  2  bad command line, or a result file that cannot be read or is not pop3spec JSON";
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Result files written by `pop3spec run --json`; each becomes a column labelled with its target
+    #[arg(value_name = "FILE.json")]
+    pub files: Vec<PathBuf>,
+    /// A result file and its column label (repeatable; these columns come first, in order)
+    #[arg(long = "name", value_name = "LABEL=FILE.json", value_parser = parse_named_report)]
+    pub names: Vec<NamedReport>,
+    /// Write the HTML matrix here (one self-contained file)
+    #[arg(
+        long,
+        env = "POP3SPEC_MATRIX_HTML",
+        value_name = "FILE",
+        default_value = "reports/matrix.html"
+    )]
+    pub html: PathBuf,
+    /// Write the Markdown matrix here
+    #[arg(
+        long,
+        env = "POP3SPEC_MATRIX_MD",
+        value_name = "FILE",
+        default_value = "reports/matrix.md"
+    )]
+    pub markdown: PathBuf,
+}
+
+/// `--name LABEL=FILE.json`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedReport {
+    pub label: String,
+    pub path: PathBuf,
+}
+
+fn parse_named_report(s: &str) -> Result<NamedReport, String> {
+    match s.split_once('=') {
+        Some((label, path)) if !label.trim().is_empty() && !path.is_empty() => Ok(NamedReport {
+            label: label.trim().to_string(),
+            path: PathBuf::from(path),
+        }),
+        _ => Err(format!("expected LABEL=FILE.json, got `{s}`")),
+    }
 }
 
 #[derive(Debug, Args)]

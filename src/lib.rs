@@ -20,3 +20,4 @@ pub mod cli;
 pub mod coverage;
 pub mod select;
 pub mod selftest;
+pub mod stress;

@@ -11,6 +11,7 @@ pub mod github;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod matrix;
 
 use crate::outcome::{Outcome, ScenarioResult};
 use std::borrow::Cow;

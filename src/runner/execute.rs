@@ -305,7 +305,7 @@ impl<'a> Executor<'a> {
             .target
             .connect(implicit_tls)
             .await
-            .map_err(|e| self.open_failure(e, step, false))?;
+            .map_err(|e| self.open_failure(e, step))?;
         self.sessions.insert(
             name.to_string(),
             Session {
@@ -342,18 +342,18 @@ impl<'a> Executor<'a> {
             Ok((true, text)) => text,
             Ok((false, text)) => {
                 let e = OpenError::Protocol(format!("the greeting is not +OK: `{text}`"));
-                return Err(self.open_failure(e, step, false));
+                return Err(self.open_failure(e, step));
             }
             Err(e) => {
                 session.stalled = true;
-                return Err(self.open_failure(e, step, false));
+                return Err(self.open_failure(e, step));
             }
         };
         session.greeted = true;
         set_greeting_vars(vars, name, &greeting);
         if target.starttls {
             if let Err(e) = target.upgrade(&mut session.conn, &mut log).await {
-                return Err(self.open_failure(e, step, false));
+                return Err(self.open_failure(e, step));
             }
         }
         if login {
@@ -430,7 +430,7 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn open_failure(&self, e: OpenError, step: Option<&Step>, _: bool) -> StepFail {
+    fn open_failure(&self, e: OpenError, step: Option<&Step>) -> StepFail {
         let f = self.finding(step, e.message().to_string());
         match e {
             OpenError::Protocol(_) => StepFail::Fail(f),
@@ -898,75 +898,49 @@ impl<'a> Executor<'a> {
 
     fn judge_line(&mut self, step: &Step, e: &ExpectLine, line: &Line) -> Result<(), StepFail> {
         let shown = escape(&line.bytes);
-        if e.status == StatusWant::Continue {
+        let status = status_of(&line.bytes);
+        let expected_status = || vec![want_text(e.status).to_string()];
+        match e.status {
             // RFC 5034 §4: a continuation is "+" then a space and base64 (the
             // space may be absent for an empty challenge).
-            let is_continuation = line.bytes == b"+" || line.bytes.starts_with(b"+ ");
-            if !is_continuation {
-                return Err(self.fail(
-                    step,
-                    "expected a SASL continuation line (`+ ` and a base64 challenge)",
-                    vec![want_text(e.status).into()],
-                    vec![shown],
-                    false,
-                ));
-            }
-            if !line.crlf {
-                return Err(self.fail(
-                    step,
-                    "the continuation line ends with a bare LF; POP3 lines end with CRLF",
-                    vec![format!("{shown}\\r\\n")],
-                    vec![format!("{shown}\\n")],
-                    false,
-                ));
-            }
-            if let Some(re) = &e.matches {
-                let text = String::from_utf8_lossy(&line.bytes).into_owned();
-                match re.captures(&text) {
-                    Some(caps) => capture(&mut self.vars, re, &caps),
-                    None => {
-                        return Err(self.fail(
-                            step,
-                            format!("the continuation line does not match /{}/", re.as_str()),
-                            vec![format!("/{}/", re.as_str())],
-                            vec![shown],
-                            false,
-                        ))
-                    }
+            StatusWant::Continue => {
+                if line.bytes != b"+" && !line.bytes.starts_with(b"+ ") {
+                    return Err(self.fail(
+                        step,
+                        "expected a SASL continuation line (`+ ` and a base64 challenge)",
+                        expected_status(),
+                        vec![shown],
+                        false,
+                    ));
                 }
             }
-            return Ok(());
-        }
-        let status = status_of(&line.bytes);
-        if status.is_none() {
-            return Err(self.fail(step, "the response does not start with the status indicator +OK or -ERR (exact, upper case, then a space or CRLF)", vec![want_text(e.status).into()], vec![shown], false));
-        }
-        let ok = status == Some(true);
-        match (e.status, ok) {
-            (StatusWant::Ok, false) => {
+            _ if status.is_none() => {
+                return Err(self.fail(step, "the response does not start with the status indicator +OK or -ERR (exact, upper case, then a space or CRLF)", expected_status(), vec![shown], false));
+            }
+            StatusWant::Ok if status == Some(false) => {
                 return Err(self.fail(
                     step,
                     "expected +OK, got -ERR",
-                    vec!["+OK ...".into()],
+                    expected_status(),
                     vec![shown],
                     false,
-                ))
+                ));
             }
-            (StatusWant::Err, true) => {
+            StatusWant::Err if status == Some(true) => {
                 return Err(self.fail(
                     step,
                     "expected -ERR, got +OK",
-                    vec!["-ERR ...".into()],
+                    expected_status(),
                     vec![shown],
                     false,
-                ))
+                ));
             }
             _ => {}
         }
         if !line.crlf {
             return Err(self.fail(
                 step,
-                "the response line ends with a bare LF; POP3 lines end with CRLF (RFC 1939 §3)",
+                "the line ends with a bare LF; POP3 lines end with CRLF (RFC 1939 §3)",
                 vec![format!("{shown}\\r\\n")],
                 vec![format!("{shown}\\n")],
                 false,
@@ -974,10 +948,12 @@ impl<'a> Executor<'a> {
         }
         if let Some(code) = &e.code {
             let text = String::from_utf8_lossy(&line.bytes);
-            let rest = text.splitn(2, ' ').nth(1).unwrap_or("").trim_start();
+            let rest = text.split_once(' ').map_or("", |(_, r)| r).trim_start();
             let found = rest
                 .strip_prefix('[')
                 .and_then(|r| r.find(']').map(|end| &r[..end]));
+            // RFC 2449 §8: codes are case-insensitive and hierarchical, so
+            // `SYS` matches `[SYS/TEMP]`.
             let matches = found.is_some_and(|c| {
                 c.eq_ignore_ascii_case(code)
                     || (c.len() > code.len()
@@ -985,10 +961,11 @@ impl<'a> Executor<'a> {
                         && c.as_bytes()[code.len()] == b'/')
             });
             if !matches {
+                let indicator = if status == Some(true) { "+OK" } else { "-ERR" };
                 return Err(self.fail(
                     step,
                     format!("expected the response code [{code}]"),
-                    vec![format!("{} [{code}] ...", if ok { "+OK" } else { "-ERR" })],
+                    vec![format!("{indicator} [{code}] ...")],
                     vec![shown],
                     false,
                 ));
@@ -1013,11 +990,11 @@ impl<'a> Executor<'a> {
                 None => {
                     return Err(self.fail(
                         step,
-                        format!("the response line does not match /{}/", re.as_str()),
+                        format!("the line does not match /{}/", re.as_str()),
                         vec![format!("/{}/", re.as_str())],
                         vec![shown],
                         false,
-                    ))
+                    ));
                 }
             }
         }
