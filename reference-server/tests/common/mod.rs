@@ -357,3 +357,80 @@ pub fn tls_connector() -> tokio_rustls::TlsConnector {
         .with_no_client_auth();
     tokio_rustls::TlsConnector::from(Arc::new(cfg))
 }
+
+/// The server binary running as a child process on an ephemeral port.
+pub struct ChildServer {
+    pub child: tokio::process::Child,
+    pub addr: std::net::SocketAddr,
+}
+
+impl ChildServer {
+    /// Start `pop3-reference-server --listen 127.0.0.1:0 --no-tls` plus
+    /// `args`, with `env`, serving `mail_root` for `users`.
+    pub async fn spawn(
+        mail_root: &Path,
+        users: &[(&str, &str)],
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ChildServer {
+        use tokio::io::AsyncBufReadExt;
+        let users_file = mail_root.with_extension("users");
+        let text: String = users.iter().map(|(u, p)| format!("{u}:{p}\n")).collect();
+        std::fs::write(&users_file, text).unwrap();
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_pop3-reference-server"));
+        cmd.arg("--mail-root")
+            .arg(mail_root)
+            .arg("--users")
+            .arg(&users_file)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("POP3_REF_TEST_UPDATE_PAUSE_MS")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        if !args
+            .iter()
+            .any(|a| a.starts_with("--tls") || *a == "--require-tls")
+        {
+            cmd.arg("--no-tls");
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(l) = lines.next_line().await.unwrap() {
+                if let Some(a) = l.strip_prefix("pop3-reference-server listening on ") {
+                    return a.trim().parse().unwrap();
+                }
+            }
+            panic!("server exited before listening");
+        })
+        .await
+        .expect("server did not start");
+        // Keep draining stderr so the child never blocks or dies on EPIPE.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        ChildServer { child, addr }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().unwrap()
+    }
+
+    /// SIGKILL and reap.
+    pub async fn kill(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+
+    /// A status field of /proc/PID/status in kB (VmRSS, VmHWM).
+    pub fn status_kb(&self, field: &str) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        s.lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+}
