@@ -122,6 +122,11 @@ impl Connection {
         if let Some(reset) = &self.eof {
             return Err(FillError::Closed(reset.clone()));
         }
+        // `timeout_at` polls the read before the timer, so a server that always
+        // has data ready would never time out: the deadline is checked first.
+        if Instant::now() >= deadline {
+            return Err(FillError::Timeout);
+        }
         let mut chunk = [0u8; CHUNK];
         let read = async {
             match &mut self.io {

@@ -346,7 +346,7 @@ impl<'a> Executor<'a> {
             }
             Err(e) => {
                 session.stalled = true;
-                return Err(self.open_failure(e, step));
+                return Err(self.open_failure(e.context("waiting for the greeting"), step));
             }
         };
         session.greeted = true;
@@ -838,7 +838,12 @@ impl<'a> Executor<'a> {
                 );
                 Err(self.fail(
                     step,
-                    "the server closed the connection instead of answering",
+                    match &reset {
+                        Some(r) => {
+                            format!("the server reset the connection ({r}) instead of answering")
+                        }
+                        None => "the server closed the connection instead of answering".into(),
+                    },
                     vec!["a response line".into()],
                     vec![if partial.is_empty() {
                         "<connection closed>".into()
@@ -1287,7 +1292,9 @@ impl<'a> Executor<'a> {
                             }
                             break;
                         }
-                        ReadEvent::Line(_) => continue,
+                        // Forget each skipped line: a server still streaming
+                        // a body must not grow the buffer past --max-line.
+                        ReadEvent::Line(_) => session.conn.compact(),
                         _ => break,
                     }
                 }

@@ -133,6 +133,15 @@ impl OpenError {
             OpenError::Unreachable(m) | OpenError::Protocol(m) | OpenError::Other(m) => m,
         }
     }
+
+    /// The same error with `what` was happening put in front of its message.
+    pub fn context(self, what: &str) -> OpenError {
+        match self {
+            OpenError::Unreachable(m) => OpenError::Unreachable(format!("{what}: {m}")),
+            OpenError::Protocol(m) => OpenError::Protocol(format!("{what}: {m}")),
+            OpenError::Other(m) => OpenError::Other(format!("{what}: {m}")),
+        }
+    }
 }
 
 /// Callback for transcript lines while opening: (direction is server?, text).
@@ -191,7 +200,8 @@ impl Target {
                 if status_of(&line.bytes) == Some(true) {
                     Ok((true, text))
                 } else if status_of(&line.bytes) == Some(false) {
-                    Ok((false, text))
+                    // Only ever shown (in a refusal message): escaped, like the transcript.
+                    Ok((false, escape(&line.bytes)))
                 } else {
                     Err(OpenError::Protocol(format!(
                         "expected +OK or -ERR, got `{}`",
