@@ -1026,9 +1026,12 @@ async fn transaction(
     let user = acct.account.user.as_str();
     let listing = s.uidl_all().await?;
     check_listing(run, acct, &listing);
-    if listing.len() < acct.floor {
+    if listing.len() <= acct.floor {
         if let Some((dir, marker)) = &acct.maildir {
-            let want = acct.floor * 2 - listing.len();
+            let want = acct
+                .seeded
+                .unwrap_or(acct.floor * 2)
+                .saturating_sub(listing.len());
             let dir = dir.clone();
             let marker = *marker;
             let texts: Vec<String> = (0..want)
