@@ -140,11 +140,22 @@ try:
 except FileNotFoundError:
     known = {}
 if os.environ.get("UPDATE_KNOWN"):
+    # Keep the reviewed header (the comment lines before the first id).
+    header = []
+    try:
+        for line in open(known_path):
+            if not line.startswith("#"):
+                break
+            header.append(line)
+    except FileNotFoundError:
+        header = [
+            "# Scenarios that fail against this Dovecot set-up because Dovecot deviates\n",
+            "# from the RFC rule they check. One id per line; after # the rule and what\n",
+            "# Dovecot answered. Regenerate with UPDATE_KNOWN=1 ci/dovecot.sh VARIANT, then\n",
+            "# review every line: a failure caused by the harness or a scenario is a bug to fix.\n",
+        ]
     with open(known_path, "w") as out:
-        out.write("# Scenarios that fail against this Dovecot set-up because Dovecot deviates\n")
-        out.write("# from the RFC rule they check. One id per line; after # the rule and what\n")
-        out.write("# Dovecot answered. Regenerate with UPDATE_KNOWN=1 ci/dovecot.sh VARIANT, then\n")
-        out.write("# review every line: a failure caused by the harness or a scenario is a bug to fix.\n")
+        out.writelines(header)
         for i in sorted(bad):
             r = bad[i]
             actual = ((r.get("finding") or {}).get("actual") or [""])[0]
