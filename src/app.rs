@@ -252,7 +252,7 @@ pub async fn run_against(
         );
         println!(
             "  greeting: {}\n  CAPA: {}",
-            crate::runner::connection::escape(info.greeting.as_bytes()),
+            info.greeting,
             if info.capa_supported {
                 info.capabilities.join(", ")
             } else {

@@ -58,6 +58,7 @@ pub struct Target {
 /// What the server told us before any scenario ran.
 #[derive(Clone, Debug, Default)]
 pub struct TargetInfo {
+    /// The greeting line, escaped for display (control bytes and invalid UTF-8 as `\xNN`).
     pub greeting: String,
     pub apop: bool,
     pub capa_supported: bool,
@@ -324,7 +325,7 @@ impl Target {
         // Whatever the greeting is, judging it is the scenarios' job; the probe
         // only needs to know that something listens there.
         let greeting = match conn.read_line(Instant::now() + self.timeout).await {
-            ReadEvent::Line(l) => String::from_utf8_lossy(&l.bytes).into_owned(),
+            ReadEvent::Line(l) => escape(&l.bytes),
             // A server that does not greet will not answer CAPA either; the
             // scenarios will report it, each within its own timeout.
             _ => return Ok(info),
