@@ -620,7 +620,7 @@ fn html_detail(out: &mut String, m: &Matrix, col: usize, s: &Scenario) {
         item("reason", reason);
     }
     if let Some(f) = &s.finding {
-        if !f.message.is_empty() {
+        if !f.message.is_empty() && s.reason.as_deref() != Some(f.message.as_str()) {
             item("finding", &f.message);
         }
         if let Some(step) = step_text(f) {
@@ -858,7 +858,7 @@ fn md_detail(out: &mut String, m: &Matrix, col: usize, s: &Scenario) {
         let _ = writeln!(out, "- reason: {}", md(reason));
     }
     if let Some(f) = &s.finding {
-        if !f.message.is_empty() {
+        if !f.message.is_empty() && s.reason.as_deref() != Some(f.message.as_str()) {
             let _ = writeln!(out, "- finding: {}", md(&f.message));
         }
         if let Some(step) = step_text(f) {
