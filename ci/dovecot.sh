@@ -114,7 +114,7 @@ mkdir -p "$reports"
 set +e
 "$bin" run --host 127.0.0.1 --port "$port" --tls-port "$tls_port" --insecure \
   --user alice --pass "$pass1" --user2 bob --pass2 "$pass2" \
-  --maildir "$work/home/alice/Maildir" \
+  --maildir "$work/home/alice/Maildir" --maildir2 "$work/home/bob/Maildir" \
   --junit "$reports/dovecot-$variant.xml" --json "$reports/dovecot-$variant.json" \
   --color never "$@"
 code=$?

@@ -142,6 +142,17 @@ pub fn target_from_args(
         (None, Some(cmd)) => Some(Seeder::Command(cmd.clone())),
         (None, None) => None,
     };
+    let seeder2 = match (&a.maildir2, &a.seed_command) {
+        (Some(dir), _) => Some(Seeder::Maildir {
+            path: dir.clone(),
+            disposable: a.disposable_account,
+        }),
+        (None, Some(cmd)) => Some(Seeder::Command(cmd.clone())),
+        (None, None) => None,
+    };
+    if a.maildir2.is_some() && (a.user2.is_none() || a.pass2.is_none()) {
+        return Err("--maildir2 seeds the second account: pass --user2 and --pass2 too".into());
+    }
     if seeder.is_some() && account1.is_none() {
         return Err(
             "seeding (--maildir/--seed-command) needs the account it seeds: pass --user and --pass"
@@ -161,6 +172,7 @@ pub fn target_from_args(
         account2: account(&a.user2, &a.pass2, "--user2/--pass2")?,
         auth: a.auth,
         seeder,
+        seeder2,
         connect_timeout: a.connect_timeout,
         timeout: a.timeout,
         max_line: a.max_line,

@@ -64,8 +64,11 @@ impl Bundled {
             .await
             .map_err(|e| format!("cannot start the bundled reference server: {e}"))?;
         let maildir = mail_root.path().join(USER);
-        std::fs::create_dir_all(&maildir)
-            .map_err(|e| format!("cannot create {}: {e}", maildir.display()))?;
+        let maildir2 = mail_root.path().join(USER2);
+        for dir in [&maildir, &maildir2] {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
         let tls_opts = TlsOptions {
             insecure: true,
             ..Default::default()
@@ -90,6 +93,10 @@ impl Bundled {
             auth: AuthMechanism::User,
             seeder: Some(Seeder::Maildir {
                 path: maildir,
+                disposable: false,
+            }),
+            seeder2: Some(Seeder::Maildir {
+                path: maildir2,
                 disposable: false,
             }),
             connect_timeout: Duration::from_secs(5),

@@ -244,7 +244,15 @@ pub struct ServerArgs {
     /// The test account's Maildir (holding cur/ new/ tmp/), for seeding fixtures
     #[arg(long, env = "POP3SPEC_MAILDIR", value_name = "DIR")]
     pub maildir: Option<PathBuf>,
-    /// Shell command that seeds the account; gets the fixture's message files as arguments
+    /// The second test account's Maildir, for scenarios with a `fixture2`
+    #[arg(
+        long,
+        env = "POP3SPEC_MAILDIR2",
+        value_name = "DIR",
+        conflicts_with = "seed_command"
+    )]
+    pub maildir2: Option<PathBuf>,
+    /// Shell command that seeds an account ($POP3SPEC_USER); gets the fixture's message files as arguments
     #[arg(
         long,
         env = "POP3SPEC_SEED_COMMAND",

@@ -638,6 +638,7 @@ async fn start_bundled(
         account2: None,
         auth: crate::runner::target::AuthMechanism::User,
         seeder: None,
+        seeder2: None,
         connect_timeout: args.server.connect_timeout,
         timeout: args.server.timeout,
         max_line: args.server.max_line,

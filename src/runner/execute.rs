@@ -172,6 +172,13 @@ fn skip_reason(scenario: &Scenario, target: &Target, info: &TargetInfo) -> Optio
             ));
         }
     }
+    if let Some(f) = &scenario.fixture2 {
+        if target.account2.is_none() || target.seeder2.is_none() {
+            return Some(format!(
+                "needs fixture `{f}` in the second account's maildrop: pass --user2/--pass2 and --maildir2 DIR or --seed-command CMD"
+            ));
+        }
+    }
     None
 }
 
@@ -219,34 +226,40 @@ impl<'a> Executor<'a> {
     }
 
     async fn run(&mut self, _info: &TargetInfo) -> StepResult {
-        if let Some(dir) = &self.scenario.fixture_dir {
-            let user = self
-                .target
-                .account
-                .as_ref()
-                .map(|a| a.user.clone())
-                .unwrap_or_default();
-            let seeder = self.target.seeder.clone().expect("checked by skip_reason");
-            let dir = dir.clone();
-            let seeded = tokio::task::spawn_blocking(move || seeder.seed(&dir, &user))
+        let fixtures = [
+            (
+                &self.scenario.fixture,
+                &self.scenario.fixture_dir,
+                &self.target.seeder,
+                &self.target.account,
+            ),
+            (
+                &self.scenario.fixture2,
+                &self.scenario.fixture2_dir,
+                &self.target.seeder2,
+                &self.target.account2,
+            ),
+        ];
+        for (name, dir, seeder, account) in fixtures {
+            let (Some(name), Some(dir)) = (name, dir) else {
+                continue;
+            };
+            let seeder = seeder.clone().expect("checked by skip_reason");
+            let user = account.as_ref().map(|a| a.user.clone()).unwrap_or_default();
+            let (dir, who) = (dir.clone(), user.clone());
+            let seeded = tokio::task::spawn_blocking(move || seeder.seed(&dir, &who))
                 .await
                 .unwrap_or_else(|e| Err(format!("seeding panicked: {e}")));
             if let Err(e) = seeded {
                 return Err(StepFail::Error(Finding {
-                    message: format!(
-                        "could not seed fixture `{}`: {e}",
-                        self.scenario.fixture.as_deref().unwrap_or("")
-                    ),
+                    message: format!("could not seed fixture `{name}` for {user}: {e}"),
                     ..Default::default()
                 }));
             }
             self.rec.push(
                 MAIN_SESSION,
                 Direction::Note,
-                format!(
-                    "seeded fixture {}",
-                    self.scenario.fixture.as_deref().unwrap_or("")
-                ),
+                format!("seeded fixture {name} for {user}"),
             );
         }
         let login = self.scenario.state == State::Transaction;

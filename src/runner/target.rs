@@ -43,6 +43,8 @@ pub struct Target {
     pub account2: Option<Account>,
     pub auth: AuthMechanism,
     pub seeder: Option<Seeder>,
+    /// Seeds the second account (`fixture2`).
+    pub seeder2: Option<Seeder>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
     pub max_line: usize,

@@ -239,18 +239,8 @@ impl Converter<'_> {
             }
         };
         let timeout = raw.timeout.as_ref().and_then(|t| self.duration(t));
-        let fixture_dir = raw.fixture.as_ref().and_then(|f| {
-            let dir = find_fixture(self.file, &f.value);
-            if dir.is_none() {
-                let p = self.pos(f);
-                self.problem(
-                    p,
-                    format!("unknown fixture `{}`", f.value),
-                    Some("fixtures are folders of .eml files in a `fixtures/` folder beside or above the scenario".into()),
-                );
-            }
-            dir
-        });
+        let fixture_dir = self.fixture(raw.fixture.as_ref());
+        let fixture2_dir = self.fixture(raw.fixture2.as_ref());
         if let Err(e) = super::spec::rfc_citations(&raw.spec.value) {
             let p = self.pos(&raw.spec);
             self.problem(
@@ -289,6 +279,8 @@ impl Converter<'_> {
             state,
             fixture: raw.fixture.map(|f| f.value),
             fixture_dir,
+            fixture2: raw.fixture2.map(|f| f.value),
+            fixture2_dir,
             catches_pos: raw.catches.iter().map(|c| self.pos(c)).collect(),
             catches: raw.catches.into_iter().map(|c| c.value).collect(),
             timeout,
@@ -298,6 +290,21 @@ impl Converter<'_> {
             source: Arc::from(self.source),
             id_pos,
         })
+    }
+
+    /// The folder of a named fixture; an unknown name is a problem at its position.
+    fn fixture(&mut self, name: Option<&S<String>>) -> Option<PathBuf> {
+        let f = name?;
+        let dir = find_fixture(self.file, &f.value);
+        if dir.is_none() {
+            let p = self.pos(f);
+            self.problem(
+                p,
+                format!("unknown fixture `{}`", f.value),
+                Some("fixtures are folders of .eml files in a `fixtures/` folder beside or above the scenario".into()),
+            );
+        }
+        dir
     }
 
     fn duration(&mut self, s: &S<String>) -> Option<Duration> {

@@ -35,6 +35,9 @@ pub struct Scenario {
     pub fixture: Option<String>,
     /// Where the fixture's message files are, resolved at load time.
     pub fixture_dir: Option<PathBuf>,
+    /// A fixture for the second account, and where it is.
+    pub fixture2: Option<String>,
+    pub fixture2_dir: Option<PathBuf>,
     pub catches: Vec<String>,
     pub timeout: Option<Duration>,
     pub vars: BTreeMap<String, String>,

@@ -56,6 +56,10 @@ pub struct RawScenario {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub fixture: Option<S<String>>,
+    /// A fixture seeded into the second account's Maildir first (--user2; --maildir2 or --seed-command).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub fixture2: Option<S<String>>,
     /// Reference-server faults (--list-faults) this scenario must detect.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
