@@ -4,7 +4,7 @@
 use crate::bundled::{Bundled, BundledOptions};
 use crate::cli::{CheckArgs, ConsoleArgs, ListArgs, OutputArgs, RunArgs, Selection, ServerArgs};
 use crate::outcome::RunResult;
-use crate::report::{self, console::ConsoleOptions};
+use crate::report::{self, console::ConsoleOptions, console::Progress};
 use crate::runner::seed::Seeder;
 use crate::runner::target::{Account, Target};
 use crate::runner::tls::{self, TlsOptions};
@@ -276,12 +276,33 @@ pub async fn run_against(
         }
         println!();
     }
+    // A status line on stderr while both streams are a terminal (never in CI logs).
+    let mut progress = {
+        use std::io::IsTerminal;
+        (!console.quiet && std::io::stdout().is_terminal() && std::io::stderr().is_terminal()).then(
+            || {
+                let p = Progress::new(scenarios.len());
+                eprint!("{}", p.render(""));
+                p
+            },
+        )
+    };
     let result = runner::run_sharded(scenarios, &shards, opts, |r| {
+        if progress.is_some() {
+            eprint!("{}", Progress::ERASE);
+        }
         if report::console::is_shown(r, &console) {
             println!("{}", report::console::scenario_line(r, &console));
         }
+        if let Some(p) = &mut progress {
+            p.record(r, &console);
+            eprint!("{}", p.render(&r.id));
+        }
     })
     .await;
+    if progress.is_some() {
+        eprint!("{}", Progress::ERASE);
+    }
     println!("{}", report::console::render_tail(&result, &console));
     if report::github::enabled(output.annotations) {
         print!("{}", report::github::render(&result));

@@ -314,6 +314,58 @@ fn shown<'a>(
     run.scenarios.iter().filter(move |r| is_shown(r, opts))
 }
 
+/// The status line a long run keeps on stderr while stdout is a terminal:
+/// `[done/total] failures: F  current: ID`, redrawn in place as each scenario
+/// finishes and erased before anything else is printed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub total: usize,
+    pub done: usize,
+    /// Results that fail the run, as the quiet console counts them.
+    pub failed: usize,
+}
+
+impl Progress {
+    /// Goes to the start of the line and clears it.
+    pub const ERASE: &'static str = "\r\x1b[K";
+
+    pub fn new(total: usize) -> Self {
+        Progress {
+            total,
+            ..Self::default()
+        }
+    }
+
+    /// Counts one finished scenario.
+    pub fn record(&mut self, r: &ScenarioResult, opts: &ConsoleOptions) {
+        self.done += 1;
+        if shown_as_failure(r, opts.strict) && !r.known_failure {
+            self.failed += 1;
+        }
+    }
+
+    /// The status line, drawn over the current terminal line, at most `WIDTH`
+    /// columns (a long id is cut) so it never wraps on a usual terminal. `current`
+    /// is the scenario that just finished; empty before the first one.
+    pub fn render(&self, current: &str) -> String {
+        let head = format!("[{}/{}] failures: {}", self.done, self.total, self.failed);
+        if current.is_empty() {
+            return format!("\r{head}\x1b[K");
+        }
+        let head = format!("{head}  current: ");
+        let room = WIDTH.saturating_sub(head.chars().count() + 1);
+        let current = visible(current);
+        let id: String = if current.chars().count() > room {
+            let mut cut: String = current.chars().take(room.saturating_sub(1)).collect();
+            cut.push('…');
+            cut
+        } else {
+            current.into_owned()
+        };
+        format!("\r{head}{id}\x1b[K")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,6 +562,57 @@ mod tests {
                 "known failures that failed (not counted against the run): rfc1939.top.lines",
                 "known failure now passes; remove from the known-failures list: rfc1939.uidl.unique",
             ]
+        );
+    }
+
+    #[test]
+    fn progress_counts_and_renders_in_place() {
+        let run = fixture::run();
+        let mut p = Progress::new(run.scenarios.len());
+        assert_eq!(p.render(""), "\r[0/8] failures: 0\x1b[K");
+        for r in &run.scenarios {
+            p.record(r, &PLAIN);
+        }
+        // fail and error count; the known failure and non-strict do not.
+        assert_eq!((p.done, p.failed), (8, 2));
+        assert_eq!(
+            p.render("rfc1939.retr.body"),
+            "\r[8/8] failures: 2  current: rfc1939.retr.body\x1b[K"
+        );
+        let mut strict = Progress::new(8);
+        for r in &run.scenarios {
+            strict.record(
+                r,
+                &ConsoleOptions {
+                    strict: true,
+                    ..PLAIN
+                },
+            );
+        }
+        assert_eq!(strict.failed, 3);
+        assert_eq!(Progress::ERASE, "\r\x1b[K");
+    }
+
+    #[test]
+    fn progress_line_stays_within_the_width() {
+        let p = Progress {
+            total: 304,
+            done: 17,
+            failed: 3,
+        };
+        let long = format!("rfc1939.{}", "x".repeat(100));
+        let line = p.render(&long);
+        let text = line
+            .strip_prefix('\r')
+            .and_then(|l| l.strip_suffix("\x1b[K"))
+            .unwrap();
+        assert!(text.starts_with("[17/304] failures: 3  current: rfc1939.xxx"));
+        assert!(text.ends_with('…'));
+        assert!(text.chars().count() < WIDTH, "{text}");
+        // A hostile id cannot drive the terminal.
+        assert_eq!(
+            p.render("a\x1bb"),
+            "\r[17/304] failures: 3  current: a\\x1bb\x1b[K"
         );
     }
 
