@@ -77,7 +77,10 @@ fn usage(message: &str) -> u8 {
 
 /// The scenarios a selection names, or the exit code when the files or the
 /// selection are unusable (problems already printed).
-fn load_selected(selection: &Selection) -> Result<(Vec<Scenario>, Vec<(String, String)>), u8> {
+/// The selected scenarios and the `--var` values.
+type Selected = (Vec<Scenario>, Vec<(String, String)>);
+
+fn load_selected(selection: &Selection) -> Result<Selected, u8> {
     let (suite, vars) = select::load(selection).map_err(|e| usage(&e))?;
     if !suite.problems.is_empty() {
         print_problems(&suite.problems);
