@@ -5,6 +5,7 @@
 #
 #   ci/dovecot-standalone.sh WORKDIR PORT [MESSAGE|-] USER:PASS...
 #
+# POP3_LOCK_SESSION=yes makes Dovecot lock the maildrop for the whole session.
 # Used by `pop3spec-bench server` (src/bin/pop3spec-bench.rs). The conformance
 # run keeps its own set-up in ci/dovecot.sh. Stop it with SIGTERM.
 set -euo pipefail
@@ -34,6 +35,7 @@ auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
 first_valid_uid = 1
 auth_failure_delay = 0
+pop3_lock_session = ${POP3_LOCK_SESSION:-no}
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $work/passwd

@@ -107,6 +107,10 @@ struct Model {
     pending_deliveries: usize,
     /// Sessions logged in right now (between +OK to the login and sending QUIT or dropping).
     holders: HashSet<u64>,
+    /// Sessions that were logged in at the same time as another session of
+    /// the account: what they see may be changed under them, so their
+    /// listing is not compared with the model and their findings are notes.
+    shared: HashSet<u64>,
 }
 
 struct AccountState {
@@ -191,6 +195,8 @@ struct Run {
     in_use: AtomicU64,
     refused: AtomicU64,
     drops: AtomicU64,
+    /// Findings of sessions that shared a maildrop with another (not judged).
+    shared_notes: AtomicU64,
     /// Sessions that could not be opened (connect or greeting failed): availability, not an invariant.
     open_errors: AtomicU64,
     first_open_error: Mutex<Option<String>>,
@@ -253,6 +259,8 @@ pub struct Summary {
     /// Sessions that could not be opened (connect refused or timed out, no greeting).
     pub open_errors: u64,
     pub first_open_error: Option<String>,
+    /// Findings of sessions that shared a maildrop with another session (not judged).
+    pub shared_session_findings: u64,
     pub server_locks: bool,
     /// command -> [count, p50, p90, p99, max] in microseconds
     pub latency_us: BTreeMap<String, [u64; 5]>,
@@ -335,6 +343,7 @@ pub async fn stress(args: StressArgs) -> u8 {
         in_use: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         drops: AtomicU64::new(0),
+        shared_notes: AtomicU64::new(0),
         open_errors: AtomicU64::new(0),
         first_open_error: Mutex::new(None),
         overlaps: Mutex::new(Vec::new()),
@@ -431,6 +440,7 @@ fn summarise(run: &Run, args: &StressArgs, seed: u64, elapsed: f64, lat: &Latenc
         dropped_connections: run.drops.load(Ordering::Relaxed),
         open_errors: run.open_errors.load(Ordering::Relaxed),
         first_open_error: run.first_open_error.lock().unwrap().clone(),
+        shared_session_findings: run.shared_notes.load(Ordering::Relaxed),
         server_locks,
         latency_us: lat
             .iter()
@@ -478,6 +488,13 @@ pub fn render(s: &Summary) -> String {
             "warning: {} session(s) could not be opened (not counted as violations), first: {}",
             s.open_errors,
             s.first_open_error.as_deref().unwrap_or("")
+        );
+    }
+    if s.shared_session_findings > 0 {
+        let _ = writeln!(
+            out,
+            "note: {} finding(s) in sessions that shared their maildrop with another session were not judged",
+            s.shared_session_findings
         );
     }
     let _ = writeln!(
@@ -956,7 +973,12 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
     }
     {
         let mut m = acct.model.lock().unwrap();
-        if let Some(other) = m.holders.iter().next() {
+        let others: Vec<u64> = m.holders.iter().copied().collect();
+        m.shared.extend(others.iter().copied());
+        if !others.is_empty() {
+            m.shared.insert(id);
+        }
+        if let Some(other) = others.first() {
             run.overlaps.lock().unwrap().push(Violation {
                 kind: "lock",
                 account: user.to_string(),
@@ -968,12 +990,24 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
         }
         m.holders.insert(id);
     }
-    let result = transaction(run, acct, id, &mut s, rng).await;
-    // Whatever happened, this session no longer holds the maildrop.
-    acct.model.lock().unwrap().holders.remove(&id);
+    let mut found = Vec::new();
+    let result = transaction(run, acct, id, &mut s, rng, &mut found).await;
     if let Err(e) = result {
-        run.violation("session", user, e);
+        found.push(("session", e));
         s.conn.drop_connection().await;
+    }
+    // Whatever happened, this session no longer holds the maildrop.
+    let shared = {
+        let mut m = acct.model.lock().unwrap();
+        m.holders.remove(&id);
+        m.shared.remove(&id)
+    };
+    for (kind, detail) in found {
+        if shared {
+            run.shared_notes.fetch_add(1, Ordering::Relaxed);
+        } else {
+            run.violation(kind, user, detail);
+        }
     }
     run.commands.fetch_add(s.commands, Ordering::Relaxed);
     run.sessions.fetch_add(1, Ordering::Relaxed);
@@ -1046,10 +1080,13 @@ async fn transaction(
     id: u64,
     s: &mut Session<'_>,
     rng: &mut Rng,
+    found: &mut Vec<(&'static str, String)>,
 ) -> Result<(), String> {
     let user = acct.account.user.as_str();
     let listing = s.uidl_all().await?;
-    check_listing(run, acct, &listing);
+    if !acct.model.lock().unwrap().shared.contains(&id) {
+        check_listing(run, acct, &listing);
+    }
     if listing.len() <= acct.floor {
         if let Some((dir, marker)) = &acct.maildir {
             let want = acct
@@ -1091,41 +1128,38 @@ async fn transaction(
                     .nth(1)
                     .and_then(|c| c.parse::<usize>().ok());
                 if !ok || count != Some(live.len()) {
-                    run.violation(
+                    found.push((
                         "session-view",
-                        user,
                         format!(
                             "STAT answered `{text}` with {} message(s) listed and not marked",
                             live.len()
                         ),
-                    );
+                    ));
                 }
             }
             1 => match s.multi("LIST").await? {
                 Some(l) if l.len() == live.len() => {}
-                other => run.violation(
+                other => found.push((
                     "session-view",
-                    user,
                     format!(
                         "LIST gave {:?} line(s) with {} message(s) listed and not marked",
                         other.map(|l| l.len()),
                         live.len()
                     ),
-                ),
+                )),
             },
             2 => {
                 if let Some(n) = pick(rng) {
                     let (ok, text) = s.simple(&format!("UIDL {n}")).await?;
                     let got = text.split_whitespace().nth(2).unwrap_or("");
                     if !ok || got != uid_of[&n] {
-                        run.violation(
+                        found.push((
                             "uidl-changed",
-                            user,
                             format!(
                                 "UIDL {n} answered `{text}`; the session's listing said {}",
                                 uid_of[&n]
                             ),
-                        );
+                        ));
                     }
                 }
             }
@@ -1133,11 +1167,10 @@ async fn transaction(
                 if let Some(n) = pick(rng) {
                     match s.multi(&format!("RETR {n}")).await? {
                         Some(lines) => check_content(run, acct, &uid_of[&n], &lines),
-                        None => run.violation(
+                        None => found.push((
                             "refused",
-                            user,
                             format!("RETR {n} of a listed, unmarked message was refused"),
-                        ),
+                        )),
                     }
                 }
             }
@@ -1145,11 +1178,10 @@ async fn transaction(
                 if let Some(n) = pick(rng) {
                     let k = rng.below(5);
                     if s.multi(&format!("TOP {n} {k}")).await?.is_none() {
-                        run.violation(
+                        found.push((
                             "refused",
-                            user,
                             format!("TOP {n} {k} of a listed, unmarked message was refused"),
-                        );
+                        ));
                     }
                 }
             }
@@ -1161,11 +1193,10 @@ async fn transaction(
                         if ok {
                             marked.insert(n);
                         } else {
-                            run.violation(
+                            found.push((
                                 "refused",
-                                user,
                                 format!("DELE {n} of a listed, unmarked message: `{text}`"),
-                            );
+                            ));
                         }
                     }
                 }
@@ -1175,7 +1206,7 @@ async fn transaction(
                 if ok {
                     marked.clear();
                 } else {
-                    run.violation("refused", user, format!("RSET: `{text}`"));
+                    found.push(("refused", format!("RSET: `{text}`")));
                 }
             }
         }
