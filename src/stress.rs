@@ -15,6 +15,13 @@
 //! Without `--host` the reference server is started in-process with a few
 //! accounts, each seeded with messages and topped up while the run lasts.
 //!
+//! On a server that does not lock maildrops, sessions that overlap another
+//! session of the same account are not judged (what they see may change under
+//! them): the overlaps are counted in a note. Sessions that ran alone are still
+//! judged, so damage that concurrent sessions left behind (a message lost or
+//! back again) is reported. Logins refused with `[IN-USE]` for more than 3 s
+//! while no session of the run holds the maildrop are a stale lock.
+//!
 //! A session that cannot be opened at all (connection refused or timed out,
 //! no greeting in time) is an availability problem, counted and shown apart
 //! from the invariant violations; errors inside a logged-in session
@@ -42,6 +49,9 @@ Exit codes:
   1  at least one violation (lost or resurrected message, changed UIDL, two sessions in one locked maildrop, ...)
   2  bad command line (e.g. --clients above 1000 or --duration above 600s)
   3  the target could not be reached at all";
+/// How long logins may be refused with [IN-USE] while no session of the run
+/// holds the maildrop before the lock is judged stale.
+const STALE_LOCK: Duration = Duration::from_secs(3);
 /// Violations kept with their details (all are counted).
 const KEPT_VIOLATIONS: usize = 200;
 
@@ -111,6 +121,12 @@ struct Model {
     /// the account: what they see may be changed under them, so their
     /// listing is not compared with the model and their findings are notes.
     shared: HashSet<u64>,
+    /// Sessions that sent QUIT and wait for its answer (the server may still be in UPDATE).
+    quitting: HashSet<u64>,
+    /// When a session of this run last held the maildrop or got QUIT answered.
+    last_held: Option<Instant>,
+    /// A stale lock was reported and no login has succeeded since.
+    stale_reported: bool,
 }
 
 struct AccountState {
@@ -961,6 +977,26 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
         let m = e.message().to_string();
         if m.contains("[IN-USE]") {
             run.in_use.fetch_add(1, Ordering::Relaxed);
+            let stale = {
+                let mut model = acct.model.lock().unwrap();
+                let idle = model.last_held.unwrap_or(run.start).elapsed();
+                let stale = model.holders.is_empty()
+                    && model.quitting.is_empty()
+                    && idle > STALE_LOCK
+                    && !model.stale_reported;
+                model.stale_reported |= stale;
+                stale.then_some(idle)
+            };
+            if let Some(idle) = stale {
+                run.violation(
+                    "stale-lock",
+                    user,
+                    format!(
+                        "login refused with [IN-USE] although no session of this run has held the maildrop for {:.1} s (a lock that outlived its session, or a client outside this run)",
+                        idle.as_secs_f64()
+                    ),
+                );
+            }
         } else if matches!(e, OpenError::Protocol(_)) && m.contains("refused") {
             run.refused.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -975,9 +1011,15 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
         let mut m = acct.model.lock().unwrap();
         let others: Vec<u64> = m.holders.iter().copied().collect();
         m.shared.extend(others.iter().copied());
-        if !others.is_empty() {
+        // A session whose QUIT is still being answered may be changing the
+        // maildrop too (only on a server without locking).
+        if !others.is_empty() || !m.quitting.is_empty() {
             m.shared.insert(id);
+            let quitting: Vec<u64> = m.quitting.iter().copied().collect();
+            m.shared.extend(quitting);
         }
+        m.last_held = Some(Instant::now());
+        m.stale_reported = false;
         if let Some(other) = others.first() {
             run.overlaps.lock().unwrap().push(Violation {
                 kind: "lock",
@@ -1000,6 +1042,8 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
     let shared = {
         let mut m = acct.model.lock().unwrap();
         m.holders.remove(&id);
+        m.quitting.remove(&id);
+        m.last_held = Some(Instant::now());
         m.shared.remove(&id)
     };
     for (kind, detail) in found {
@@ -1217,7 +1261,11 @@ async fn transaction(
         marked.clear();
     }
     if rng.chance(15) {
-        acct.model.lock().unwrap().holders.remove(&id);
+        {
+            let mut m = acct.model.lock().unwrap();
+            m.holders.remove(&id);
+            m.last_held = Some(Instant::now());
+        }
         s.conn.drop_connection().await;
         run.drops.fetch_add(1, Ordering::Relaxed);
         return Ok(());
@@ -1226,6 +1274,7 @@ async fn transaction(
     {
         let mut m = acct.model.lock().unwrap();
         m.holders.remove(&id);
+        m.quitting.insert(id);
         if !doomed.is_empty() {
             m.pending.insert(id, doomed.clone());
         }
@@ -1233,6 +1282,8 @@ async fn transaction(
     let answer = s.simple("QUIT").await;
     let mut m = acct.model.lock().unwrap();
     m.pending.remove(&id);
+    m.quitting.remove(&id);
+    m.last_held = Some(Instant::now());
     match answer {
         Ok((true, _)) => {
             for u in doomed {
