@@ -102,3 +102,43 @@ fn delete_on_disconnect_is_a_violation() {
     );
     assert!(out.contains("VIOLATION [lost]"), "{out}");
 }
+
+/// A maildrop lock that outlives its dropped session (RFC 1939 §8) keeps every
+/// later login out with [IN-USE]: a stale lock, not an expected refusal.
+#[test]
+fn leaked_lock_is_a_violation() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("alice")).unwrap();
+    let mut config = ServerConfig::new(root.path(), vec![("alice".into(), "pw".into())]);
+    config.tls = TlsSetup::None;
+    config.tls_listen = None;
+    config.faults = FaultSet::single(Fault::LockNotReleasedOnDrop);
+    let server = rt.block_on(RunningServer::start(config)).unwrap();
+    let port = server.addr().port().to_string();
+    let maildir = root.path().join("alice");
+    let (code, out, s) = stress(&[
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--user",
+        "alice",
+        "--pass",
+        "pw",
+        "--maildir",
+        maildir.to_str().unwrap(),
+        "-d",
+        "4s",
+        "-c",
+        "2",
+        "--seed",
+        "5",
+    ]);
+    rt.block_on(server.shutdown());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        s["violation_kinds"]["stale-lock"].as_u64().unwrap_or(0) > 0,
+        "{out}"
+    );
+}
