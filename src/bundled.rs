@@ -105,13 +105,20 @@ impl Bundled {
             max_body: crate::DEFAULT_MAX_BODY,
             lock_wait: opts.lock_wait,
             declared_capabilities: Vec::new(),
-            extra_vars: vec![(
-                "idle_wait".into(),
-                format!(
-                    "{}ms",
-                    (opts.idle_timeout + Duration::from_millis(1500)).as_millis()
+            // The bundled server acts on a dropped connection at once and
+            // answers on loopback in microseconds, so the scripted waits can
+            // be short (see load::TIMING_DEFAULTS).
+            extra_vars: vec![
+                (
+                    "idle_wait".into(),
+                    format!(
+                        "{}ms",
+                        (opts.idle_timeout + Duration::from_millis(1500)).as_millis()
+                    ),
                 ),
-            )],
+                ("settle".into(), "100ms".into()),
+                ("silence".into(), "300ms".into()),
+            ],
         };
         Ok(Bundled {
             server,

@@ -195,6 +195,9 @@ impl<'a> Executor<'a> {
                 },
             );
         };
+        for (n, v) in crate::scenario::load::TIMING_DEFAULTS {
+            set(n, v, false);
+        }
         for (n, v) in &scenario.vars {
             set(n, v, false);
         }

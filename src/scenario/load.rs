@@ -18,7 +18,15 @@ pub const BUILTIN_VARS: &[&str] = &[
     "timestamp",
     "greeting_main",
     "timestamp_main",
+    "settle",
+    "silence",
 ];
+
+/// Defaults of the timing variables: how long a scenario lets a server act on a
+/// dropped connection (`settle`) and how long it watches for bytes that must not
+/// come (`silence`). Real servers get a patient second; the bundled server,
+/// which acts at once on loopback, less (`--var` overrides both).
+pub const TIMING_DEFAULTS: &[(&str, &str)] = &[("settle", "1s"), ("silence", "1s")];
 
 /// The coverage map's list of RFC requirements (`pop3spec list --coverage`), kept
 /// in the scenario folder but not a scenario: folder walks skip it.
