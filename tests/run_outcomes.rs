@@ -126,6 +126,49 @@ fn info_failure_is_info_and_never_fails_the_run() {
     }
 }
 
+#[test]
+fn non_strict_alternative_in_an_info_scenario_stays_info_under_strict() {
+    let server = FakeServer::start(noop_server());
+    let ws = Workspace::new();
+    let steps = "  - send: NOOP\n  - one_of:\n      - grade: pass\n        steps:\n          - expect: { status: err }\n      - grade: non-strict\n        steps:\n          - expect: { status: ok }\n";
+    ws.write(
+        "info.yaml",
+        &scenario("fake.level.info-graded", "info", "", steps),
+    );
+    ws.write(
+        "must.yaml",
+        &scenario("fake.level.must-graded", "must", "", steps),
+    );
+    let out = ws.run(server.port, &[]);
+    assert_eq!(
+        out.outcome("fake.level.info-graded"),
+        "info",
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        out.outcome("fake.level.must-graded"),
+        "non-strict",
+        "{}",
+        out.dump()
+    );
+    assert_eq!(out.code, 0, "{}", out.dump());
+    let out = ws.run(server.port, &["--strict"]);
+    assert_eq!(
+        out.outcome("fake.level.info-graded"),
+        "info",
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        out.outcome("fake.level.must-graded"),
+        "fail",
+        "{}",
+        out.dump()
+    );
+    assert_eq!(out.code, 1, "{}", out.dump());
+}
+
 // ---------------------------------------------------------------- known failures
 
 #[test]

@@ -133,7 +133,15 @@ pub async fn run_scenario(
     exec.close_all().await;
     let (outcome, reason, finding) = match verdict {
         Ok(None) => (Outcome::Pass, None, None),
-        Ok(Some((finding, note))) => (Outcome::NonStrict, Some(note), Some(finding)),
+        // An informational scenario never fails, not even through a graded
+        // alternative under --strict.
+        Ok(Some((finding, note))) => {
+            let outcome = match scenario.level {
+                Level::Info => Outcome::Info,
+                Level::Must | Level::Should => Outcome::NonStrict,
+            };
+            (outcome, Some(note), Some(finding))
+        }
         Err(StepFail::Error(f)) => (Outcome::Error, Some(f.message.clone()), Some(f)),
         Err(StepFail::Fail(f)) => {
             let outcome = match scenario.level {
