@@ -576,10 +576,7 @@ impl<'a> Executor<'a> {
                     let session = self.session(step)?;
                     match session.conn.wait_for_bytes(deadline).await {
                         Err(reset) => {
-                            let note = match reset {
-                                Some(r) => format!("connection reset ({r})"),
-                                None => "connection closed by the server".into(),
-                            };
+                            let note = closed_note(reset.as_deref());
                             self.rec.push(&step.session, Direction::Note, note);
                             Ok(None)
                         }
@@ -844,83 +841,97 @@ impl<'a> Executor<'a> {
                 }
                 Ok(line)
             }
-            ReadEvent::Closed { partial, reset } => {
-                if !partial.is_empty() {
-                    self.rec.push(
-                        &name,
-                        Direction::Server,
-                        escape(&partial) + "  (no line end)",
-                    );
-                }
-                self.rec.push(
-                    &name,
-                    Direction::Note,
-                    match &reset {
-                        Some(r) => format!("connection reset ({r})"),
-                        None => "connection closed by the server".into(),
-                    },
+            other => {
+                let actual = self.note_unfinished(&name, &other);
+                Err(match other {
+                    ReadEvent::Closed { reset, .. } => self.fail(
+                        step,
+                        match &reset {
+                            Some(r) => {
+                                format!(
+                                    "the server reset the connection ({r}) instead of answering"
+                                )
+                            }
+                            None => "the server closed the connection instead of answering".into(),
+                        },
+                        vec!["a response line".into()],
+                        vec![actual],
+                        false,
+                    ),
+                    ReadEvent::Timeout { partial } => self.error(
+                        step,
+                        format!(
+                            "no complete response line within {timeout:?}{}",
+                            if partial.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (received `{actual}` without CRLF)")
+                            }
+                        ),
+                    ),
+                    _ => self.fail(
+                        step,
+                        format!(
+                            "a response line exceeded {} octets without a line end",
+                            self.target.max_line
+                        ),
+                        vec![],
+                        vec![actual],
+                        false,
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Records in the transcript what a read that produced no line left behind
+    /// (unfinished bytes, a close or reset, a timeout, an over-long line) and
+    /// returns it as the finding's `actual` value.
+    fn note_unfinished(&mut self, session: &str, event: &ReadEvent) -> String {
+        let partial_line = |rec: &mut Recorder, partial: &[u8]| {
+            if !partial.is_empty() {
+                rec.push(
+                    session,
+                    Direction::Server,
+                    escape(partial) + "  (no line end)",
                 );
-                Err(self.fail(
-                    step,
-                    match &reset {
-                        Some(r) => {
-                            format!("the server reset the connection ({r}) instead of answering")
-                        }
-                        None => "the server closed the connection instead of answering".into(),
-                    },
-                    vec!["a response line".into()],
-                    vec![if partial.is_empty() {
-                        "<connection closed>".into()
-                    } else {
-                        escape(&partial)
-                    }],
-                    false,
-                ))
+            }
+        };
+        match event {
+            ReadEvent::Line(line) => escape(&line.bytes),
+            ReadEvent::Closed { partial, reset } => {
+                partial_line(&mut self.rec, partial);
+                self.rec
+                    .push(session, Direction::Note, closed_note(reset.as_deref()));
+                if partial.is_empty() {
+                    "<connection closed>".into()
+                } else {
+                    escape(partial)
+                }
             }
             ReadEvent::Timeout { partial } => {
-                if let Some(s) = self.sessions.get_mut(&name) {
+                if let Some(s) = self.sessions.get_mut(session) {
                     s.stalled = true;
                 }
-                if !partial.is_empty() {
-                    self.rec.push(
-                        &name,
-                        Direction::Server,
-                        escape(&partial) + "  (no line end)",
-                    );
-                }
+                partial_line(&mut self.rec, partial);
                 self.rec.push(
-                    &name,
+                    session,
                     Direction::Note,
-                    format!("no complete line within {timeout:?}"),
+                    format!("no complete line within {:?}", self.timeout),
                 );
-                Err(self.error(
-                    step,
-                    format!(
-                        "no complete response line within {timeout:?}{}",
-                        if partial.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" (received `{}` without CRLF)", escape(&partial))
-                        }
-                    ),
-                ))
+                if partial.is_empty() {
+                    "<silence>".into()
+                } else {
+                    escape(partial)
+                }
             }
             ReadEvent::TooLong { prefix } => {
                 self.rec.push(
-                    &name,
+                    session,
                     Direction::Server,
-                    escape(&prefix) + "...  (line too long)",
+                    escape(prefix) + "...  (line too long)",
                 );
-                Err(self.fail(
-                    step,
-                    format!(
-                        "a response line exceeded {} octets without a line end",
-                        self.target.max_line
-                    ),
-                    vec![],
-                    vec![escape(&prefix) + "..."],
-                    false,
-                ))
+                escape(prefix) + "..."
             }
         }
     }
@@ -1044,38 +1055,20 @@ impl<'a> Executor<'a> {
         let name = step.session.clone();
         let mut body: Vec<Vec<u8>> = Vec::new();
         let mut octets: usize = 0;
-        let mut stuffed = 0usize;
         loop {
             let session = self.sessions.get_mut(&name).expect("exists");
             let event = session.conn.read_line(deadline).await;
             let line = match event {
                 ReadEvent::Line(l) => l,
-                ReadEvent::Closed { partial, .. } => {
+                other => {
                     self.note_body(&name, body.len(), octets);
-                    self.rec.push(
-                        &name,
-                        Direction::Note,
-                        "connection closed by the server".into(),
-                    );
-                    return Err(self.fail(step, format!("the multi-line response ended without the terminating `.` line: the server closed the connection after {} line(s)", body.len()), vec![".".into()], vec![if partial.is_empty() { "<connection closed>".into() } else { escape(&partial) }], false));
-                }
-                ReadEvent::Timeout { partial } => {
-                    if let Some(s) = self.sessions.get_mut(&name) {
-                        s.stalled = true;
-                    }
-                    self.note_body(&name, body.len(), octets);
-                    let f = self.fail(step, format!("the multi-line response did not end with a `.` line within {:?} ({} line(s) received)", self.timeout, body.len()), vec![".".into()], vec![if partial.is_empty() { "<silence>".into() } else { escape(&partial) }], false);
-                    return Err(f);
-                }
-                ReadEvent::TooLong { prefix } => {
-                    self.note_body(&name, body.len(), octets);
-                    return Err(self.fail(
-                        step,
-                        format!("a body line exceeded {} octets", self.target.max_line),
-                        vec![],
-                        vec![escape(&prefix)],
-                        false,
-                    ));
+                    let actual = self.note_unfinished(&name, &other);
+                    let message = match other {
+                        ReadEvent::Closed { .. } => format!("the multi-line response ended without the terminating `.` line: the server closed the connection after {} line(s)", body.len()),
+                        ReadEvent::Timeout { .. } => format!("the multi-line response did not end with a `.` line within {:?} ({} line(s) received)", self.timeout, body.len()),
+                        _ => format!("a body line exceeded {} octets", self.target.max_line),
+                    };
+                    return Err(self.fail(step, message, vec![".".into()], vec![actual], false));
                 }
             };
             if line.bytes == b"." {
@@ -1105,7 +1098,6 @@ impl<'a> Executor<'a> {
                 ));
             }
             let unstuffed: &[u8] = if line.bytes.first() == Some(&b'.') {
-                stuffed += 1;
                 &line.bytes[1..]
             } else {
                 &line.bytes
@@ -1131,7 +1123,6 @@ impl<'a> Executor<'a> {
         }
         self.note_body(&name, body.len(), octets);
         self.rec.push(&name, Direction::Server, ".".into());
-        let _ = stuffed;
         self.judge_body(step, e, &body, octets)
     }
 
@@ -1325,6 +1316,14 @@ impl<'a> Executor<'a> {
             }
             session.conn.drop_connection().await;
         }
+    }
+}
+
+/// The transcript note for a connection the server ended.
+fn closed_note(reset: Option<&str>) -> String {
+    match reset {
+        Some(r) => format!("connection reset ({r})"),
+        None => "connection closed by the server".into(),
     }
 }
 
