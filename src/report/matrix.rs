@@ -257,6 +257,19 @@ impl Matrix {
         row.cells[col].map(|i| &self.servers[col].doc.scenarios[i])
     }
 
+    /// Every cell that has a details entry (anything but a pass), row by row,
+    /// with its column; both renderers list the details in this order.
+    fn detailed_cells(&self) -> impl Iterator<Item = (usize, &Scenario)> {
+        let n = self.servers.len();
+        self.rows().flat_map(move |row| {
+            (0..n).filter_map(move |col| {
+                self.cell(row, col)
+                    .filter(|s| has_detail(s))
+                    .map(|s| (col, s))
+            })
+        })
+    }
+
     pub fn rows(&self) -> impl Iterator<Item = &Row> {
         self.groups.iter().flat_map(|g| g.rows.iter())
     }
@@ -552,13 +565,9 @@ pub fn html(m: &Matrix) -> String {
     // Details.
     out.push_str("<h2 id=\"details\">Details</h2>\n");
     let mut any = false;
-    for row in m.rows() {
-        for col in 0..n {
-            if let Some(s) = m.cell(row, col).filter(|s| has_detail(s)) {
-                any = true;
-                html_detail(&mut out, m, col, s);
-            }
-        }
+    for (col, s) in m.detailed_cells() {
+        any = true;
+        html_detail(&mut out, m, col, s);
     }
     if !any {
         out.push_str("<p>Every scenario passed on every server.</p>\n");
@@ -824,13 +833,9 @@ pub fn markdown(m: &Matrix) -> String {
 
     out.push_str("## Details\n\n");
     let mut any = false;
-    for row in m.rows() {
-        for col in 0..n {
-            if let Some(s) = m.cell(row, col).filter(|s| has_detail(s)) {
-                any = true;
-                md_detail(&mut out, m, col, s);
-            }
-        }
+    for (col, s) in m.detailed_cells() {
+        any = true;
+        md_detail(&mut out, m, col, s);
     }
     if !any {
         out.push_str("Every scenario passed on every server.\n");
