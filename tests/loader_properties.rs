@@ -9,17 +9,21 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-fn suite_files() -> Vec<(PathBuf, String)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let files = pop3spec::scenario::load::discover(&[root]).unwrap();
-    files
-        .into_iter()
-        .filter(|f| f.file_name().is_some_and(|n| n != "requirements.yaml"))
-        .map(|f| {
-            let text = std::fs::read_to_string(&f).unwrap();
-            (f, text)
-        })
-        .collect()
+/// The suite's files, read once for all cases.
+fn suite_files() -> &'static [(PathBuf, String)] {
+    static FILES: std::sync::OnceLock<Vec<(PathBuf, String)>> = std::sync::OnceLock::new();
+    FILES.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let files = pop3spec::scenario::load::discover(&[root]).unwrap();
+        files
+            .into_iter()
+            .filter(|f| f.file_name().is_some_and(|n| n != "requirements.yaml"))
+            .map(|f| {
+                let text = std::fs::read_to_string(&f).unwrap();
+                (f, text)
+            })
+            .collect()
+    })
 }
 
 /// Loads `text` as if it were `file`; returns the problems (empty when it loaded).
@@ -156,7 +160,7 @@ proptest! {
 #[test]
 fn every_suite_file_loads_unmutated() {
     for (file, text) in suite_files() {
-        let problems = load(&file, &text);
+        let problems = load(file, text);
         assert!(problems.is_empty(), "{}", problems[0].render());
     }
 }
