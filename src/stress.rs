@@ -681,28 +681,17 @@ async fn start_bundled(
         insecure: true,
         ..Default::default()
     };
-    let target = Target {
-        label: format!("bundled reference server ({})", server.addr()),
-        host: server.addr().ip().to_string(),
-        port: server.addr().port(),
-        implicit_tls: false,
-        starttls: false,
-        tls_port: None,
-        connector: crate::runner::tls::connector(&tls_opts)?,
-        tls: tls_opts,
-        account: Some(accounts[0].account.clone()),
-        account2: None,
-        auth: crate::runner::target::AuthMechanism::User,
-        seeder: None,
-        seeder2: None,
-        connect_timeout: args.server.connect_timeout,
-        timeout: args.server.timeout,
-        max_line: args.server.max_line,
-        max_body: args.server.max_body,
-        lock_wait: Duration::from_secs(1),
-        declared_capabilities: Vec::new(),
-        extra_vars: Vec::new(),
-    };
+    let mut target = Target::new(
+        format!("bundled reference server ({})", server.addr()),
+        server.addr().ip().to_string(),
+        server.addr().port(),
+        tls_opts,
+    )?;
+    target.account = Some(accounts[0].account.clone());
+    target.connect_timeout = args.server.connect_timeout;
+    target.timeout = args.server.timeout;
+    target.max_line = args.server.max_line;
+    target.max_body = args.server.max_body;
     Ok((server, root_dir, target, accounts))
 }
 

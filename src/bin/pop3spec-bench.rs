@@ -226,28 +226,7 @@ fn bench_target(addr: SocketAddr) -> Target {
         insecure: true,
         ..Default::default()
     };
-    Target {
-        label: "echo peer".into(),
-        host: addr.ip().to_string(),
-        port: addr.port(),
-        implicit_tls: false,
-        starttls: false,
-        tls_port: None,
-        connector: pop3spec::runner::tls::connector(&tls).unwrap(),
-        tls,
-        account: None,
-        account2: None,
-        auth: pop3spec::runner::target::AuthMechanism::User,
-        seeder: None,
-        seeder2: None,
-        connect_timeout: Duration::from_secs(5),
-        timeout: Duration::from_secs(5),
-        max_line: pop3spec::DEFAULT_MAX_LINE,
-        max_body: pop3spec::DEFAULT_MAX_BODY,
-        lock_wait: Duration::from_secs(1),
-        declared_capabilities: Vec::new(),
-        extra_vars: Vec::new(),
-    }
+    Target::new("echo peer", addr.ip().to_string(), addr.port(), tls).unwrap()
 }
 
 fn print_peer(p: &PeerCosts) {

@@ -57,6 +57,41 @@ pub struct Target {
     pub extra_vars: Vec<(String, String)>,
 }
 
+impl Target {
+    /// A target with no accounts, no seeding and the default limits
+    /// (5 s timeouts, `DEFAULT_MAX_LINE`, `DEFAULT_MAX_BODY`, 1 s lock wait);
+    /// callers set the fields that differ.
+    pub fn new(
+        label: impl Into<String>,
+        host: impl Into<String>,
+        port: u16,
+        tls: TlsOptions,
+    ) -> Result<Target, String> {
+        Ok(Target {
+            label: label.into(),
+            host: host.into(),
+            port,
+            implicit_tls: false,
+            starttls: false,
+            tls_port: None,
+            connector: tls::connector(&tls)?,
+            tls,
+            account: None,
+            account2: None,
+            auth: AuthMechanism::User,
+            seeder: None,
+            seeder2: None,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(5),
+            max_line: crate::DEFAULT_MAX_LINE,
+            max_body: crate::DEFAULT_MAX_BODY,
+            lock_wait: Duration::from_secs(1),
+            declared_capabilities: Vec::new(),
+            extra_vars: Vec::new(),
+        })
+    }
+}
+
 /// What the server told us before any scenario ran.
 #[derive(Clone, Debug, Default)]
 pub struct TargetInfo {
