@@ -2,13 +2,15 @@
 //! `main.rs` so integration tests can drive commands in-process.
 
 use crate::bundled::{Bundled, BundledOptions};
-use crate::cli::{CheckArgs, ConsoleArgs, ListArgs, OutputArgs, RunArgs, Selection, ServerArgs};
+use crate::cli::{
+    AccountTemplates, CheckArgs, ConsoleArgs, ListArgs, OutputArgs, RunArgs, Selection, ServerArgs,
+};
 use crate::outcome::RunResult;
 use crate::report::{self, console::ConsoleOptions, console::Progress};
 use crate::runner::seed::Seeder;
 use crate::runner::target::{Account, Target};
-use crate::runner::tls::{self, TlsOptions};
-use crate::runner::{self, RunOptions};
+use crate::runner::tls::TlsOptions;
+use crate::runner::{self, RunOptions, Worker};
 use crate::scenario::load::{self, Problem};
 use crate::scenario::Scenario;
 use crate::select;
@@ -21,8 +23,9 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_UNREACHABLE: u8 = 3;
 
-/// Bundled reference servers a run is split over when --jobs is not given.
-pub const DEFAULT_BUNDLED_JOBS: usize = 4;
+/// Jobs (account pairs on the bundled server) when --jobs is not given: the
+/// suite mostly waits on scripted timers, so more jobs than cores pay off.
+pub const DEFAULT_BUNDLED_JOBS: usize = 8;
 
 pub fn console_options(c: &ConsoleArgs, strict: bool) -> ConsoleOptions {
     ConsoleOptions {
@@ -141,6 +144,7 @@ pub fn target_from_args(
         (Some(dir), _) => Some(Seeder::Maildir {
             path: dir.clone(),
             disposable: a.disposable_account,
+            durable: true,
         }),
         (None, Some(cmd)) => Some(Seeder::Command(cmd.clone())),
         (None, None) => None,
@@ -149,6 +153,7 @@ pub fn target_from_args(
         (Some(dir), _) => Some(Seeder::Maildir {
             path: dir.clone(),
             disposable: a.disposable_account,
+            durable: true,
         }),
         (None, Some(cmd)) => Some(Seeder::Command(cmd.clone())),
         (None, None) => None,
@@ -162,28 +167,88 @@ pub fn target_from_args(
                 .into(),
         );
     }
-    Ok(Target {
-        label: format!("{host}:{port}"),
-        host,
-        port,
-        implicit_tls: a.tls,
-        starttls: a.starttls,
-        tls_port: a.tls_port,
-        connector: tls::connector(&tls_opts)?,
-        tls: tls_opts,
-        account: account1,
-        account2: account(&a.user2, &a.pass2, "--user2/--pass2")?,
-        auth: a.auth,
-        seeder,
-        seeder2,
-        connect_timeout: a.connect_timeout,
-        timeout: a.timeout,
-        max_line: a.max_line,
-        max_body: a.max_body,
-        lock_wait: std::time::Duration::from_secs(1),
-        declared_capabilities: a.capabilities.clone(),
-        extra_vars,
-    })
+    let mut target = Target::new(format!("{host}:{port}"), host, port, tls_opts)?;
+    target.implicit_tls = a.tls;
+    target.starttls = a.starttls;
+    target.tls_port = a.tls_port;
+    target.account = account1;
+    target.account2 = account(&a.user2, &a.pass2, "--user2/--pass2")?;
+    target.auth = a.auth;
+    target.seeder = seeder;
+    target.seeder2 = seeder2;
+    target.connect_timeout = a.connect_timeout;
+    target.timeout = a.timeout;
+    target.max_line = a.max_line;
+    target.max_body = a.max_body;
+    target.declared_capabilities = a.capabilities.clone();
+    target.extra_vars = extra_vars;
+    Ok(target)
+}
+
+/// The targets of a run against --host: one per job, each with its own
+/// accounts when templates give them (else all share --user and --user2).
+pub fn host_targets(
+    server: &ServerArgs,
+    templates: &AccountTemplates,
+    jobs: usize,
+    extra_vars: Vec<(String, String)>,
+) -> Result<Vec<Target>, String> {
+    let expand = |template: &str, n: usize, user: &str| {
+        template
+            .replace("{n}", &n.to_string())
+            .replace("{user}", user)
+    };
+    for (flag, template) in [
+        ("--user-template", &templates.user_template),
+        ("--user2-template", &templates.user2_template),
+    ] {
+        if template.as_ref().is_some_and(|t| !t.contains("{n}")) {
+            return Err(format!(
+                "{flag} needs `{{n}}` where the job number goes, e.g. 'pop3spec{{n}}'"
+            ));
+        }
+    }
+    if templates
+        .maildir_template
+        .as_ref()
+        .is_some_and(|t| !t.contains("{user}") && !t.contains("{n}"))
+    {
+        return Err("--maildir-template needs `{user}` or `{n}`, e.g. '/srv/mail/{user}/Maildir', so each account has its own".into());
+    }
+    // The first job's accounts stand in for --user/--user2 while the shared
+    // settings are checked and built once.
+    let mut first = server.clone();
+    if let Some(t) = &templates.user_template {
+        first.user = Some(expand(t, 1, ""));
+    }
+    if let Some(t) = &templates.user2_template {
+        first.user2 = Some(expand(t, 1, ""));
+    }
+    let base = target_from_args(&first, extra_vars)?;
+    if templates.maildir_template.is_some() && base.account.is_none() {
+        return Err("--maildir-template seeds the test accounts: pass --user-template (or --user) and --pass too".into());
+    }
+    let mut targets = Vec::new();
+    for n in 1..=jobs.max(1) {
+        let mut target = base.clone();
+        if let (Some(t), Some(a)) = (&templates.user_template, &mut target.account) {
+            a.user = expand(t, n, "");
+        }
+        if let (Some(t), Some(a)) = (&templates.user2_template, &mut target.account2) {
+            a.user = expand(t, n, "");
+        }
+        if let Some(t) = &templates.maildir_template {
+            let seeder = |a: &Account| Seeder::Maildir {
+                path: expand(t, n, &a.user).into(),
+                disposable: server.disposable_account,
+                durable: true,
+            };
+            target.seeder = target.account.as_ref().map(seeder);
+            target.seeder2 = target.account2.as_ref().map(seeder);
+        }
+        targets.push(target);
+    }
+    Ok(targets)
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -198,67 +263,82 @@ pub async fn run(args: RunArgs) -> u8 {
         },
         None => BTreeSet::new(),
     };
-    let mut bundled = Vec::new();
-    let targets = if args.server.host.is_some() {
-        if args.jobs.is_some_and(|j| j > 1) {
-            return usage("--jobs above 1 needs one test account per job, which only the bundled server provides so far; run a real server with --jobs 1");
-        }
-        match target_from_args(&args.server, vars) {
-            Ok(t) => vec![t],
+    let mut bundled = None;
+    let workers = if args.server.host.is_some() {
+        let jobs = args.jobs.unwrap_or(1).max(1);
+        let targets = match host_targets(&args.server, &args.templates, jobs, vars) {
+            Ok(t) => t,
             Err(e) => return usage(&e),
+        };
+        let infos = runner::parallel::probe_all(&targets).await;
+        let mut workers = Vec::new();
+        for (target, info) in targets.into_iter().zip(infos) {
+            match info {
+                Ok(info) => workers.push(Worker::new(target, info)),
+                Err(e) => {
+                    eprintln!("error: {e}\nnothing was run: check --host/--port (and --tls), and that the server is up.");
+                    return EXIT_UNREACHABLE;
+                }
+            }
         }
+        workers
     } else {
-        // Each bundled server has its own Maildir root and lock table, so the
-        // suite can be split over several of them with results unchanged.
+        let t = &args.templates;
+        if t.user_template.is_some() || t.user2_template.is_some() || t.maildir_template.is_some() {
+            return usage("--user-template, --user2-template and --maildir-template name accounts on --host; the bundled server has an account pair per job of its own");
+        }
         let opts = BundledOptions {
             timeout: args.server.timeout,
             ..Default::default()
         };
-        for _ in 0..args.jobs.unwrap_or(DEFAULT_BUNDLED_JOBS).max(1) {
-            match Bundled::start(opts.clone()).await {
-                Ok(mut b) => {
-                    b.target.extra_vars.extend(vars.iter().cloned());
-                    bundled.push(b);
+        let jobs = args.jobs.unwrap_or(DEFAULT_BUNDLED_JOBS);
+        let autologout = scenarios.iter().any(|s| s.uses_autologout());
+        let started = match Bundled::start(opts, jobs, autologout).await {
+            Ok(mut b) => {
+                b.add_vars(&vars);
+                b
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_FAILED;
+            }
+        };
+        let workers = started.workers().await;
+        bundled = Some(started);
+        match workers {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("error: the bundled reference server: {e}");
+                if let Some(b) = bundled {
+                    b.stop().await;
                 }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return EXIT_FAILED;
-                }
+                return EXIT_FAILED;
             }
         }
-        bundled.iter().map(|b| b.target.clone()).collect()
     };
     let opts = RunOptions {
         strict: args.strict,
         fail_fast: args.fail_fast,
         known_failures,
     };
-    let code = run_against(&scenarios, &targets, &opts, &args.output).await;
-    for b in bundled {
+    let code = run_against(&scenarios, &workers, &opts, &args.output).await;
+    if let Some(b) = bundled {
         b.stop().await;
     }
     code
 }
 
-/// Probes the target, runs, prints and writes reports; returns the exit code.
+/// Runs on probed workers, prints and writes reports; returns the exit code.
 pub async fn run_against(
     scenarios: &[crate::scenario::Scenario],
-    targets: &[Target],
+    workers: &[Worker],
     opts: &RunOptions,
     output: &OutputArgs,
 ) -> u8 {
     let console = console_options(&output.console, opts.strict);
-    let mut shards = Vec::new();
-    for target in targets {
-        match target.probe().await {
-            Ok(info) => shards.push((target.clone(), info)),
-            Err(e) => {
-                eprintln!("error: {e}\nnothing was run: check --host/--port (and --tls), and that the server is up.");
-                return EXIT_UNREACHABLE;
-            }
-        }
-    }
-    let (target, info) = &shards[0];
+    let Some(Worker { target, info, .. }) = workers.first() else {
+        return usage("no worker to run on");
+    };
     if !console.quiet {
         println!(
             "pop3spec: {} scenario(s) against {}",
@@ -274,8 +354,19 @@ pub async fn run_against(
                 "not supported".into()
             }
         );
-        if let Some(p) = &info.login_problem {
-            println!("  warning: the configured account could not log in ({p}); TRANSACTION scenarios will error");
+        for w in workers {
+            if let Some(p) = &w.info.login_problem {
+                let user = w.target.account.as_ref().map_or("", |a| a.user.as_str());
+                println!("  warning: the account {user} could not log in ({p}); TRANSACTION scenarios on it will error");
+            }
+        }
+        if workers.len() > 1 {
+            let sharing = shared_account_scenarios(scenarios, workers);
+            if sharing > 0 {
+                println!("  {} jobs; {sharing} scenario(s) use the one test account and run one at a time (--user-template gives each job its own)", workers.len());
+            } else {
+                println!("  {} jobs", workers.len());
+            }
         }
         println!();
     }
@@ -290,7 +381,7 @@ pub async fn run_against(
             },
         )
     };
-    let result = runner::run_sharded(scenarios, &shards, opts, |r| {
+    let result = runner::run_parallel(scenarios, workers, opts, |r| {
         if progress.is_some() {
             eprint!("{}", Progress::ERASE);
         }
@@ -327,6 +418,26 @@ pub async fn run_against(
     } else {
         EXIT_OK
     }
+}
+
+/// Scenarios that need an account every worker shares (so they cannot overlap).
+fn shared_account_scenarios(scenarios: &[crate::scenario::Scenario], workers: &[Worker]) -> usize {
+    let same = |f: fn(&Target) -> Option<&Account>| {
+        let first = f(&workers[0].target).map(|a| &a.user);
+        first.is_some()
+            && workers
+                .iter()
+                .all(|w| f(&w.target).map(|a| &a.user) == first)
+    };
+    let (first_shared, second_shared) =
+        (same(|t| t.account.as_ref()), same(|t| t.account2.as_ref()));
+    scenarios
+        .iter()
+        .filter(|s| {
+            let u = s.account_use();
+            (u.first && first_shared) || (u.second && second_shared)
+        })
+        .count()
 }
 
 fn write_reports(result: &RunResult, output: &OutputArgs) -> Result<(), String> {

@@ -1,30 +1,42 @@
 //! The bundled reference server, started in-process on ephemeral loopback ports
 //! with a temporary Maildir root, so `pop3spec run` without `--host` and
 //! `pop3spec selftest` do something real on a fresh machine.
+//!
+//! One server holds an account pair (alice, bob; alice2, bob2; ...) per job,
+//! the way `--user-template` serves a real server. The scenarios that wait for
+//! the autologout timer run on a twin whose timer is short, so the main
+//! server's timer can stay long enough that no other scenario ever meets it.
 
+use crate::runner::parallel::{probe_all, Worker};
 use crate::runner::seed::Seeder;
-use crate::runner::target::{Account, AuthMechanism, Target};
-use crate::runner::tls::{self, TlsOptions};
+use crate::runner::target::{Account, Target};
+use crate::runner::tls::TlsOptions;
 use pop3_reference_server::{FaultSet, RunningServer, ServerConfig, TlsSetup};
+use std::path::Path;
 use std::time::Duration;
 
-/// The test accounts of the bundled server.
+/// The first account pair of the bundled server; pair k (from 2) is `alice{k}`, `bob{k}`.
 pub const USER: &str = "alice";
 pub const USER2: &str = "bob";
 
-pub struct Bundled {
-    server: RunningServer,
-    _mail_root: tempfile::TempDir,
-    pub target: Target,
-}
+/// The scripted waits against the bundled server (see `load::TIMING_DEFAULTS`):
+/// it acts on a dropped connection at once (and a harness login retries while
+/// the maildrop is still locked), and a wrong answer arrives within
+/// microseconds on loopback, so short windows judge as well as long ones.
+pub const SETTLE: &str = "20ms";
+pub const SILENCE: &str = "100ms";
 
-/// How the bundled server is set up; the idle timeout is short so the
-/// autologout scenario does not hold a run for ten minutes.
+/// How the bundled servers are set up.
 #[derive(Clone, Debug)]
 pub struct BundledOptions {
     pub faults: FaultSet,
+    /// The main server's autologout timer: far above any scenario's pauses.
     pub idle_timeout: Duration,
+    /// The autologout twin's timer, which the `idle_wait` scenarios wait out.
+    pub autologout: Duration,
     pub timeout: Duration,
+    /// Caps the step timeout even where a scenario asks for more.
+    pub max_timeout: Option<Duration>,
     pub lock_wait: Duration,
 }
 
@@ -32,105 +44,184 @@ impl Default for BundledOptions {
     fn default() -> Self {
         BundledOptions {
             faults: FaultSet::none(),
-            idle_timeout: Duration::from_secs(2),
+            idle_timeout: Duration::from_secs(60),
+            autologout: Duration::from_millis(250),
             timeout: Duration::from_secs(5),
+            max_timeout: None,
             lock_wait: Duration::from_secs(1),
         }
     }
 }
 
+/// The running bundled servers and one target per job (with the autologout
+/// twin's target beside it when one was asked for).
+pub struct Bundled {
+    servers: Vec<(RunningServer, tempfile::TempDir)>,
+    pub lanes: Vec<(Target, Option<Target>)>,
+}
+
 impl Bundled {
-    pub async fn start(opts: BundledOptions) -> Result<Bundled, String> {
-        let mail_root = tempfile::Builder::new()
-            .prefix("pop3spec-bundled-")
-            .tempdir()
-            .map_err(|e| format!("cannot create a temporary Maildir root: {e}"))?;
-        // Passwords differ per run so no scenario can pass by hard-coding one.
-        let nonce = std::process::id()
-            ^ (std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .subsec_nanos());
-        let pass = format!("Secret-{nonce:x}");
-        let pass2 = format!("Other-{nonce:x}");
-        let mut config = ServerConfig::new(
-            mail_root.path(),
-            vec![(USER.into(), pass.clone()), (USER2.into(), pass2.clone())],
-        );
-        config.tls = TlsSetup::SelfSigned;
-        config.faults = opts.faults;
-        config.idle_timeout = opts.idle_timeout;
-        let server = RunningServer::start(config)
-            .await
-            .map_err(|e| format!("cannot start the bundled reference server: {e}"))?;
-        let maildir = mail_root.path().join(USER);
-        let maildir2 = mail_root.path().join(USER2);
-        for dir in [&maildir, &maildir2] {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    /// Starts a server with `jobs` account pairs and, when `autologout`, its
+    /// short-timer twin with the same accounts.
+    pub async fn start(
+        opts: BundledOptions,
+        jobs: usize,
+        autologout: bool,
+    ) -> Result<Bundled, String> {
+        let jobs = jobs.max(1);
+        let mut servers = Vec::new();
+        let main = start_server(&opts, opts.idle_timeout, jobs, &[]).await?;
+        let mut lanes: Vec<(Target, Option<Target>)> =
+            main.targets.into_iter().map(|t| (t, None)).collect();
+        servers.push(main.server);
+        if autologout {
+            // The expect_close deadline: the timer plus room for a busy machine.
+            let idle_wait = opts.autologout + Duration::from_millis(1500);
+            let vars = [(
+                "idle_wait".to_string(),
+                format!("{}ms", idle_wait.as_millis()),
+            )];
+            let twin = start_server(&opts, opts.autologout, jobs, &vars).await?;
+            for (lane, target) in lanes.iter_mut().zip(twin.targets) {
+                lane.1 = Some(target);
+            }
+            servers.push(twin.server);
         }
-        let tls_opts = TlsOptions {
+        Ok(Bundled { servers, lanes })
+    }
+
+    /// The lanes as run workers, each probed (the probe checks that its
+    /// accounts log in).
+    pub async fn workers(&self) -> Result<Vec<Worker>, String> {
+        let mains: Vec<Target> = self.lanes.iter().map(|(t, _)| t.clone()).collect();
+        let twins: Vec<Target> = self.lanes.iter().filter_map(|(_, t)| t.clone()).collect();
+        let (main_infos, twin_infos) = tokio::join!(probe_all(&mains), probe_all(&twins));
+        let mut twin_infos = twins.into_iter().zip(twin_infos);
+        let mut workers = Vec::new();
+        for ((target, has_twin), info) in mains
+            .into_iter()
+            .zip(self.lanes.iter().map(|l| l.1.is_some()))
+            .zip(main_infos)
+        {
+            let info = info.map_err(|e| format!("probe failed: {e}"))?;
+            let mut worker = Worker::new(target, info);
+            if has_twin {
+                if let Some((twin, info)) = twin_infos.next() {
+                    let info = info.map_err(|e| format!("probe failed: {e}"))?;
+                    worker.autologout = Some((twin, info));
+                }
+            }
+            workers.push(worker);
+        }
+        Ok(workers)
+    }
+
+    /// Adds `--var` values to every target (they override the bundled defaults).
+    pub fn add_vars(&mut self, vars: &[(String, String)]) {
+        for (target, twin) in &mut self.lanes {
+            for t in std::iter::once(target).chain(twin.as_mut()) {
+                t.extra_vars.extend(vars.iter().cloned());
+            }
+        }
+    }
+
+    /// Stops the servers; a session a server cannot end promptly does not
+    /// hold the harness (the Maildir roots are removed either way).
+    pub async fn stop(self) {
+        for (server, _mail_root) in self.servers {
+            let _ = tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await;
+        }
+    }
+}
+
+struct Started {
+    server: (RunningServer, tempfile::TempDir),
+    targets: Vec<Target>,
+}
+
+async fn start_server(
+    opts: &BundledOptions,
+    idle_timeout: Duration,
+    pairs: usize,
+    extra_vars: &[(String, String)],
+) -> Result<Started, String> {
+    let mail_root = tempfile::Builder::new()
+        .prefix("pop3spec-bundled-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a temporary Maildir root: {e}"))?;
+    // Passwords differ per run so no scenario can pass by hard-coding one.
+    let nonce = std::process::id()
+        ^ (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos());
+    let pairs: Vec<(Account, Account)> = (1..=pairs)
+        .map(|k| {
+            let suffix = if k == 1 { String::new() } else { k.to_string() };
+            (
+                Account {
+                    user: format!("{USER}{suffix}"),
+                    pass: format!("Secret-{nonce:x}-{k}"),
+                },
+                Account {
+                    user: format!("{USER2}{suffix}"),
+                    pass: format!("Other-{nonce:x}-{k}"),
+                },
+            )
+        })
+        .collect();
+    let users = pairs
+        .iter()
+        .flat_map(|(a, b)| [a, b])
+        .map(|a| (a.user.clone(), a.pass.clone()))
+        .collect();
+    let mut config = ServerConfig::new(mail_root.path(), users);
+    config.tls = TlsSetup::SelfSigned;
+    config.faults = opts.faults.clone();
+    config.idle_timeout = idle_timeout;
+    let server = RunningServer::start(config)
+        .await
+        .map_err(|e| format!("cannot start the bundled reference server: {e}"))?;
+    let mut targets = Vec::new();
+    for (first, second) in pairs {
+        let tls = TlsOptions {
             insecure: true,
             ..Default::default()
         };
-        let target = Target {
-            label: "bundled reference server".into(),
-            host: server.addr().ip().to_string(),
-            port: server.addr().port(),
-            implicit_tls: false,
-            starttls: false,
-            tls_port: server.tls_addr().map(|a| a.port()),
-            connector: tls::connector(&tls_opts)?,
-            tls: tls_opts,
-            account: Some(Account {
-                user: USER.into(),
-                pass,
-            }),
-            account2: Some(Account {
-                user: USER2.into(),
-                pass: pass2,
-            }),
-            auth: AuthMechanism::User,
-            seeder: Some(Seeder::Maildir {
-                path: maildir,
-                disposable: false,
-            }),
-            seeder2: Some(Seeder::Maildir {
-                path: maildir2,
-                disposable: false,
-            }),
-            connect_timeout: Duration::from_secs(5),
-            timeout: opts.timeout,
-            max_line: crate::DEFAULT_MAX_LINE,
-            max_body: crate::DEFAULT_MAX_BODY,
-            lock_wait: opts.lock_wait,
-            declared_capabilities: Vec::new(),
-            // The bundled server acts on a dropped connection at once and
-            // answers on loopback in microseconds, so the scripted waits can
-            // be short (see load::TIMING_DEFAULTS).
-            extra_vars: vec![
-                (
-                    "idle_wait".into(),
-                    format!(
-                        "{}ms",
-                        (opts.idle_timeout + Duration::from_millis(1500)).as_millis()
-                    ),
-                ),
-                ("settle".into(), "100ms".into()),
-                ("silence".into(), "300ms".into()),
-            ],
-        };
-        Ok(Bundled {
-            server,
-            _mail_root: mail_root,
-            target,
-        })
+        let mut target = Target::new(
+            "bundled reference server",
+            server.addr().ip().to_string(),
+            server.addr().port(),
+            tls,
+        )?;
+        target.tls_port = server.tls_addr().map(|a| a.port());
+        target.seeder = Some(maildir_seeder(mail_root.path(), &first.user)?);
+        target.seeder2 = Some(maildir_seeder(mail_root.path(), &second.user)?);
+        target.account = Some(first);
+        target.account2 = Some(second);
+        target.timeout = opts.timeout;
+        target.max_timeout = opts.max_timeout;
+        target.lock_wait = opts.lock_wait;
+        target.extra_vars = vec![
+            ("settle".into(), SETTLE.into()),
+            ("silence".into(), SILENCE.into()),
+        ];
+        target.extra_vars.extend(extra_vars.iter().cloned());
+        targets.push(target);
     }
+    Ok(Started {
+        server: (server, mail_root),
+        targets,
+    })
+}
 
-    /// Stops the server; a session the server cannot end promptly does not
-    /// hold the harness (its Maildir root is removed either way).
-    pub async fn stop(self) {
-        let _ =
-            tokio::time::timeout(std::time::Duration::from_secs(5), self.server.shutdown()).await;
-    }
+/// The throwaway Maildir of `user`: no fsync, since only this process reads it.
+fn maildir_seeder(mail_root: &Path, user: &str) -> Result<Seeder, String> {
+    let path = mail_root.join(user);
+    std::fs::create_dir_all(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    Ok(Seeder::Maildir {
+        path,
+        disposable: false,
+        durable: false,
+    })
 }

@@ -187,9 +187,12 @@ pub struct RunArgs {
     /// SHOULD-level deviations (non-strict) fail the run
     #[arg(long, env = "POP3SPEC_STRICT")]
     pub strict: bool,
-    /// Run scenarios on this many bundled reference servers at once [default: 4 without --host, 1 with it]
+    /// Run this many scenarios at once [default: 8 without --host, 1 with it]. Scenarios that use
+    /// one account never overlap: against --host, give --user-template so each job has its own
     #[arg(long, short = 'j', env = "POP3SPEC_JOBS")]
     pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub templates: AccountTemplates,
     /// Stop after the first failing scenario
     #[arg(long, env = "POP3SPEC_FAIL_FAST")]
     pub fail_fast: bool,
@@ -200,7 +203,36 @@ pub struct RunArgs {
     pub output: OutputArgs,
 }
 
-#[derive(Debug, Args)]
+/// One account (pair) per job for parallel runs against --host.
+#[derive(Clone, Debug, Default, Args)]
+pub struct AccountTemplates {
+    /// Test account of each job: `{n}` becomes the job number, 1 to --jobs (e.g. 'pop3spec{n}'); every one logs in with --pass
+    #[arg(
+        long,
+        env = "POP3SPEC_USER_TEMPLATE",
+        value_name = "TEMPLATE",
+        conflicts_with = "user"
+    )]
+    pub user_template: Option<String>,
+    /// Second test account of each job (`{n}` as in --user-template); every one logs in with --pass2
+    #[arg(
+        long,
+        env = "POP3SPEC_USER2_TEMPLATE",
+        value_name = "TEMPLATE",
+        conflicts_with = "user2"
+    )]
+    pub user2_template: Option<String>,
+    /// Maildir of each account, for seeding: `{user}` becomes its name and `{n}` its job number (e.g. '/srv/mail/{user}/Maildir')
+    #[arg(
+        long,
+        env = "POP3SPEC_MAILDIR_TEMPLATE",
+        value_name = "TEMPLATE",
+        conflicts_with_all = ["maildir", "maildir2", "seed_command"]
+    )]
+    pub maildir_template: Option<String>,
+}
+
+#[derive(Clone, Debug, Args)]
 pub struct ServerArgs {
     /// Server to test; without it the bundled reference server is started on loopback
     #[arg(long, env = "POP3SPEC_HOST")]
@@ -388,7 +420,7 @@ pub struct CheckArgs {
 pub struct SelftestArgs {
     /// Scenario folder [default: scenarios/]
     pub paths: Vec<PathBuf>,
-    /// Reference servers run at the same time (runs mostly wait on timeouts, so more than the cores)
+    /// Scenarios run at the same time, over runs of 4 jobs each (runs mostly wait on timeouts, so more than the cores)
     #[arg(long, env = "POP3SPEC_JOBS", default_value_t = 16)]
     pub jobs: usize,
     /// Only these faults (repeatable; default all)

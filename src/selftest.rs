@@ -1,8 +1,8 @@
 //! `pop3spec selftest`: proves the suite and the reference server against each
 //! other. The clean server must pass every scenario; then, under each fault
 //! switch, at least one scenario must fail, and every scenario that lists the
-//! fault in `catches` must be among them. Every run is split over several
-//! server instances (own Maildir root, own lock table) that run in parallel.
+//! fault in `catches` must be among them. Every run has a server of its own
+//! (own Maildir root, own lock table) with an account pair per job.
 
 use crate::app::{console_options, write_file, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::bundled::{Bundled, BundledOptions};
@@ -11,7 +11,7 @@ use crate::outcome::{Outcome, ScenarioResult};
 use crate::report;
 use crate::runner::{self, RunOptions};
 use crate::scenario::load;
-use crate::scenario::{Action, Scenario};
+use crate::scenario::Scenario;
 use crate::select;
 use pop3_reference_server::{Fault, FaultSet};
 use serde::Serialize;
@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 const FAULT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Step timeout on the clean server, where a timeout would be a false failure.
 const CLEAN_TIMEOUT: Duration = Duration::from_secs(5);
-/// Servers each run is split over; more shards shorten the longest run.
+/// Jobs each run is split over; more shards shorten the longest run.
 const SHARDS: usize = 4;
 
 #[derive(Debug, Serialize)]
@@ -51,12 +51,10 @@ pub struct SelftestReport {
     pub seconds: f64,
 }
 
-/// Scenarios that wait on purpose (sleep) run under a fault only when they
-/// claim to catch it: elsewhere they add minutes, not information.
+/// Scenarios that wait on purpose run under a fault only when they claim to
+/// catch it: elsewhere they add time, not information.
 fn waits(s: &Scenario) -> bool {
-    s.steps
-        .iter()
-        .any(|st| matches!(st.action, Action::Sleep(_)))
+    s.scripted_waits() > 0
 }
 
 fn failed(results: &[ScenarioResult]) -> BTreeSet<String> {
@@ -72,65 +70,55 @@ fn failed(results: &[ScenarioResult]) -> BTreeSet<String> {
         .collect()
 }
 
+/// Runs `scenarios` on a bundled server (and its autologout twin) under
+/// `faults`, split over `SHARDS` jobs; `limit` bounds the jobs of the whole
+/// self-test.
 async fn run_on_bundled(
-    scenarios: &[Scenario],
-    faults: FaultSet,
-    timeout: Duration,
-) -> Result<Vec<ScenarioResult>, String> {
-    // Under a fault a lock may never be released; waiting for it would only
-    // cost time. The clean run keeps the patient default.
-    let lock_wait = if faults.is_empty() {
-        BundledOptions::default().lock_wait
-    } else {
-        Duration::ZERO
-    };
-    let bundled = Bundled::start(BundledOptions {
-        faults,
-        timeout,
-        lock_wait,
-        ..Default::default()
-    })
-    .await?;
-    let info = bundled
-        .target
-        .probe()
-        .await
-        .map_err(|e| format!("probe failed: {e}"))?;
-    let opts = RunOptions {
-        strict: true,
-        ..Default::default()
-    };
-    let result = runner::run(scenarios, &bundled.target, &info, &opts, |_| {}).await;
-    bundled.stop().await;
-    Ok(result.scenarios)
-}
-
-/// Runs `scenarios` split over `SHARDS` servers, at most `limit` servers at a
-/// time across the whole self-test.
-async fn run_sharded(
     scenarios: Vec<Scenario>,
     faults: FaultSet,
     timeout: Duration,
     limit: Arc<Semaphore>,
 ) -> Result<Vec<ScenarioResult>, String> {
-    let mut shards: Vec<Vec<Scenario>> = vec![Vec::new(); SHARDS];
-    for (i, s) in scenarios.into_iter().enumerate() {
-        shards[i % SHARDS].push(s);
-    }
-    let mut tasks = Vec::new();
-    for shard in shards.into_iter().filter(|s| !s.is_empty()) {
-        let limit = limit.clone();
-        let faults = faults.clone();
-        tasks.push(tokio::spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("semaphore open");
-            run_on_bundled(&shard, faults, timeout).await
-        }));
-    }
-    let mut results = Vec::new();
-    for t in tasks {
-        results.extend(t.await.map_err(|e| format!("a shard panicked: {e}"))??);
-    }
-    Ok(results)
+    let _permits = limit
+        .acquire_many_owned(SHARDS as u32)
+        .await
+        .expect("semaphore open");
+    // Under a fault a lock may never be released; waiting for it would only
+    // cost time. The clean run keeps the patient default.
+    // A scenario's own longer timeout (for servers that delay failed logins)
+    // is capped too: the reference server does not delay them.
+    let (lock_wait, max_timeout) = if faults.is_empty() {
+        (BundledOptions::default().lock_wait, None)
+    } else {
+        (Duration::ZERO, Some(timeout))
+    };
+    let autologout = scenarios.iter().any(|s| s.uses_autologout());
+    let bundled = Bundled::start(
+        BundledOptions {
+            faults,
+            timeout,
+            max_timeout,
+            lock_wait,
+            ..Default::default()
+        },
+        SHARDS,
+        autologout,
+    )
+    .await?;
+    let workers = match bundled.workers().await {
+        Ok(w) => w,
+        Err(e) => {
+            bundled.stop().await;
+            return Err(e);
+        }
+    };
+    let opts = RunOptions {
+        strict: true,
+        ..Default::default()
+    };
+    let result = runner::run_parallel(&scenarios, &workers, &opts, |_| {}).await;
+    bundled.stop().await;
+    Ok(result.scenarios)
 }
 
 fn chosen_faults(names: &[String]) -> Result<Vec<Fault>, String> {
@@ -188,13 +176,13 @@ pub async fn selftest(args: SelftestArgs) -> u8 {
             }
         }
     }
-    let limit = Arc::new(Semaphore::new(args.jobs.max(1)));
+    let limit = Arc::new(Semaphore::new(args.jobs.max(SHARDS)));
 
     println!(
         "selftest: {} scenarios against the clean reference server",
         scenarios.len()
     );
-    let clean = match run_sharded(
+    let clean = match run_on_bundled(
         scenarios.clone(),
         FaultSet::none(),
         CLEAN_TIMEOUT,
@@ -230,9 +218,9 @@ pub async fn selftest(args: SelftestArgs) -> u8 {
     }
 
     println!(
-        "selftest: {} fault switches, {} servers at a time",
+        "selftest: {} fault switches, {} scenarios at a time",
         faults.len(),
-        args.jobs.max(1)
+        args.jobs.max(SHARDS)
     );
     let mut tasks = Vec::new();
     for fault in faults {
@@ -244,7 +232,7 @@ pub async fn selftest(args: SelftestArgs) -> u8 {
         let limit = limit.clone();
         tasks.push(tokio::spawn(async move {
             let started = Instant::now();
-            let run = run_sharded(chosen, FaultSet::single(fault), FAULT_TIMEOUT, limit).await;
+            let run = run_on_bundled(chosen, FaultSet::single(fault), FAULT_TIMEOUT, limit).await;
             (fault, run, started.elapsed())
         }));
     }

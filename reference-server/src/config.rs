@@ -29,7 +29,8 @@ pub enum TlsSetup {
 pub struct ServerConfig {
     /// The maildrop of user U is the Maildir `mail_root/U`.
     pub mail_root: PathBuf,
-    /// (user, password) pairs; the order matters only to the `pass-without-user` fault.
+    /// (user, password) pairs; the order matters only to the `pass-without-user`
+    /// fault (the first user with the password given wins).
     pub users: Vec<(String, String)>,
     pub listen: SocketAddr,
     pub tls_listen: Option<SocketAddr>,

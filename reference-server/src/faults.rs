@@ -54,7 +54,7 @@ faults! {
     StatInAuthorization = "stat-in-authorization": "STAT answered +OK before login; RFC 1939 §5 STAT only in TRANSACTION",
     UserInTransaction = "user-in-transaction": "USER answered +OK after login; RFC 1939 §7 USER only in AUTHORIZATION",
     NoopInAuthorization = "noop-in-authorization": "NOOP answered +OK before login; RFC 1939 §5 NOOP only in TRANSACTION",
-    PassWithoutUser = "pass-without-user": "PASS without USER logs in as the first user of the table if the password matches it; RFC 1939 §7 PASS follows a successful USER",
+    PassWithoutUser = "pass-without-user": "PASS without USER logs in as the first user of the table whose password it is; RFC 1939 §7 PASS follows a successful USER",
     WrongPasswordAccepted = "wrong-password-accepted": "any password accepted; RFC 1939 §7 PASS must check the password",
     ApopAcceptsAnyDigest = "apop-accepts-any-digest": "any APOP digest accepted; RFC 1939 §7 the MD5 digest must be verified",
     DeleImmediate = "dele-immediate": "DELE removes the file at once; RFC 1939 §5/§6 deletion only happens in UPDATE",

@@ -232,7 +232,10 @@ impl<'a> Executor<'a> {
                 started,
                 secrets,
             },
-            timeout: scenario.timeout.unwrap_or(target.timeout),
+            timeout: scenario
+                .timeout
+                .unwrap_or(target.timeout)
+                .min(target.max_timeout.unwrap_or(Duration::MAX)),
         }
     }
 
@@ -572,7 +575,14 @@ impl<'a> Executor<'a> {
                     self.expect_multiline(step, e, deadline).await?;
                     Ok(None)
                 }
-                Action::ExpectClose => {
+                Action::ExpectClose(within) => {
+                    let (deadline, waited) = match within {
+                        Some(t) => {
+                            let d = self.duration(step, t)?;
+                            (Instant::now() + d, d)
+                        }
+                        None => (deadline, self.timeout),
+                    };
                     let session = self.session(step)?;
                     match session.conn.wait_for_bytes(deadline).await {
                         Err(reset) => {
@@ -582,7 +592,7 @@ impl<'a> Executor<'a> {
                         }
                         Ok(bytes) if bytes.is_empty() => Err(self.fail(
                             step,
-                            format!("the server kept the connection open for {:?} instead of closing it", self.timeout),
+                            format!("the server kept the connection open for {waited:?} instead of closing it"),
                             vec!["<connection closed>".into()],
                             vec!["<connection still open>".into()],
                             false,
@@ -672,8 +682,8 @@ impl<'a> Executor<'a> {
                         Direction::Note,
                         "dropped the connection without QUIT".into(),
                     );
-                    // Give the server a moment to notice, as a real lost client would.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    // No pause here: a scenario that needs the server to act on
+                    // the drop says so with `sleep: "{{settle}}"`.
                     Ok(None)
                 }
                 Action::Login { user, pass } => {

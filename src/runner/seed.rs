@@ -18,7 +18,14 @@ pub const MARKER: &str = ".pop3spec-seeded";
 #[derive(Clone, Debug)]
 pub enum Seeder {
     /// The account's Maildir (holding `cur/`, `new/`, `tmp/`) is on this machine.
-    Maildir { path: PathBuf, disposable: bool },
+    /// `durable` syncs every file before it is delivered, so a server in
+    /// another process never reads a torn message after a crash; the bundled
+    /// server's throwaway Maildir skips it (fsync was most of a run's work).
+    Maildir {
+        path: PathBuf,
+        disposable: bool,
+        durable: bool,
+    },
     /// A shell command that seeds the store; it gets the message files as arguments.
     Command(String),
 }
@@ -38,13 +45,22 @@ impl Seeder {
     pub fn seed(&self, fixture_dir: &Path, user: &str) -> Result<(), String> {
         let messages = fixture_messages(fixture_dir)?;
         match self {
-            Seeder::Maildir { path, disposable } => seed_maildir(path, &messages, *disposable),
+            Seeder::Maildir {
+                path,
+                disposable,
+                durable,
+            } => seed_maildir(path, &messages, *disposable, *durable),
             Seeder::Command(cmd) => run_seed_command(cmd, fixture_dir, user, &messages),
         }
     }
 }
 
-fn seed_maildir(maildir: &Path, messages: &[PathBuf], disposable: bool) -> Result<(), String> {
+fn seed_maildir(
+    maildir: &Path,
+    messages: &[PathBuf],
+    disposable: bool,
+    durable: bool,
+) -> Result<(), String> {
     let meta = fs::metadata(maildir).map_err(|e| {
         format!("--maildir {}: {e}; point it at the test account's Maildir (the folder holding cur/, new/ and tmp/)", maildir.display())
     })?;
@@ -100,7 +116,7 @@ fn seed_maildir(maildir: &Path, messages: &[PathBuf], disposable: bool) -> Resul
         let name = format!("{secs}.M{nonce}Q{i:04}P{pid}.pop3spec");
         let tmp = maildir.join("tmp").join(&name);
         let bytes = fs::read(msg).map_err(|e| format!("cannot read {}: {e}", msg.display()))?;
-        write_synced(&tmp, &bytes)?;
+        write_file(&tmp, &bytes, durable)?;
         chown(&tmp, owner);
         let when = UNIX_EPOCH + Duration::from_secs(secs);
         if let Ok(f) = fs::File::options().write(true).open(&tmp) {
@@ -110,17 +126,17 @@ fn seed_maildir(maildir: &Path, messages: &[PathBuf], disposable: bool) -> Resul
             .map_err(|e| format!("cannot deliver {name} into new/: {e}"))?;
         written.push(name);
     }
-    write_synced(&marker, (written.join("\n") + "\n").as_bytes())?;
+    write_file(&marker, (written.join("\n") + "\n").as_bytes(), durable)?;
     chown(&marker, owner);
     Ok(())
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<(), String> {
     use std::io::Write;
     let mut f =
         fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     f.write_all(bytes)
-        .and_then(|_| f.sync_all())
+        .and_then(|_| if durable { f.sync_all() } else { Ok(()) })
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
@@ -187,6 +203,7 @@ mod tests {
         let seeder = Seeder::Maildir {
             path: md.clone(),
             disposable: false,
+            durable: true,
         };
         seeder.seed(&fx, "u").unwrap();
         let mut delivered: Vec<_> = fs::read_dir(md.join("new"))
@@ -220,6 +237,7 @@ mod tests {
         let err = Seeder::Maildir {
             path: md.clone(),
             disposable: false,
+            durable: false,
         }
         .seed(&fx, "u")
         .unwrap_err();
@@ -231,6 +249,7 @@ mod tests {
         Seeder::Maildir {
             path: md.clone(),
             disposable: true,
+            durable: false,
         }
         .seed(&fx, "u")
         .unwrap();

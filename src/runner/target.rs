@@ -47,6 +47,9 @@ pub struct Target {
     pub seeder2: Option<Seeder>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
+    /// Caps every step's timeout, a scenario's own `timeout:` included (the
+    /// self-test's fault runs, where a swallowed answer should cost little).
+    pub max_timeout: Option<Duration>,
     pub max_line: usize,
     pub max_body: usize,
     /// How long a login refused because the maildrop is locked is retried
@@ -83,6 +86,7 @@ impl Target {
             seeder2: None,
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(5),
+            max_timeout: None,
             max_line: crate::DEFAULT_MAX_LINE,
             max_body: crate::DEFAULT_MAX_BODY,
             lock_wait: Duration::from_secs(1),

@@ -3,7 +3,7 @@
 //! YAML syntax, unknown keys, wrong types, bad regexes and templates, unknown
 //! fixtures, duplicate ids, variables used before anything defines them.
 
-use super::raw::{self, RawConnect, RawLogin, RawScenario, RawStep, S};
+use super::raw::{self, RawConnect, RawExpectClose, RawLogin, RawScenario, RawStep, S};
 use super::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -469,15 +469,22 @@ impl Converter<'_> {
             ),
             "expect_close" => {
                 let v = raw.expect_close?;
-                if !v.value {
-                    let p = self.pos(&v);
-                    self.problem(
-                        p,
-                        "`expect_close: false` means nothing; remove the step",
-                        None,
-                    );
+                match v.value {
+                    RawExpectClose::Flag(true) => Action::ExpectClose(None),
+                    RawExpectClose::Flag(false) => {
+                        let p = self.pos(&v);
+                        self.problem(
+                            p,
+                            "`expect_close: false` means nothing; remove the step",
+                            None,
+                        );
+                        Action::ExpectClose(None)
+                    }
+                    RawExpectClose::Within(w) => {
+                        let within = S::new(w.within, v.referenced, v.defined);
+                        Action::ExpectClose(Some(self.duration_template(&within, defined)?))
+                    }
                 }
-                Action::ExpectClose
             }
             "expect_silence" => Action::ExpectSilence(
                 self.duration_template(raw.expect_silence.as_ref()?, defined)?,

@@ -49,6 +49,85 @@ pub struct Scenario {
     pub catches_pos: Vec<SourcePos>,
 }
 
+/// Which of the configured accounts a scenario may log in to, seed, or name in
+/// a command. A parallel run never lets two scenarios that use one account
+/// overlap, so their results are those of a serial run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AccountUse {
+    pub first: bool,
+    pub second: bool,
+}
+
+/// The variable that holds the wait for the server's autologout timer; a
+/// scenario that reads it depends on that timer (see `Scenario::uses_autologout`).
+pub const AUTOLOGOUT_VAR: &str = "idle_wait";
+
+impl Scenario {
+    pub fn account_use(&self) -> AccountUse {
+        let mut uses = AccountUse {
+            first: self.state == State::Transaction || self.fixture.is_some(),
+            second: self.fixture2.is_some()
+                || self.requires.iter().any(|r| r.trim() == "second-account"),
+        };
+        visit_steps(&self.steps, &mut |step| {
+            match &step.action {
+                Action::Login { user: None, .. }
+                | Action::Connect {
+                    login: Some(true), ..
+                }
+                | Action::Reconnect { login: Some(true) } => uses.first = true,
+                _ => {}
+            }
+            for var in step.action.variables() {
+                match var {
+                    "user" | "pass" => uses.first = true,
+                    "user2" | "pass2" => uses.second = true,
+                    _ => {}
+                }
+            }
+        });
+        uses
+    }
+
+    /// Steps that wait on purpose (sleep, expect_silence, expect_close with
+    /// `within`): they cost wall time that no server can shorten, so a parallel
+    /// run starts these scenarios first.
+    pub fn scripted_waits(&self) -> usize {
+        let mut n = 0;
+        visit_steps(&self.steps, &mut |step| {
+            if matches!(
+                step.action,
+                Action::Sleep(_) | Action::ExpectSilence(_) | Action::ExpectClose(Some(_))
+            ) {
+                n += 1;
+            }
+        });
+        n
+    }
+
+    /// Whether the scenario waits for the server's autologout timer (it reads
+    /// `idle_wait`), which the bundled server runs short on a server of its own.
+    pub fn uses_autologout(&self) -> bool {
+        let mut found = false;
+        visit_steps(&self.steps, &mut |step| {
+            found |= step.action.variables().contains(&AUTOLOGOUT_VAR);
+        });
+        found
+    }
+}
+
+/// Calls `f` on every step, those inside `one_of` alternatives included.
+fn visit_steps<'a>(steps: &'a [Step], f: &mut impl FnMut(&'a Step)) {
+    for step in steps {
+        f(step);
+        if let Action::OneOf(alternatives) = &step.action {
+            for alternative in alternatives {
+                visit_steps(&alternative.steps, f);
+            }
+        }
+    }
+}
+
 /// What holds for the main session before the first step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -73,7 +152,8 @@ pub enum Action {
     SendRaw(Template),
     Expect(ExpectLine),
     ExpectMultiline(ExpectMultiline),
-    ExpectClose,
+    /// The connection ends; `Some` waits this long instead of the step timeout.
+    ExpectClose(Option<Template>),
     ExpectSilence(Template),
     Connect {
         login: Option<bool>,
@@ -95,13 +175,53 @@ pub enum Action {
 }
 
 impl Action {
+    /// The variables this step itself reads (not those of nested alternatives).
+    pub fn variables(&self) -> Vec<&str> {
+        fn line_vars(e: &ExpectLine) -> Vec<&str> {
+            e.line.iter().flat_map(|t| t.variables()).collect()
+        }
+        match self {
+            Action::Send(t) | Action::SendRaw(t) | Action::ExpectSilence(t) | Action::Sleep(t) => {
+                t.variables()
+            }
+            Action::ExpectClose(t) => t.iter().flat_map(|t| t.variables()).collect(),
+            Action::Expect(e) => line_vars(e),
+            Action::ExpectMultiline(m) => {
+                let mut v = line_vars(&m.head);
+                for t in m
+                    .lines
+                    .iter()
+                    .flatten()
+                    .chain(&m.contains)
+                    .chain(&m.absent)
+                    .chain(&m.count)
+                    .chain(&m.octets)
+                {
+                    v.extend(t.variables());
+                }
+                v
+            }
+            Action::Login { user, pass } => user
+                .iter()
+                .chain(pass)
+                .flat_map(|t| t.variables())
+                .collect(),
+            Action::Assert(a) => a.variables(),
+            Action::Connect { .. }
+            | Action::Reconnect { .. }
+            | Action::Disconnect
+            | Action::TlsHandshake
+            | Action::OneOf(_) => Vec::new(),
+        }
+    }
+
     /// Whether the step only reads and judges, so a `one_of` can retry it on the same data.
     pub fn is_reading(&self) -> bool {
         matches!(
             self,
             Action::Expect(_)
                 | Action::ExpectMultiline(_)
-                | Action::ExpectClose
+                | Action::ExpectClose(_)
                 | Action::ExpectSilence(_)
                 | Action::Assert(_)
                 | Action::OneOf(_)
@@ -178,6 +298,60 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scenario(extra: &str) -> Scenario {
+        let text = format!(
+            "id: t.x\ntitle: t\nspec: RFC 1939 §5\nrequirement: r\nlevel: must\ncatches: []\n{extra}"
+        );
+        load::load_str(
+            std::path::Path::new("t.yaml"),
+            Arc::from(text.as_str()),
+            &Default::default(),
+        )
+        .unwrap_or_else(|p| panic!("{}", p[0].render()))
+    }
+
+    #[test]
+    fn account_use_follows_state_fixtures_logins_and_variables() {
+        let uses = |extra: &str| {
+            let u = scenario(extra).account_use();
+            (u.first, u.second)
+        };
+        // A greeting-only check touches no account.
+        assert_eq!(
+            uses("steps:\n  - send: NOOP\n  - expect: { status: err }\n"),
+            (false, false)
+        );
+        assert_eq!(
+            uses("state: transaction\nsteps:\n  - send: NOOP\n"),
+            (true, false)
+        );
+        assert_eq!(uses("steps:\n  - send: USER {{user}}\n"), (true, false));
+        assert_eq!(uses("steps:\n  - login: true\n"), (true, false));
+        assert_eq!(
+            uses("steps:\n  - connect: { session: b, login: true }\n"),
+            (true, false)
+        );
+        // Inside an alternative too.
+        assert_eq!(
+            uses("steps:\n  - send: NOOP\n  - one_of:\n      - grade: pass\n        steps:\n          - expect: { status: err, line: \"-ERR {{user2}}\" }\n"),
+            (false, true)
+        );
+        assert_eq!(
+            uses("requires: [second-account]\nsteps:\n  - send: NOOP\n"),
+            (false, true)
+        );
+    }
+
+    #[test]
+    fn waits_and_autologout_are_found() {
+        let s = scenario("vars: { idle_wait: 5s }\nsteps:\n  - sleep: 1s\n  - expect_silence: 1s\n  - expect_close: { within: \"{{idle_wait}}\" }\n");
+        assert_eq!(s.scripted_waits(), 3);
+        assert!(s.uses_autologout());
+        let quick = scenario("steps:\n  - send: NOOP\n  - expect_close: true\n");
+        assert_eq!(quick.scripted_waits(), 0);
+        assert!(!quick.uses_autologout());
+    }
 
     #[test]
     fn durations() {

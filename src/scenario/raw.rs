@@ -101,9 +101,10 @@ pub struct RawStep {
     /// Reads a status line and, when it is +OK, the body up to the `.` line.
     #[schemars(with = "Option<RawExpectMultiline>")]
     pub expect_multiline: Option<S<RawExpectMultiline>>,
-    /// The server closes the connection within the timeout, sending nothing more.
-    #[schemars(with = "Option<bool>")]
-    pub expect_close: Option<S<bool>>,
+    /// The server closes the connection, sending nothing more: `true` (within
+    /// the step timeout) or `{within: DURATION}` (for a timer of the server's own).
+    #[schemars(with = "Option<RawExpectClose>")]
+    pub expect_close: Option<S<RawExpectClose>>,
     /// Nothing arrives for this long, e.g. 2s.
     #[schemars(with = "Option<Scalar>")]
     pub expect_silence: Option<S<String>>,
@@ -194,6 +195,24 @@ pub struct RawExpectMultiline {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, usize>")]
     pub capture_line: BTreeMap<String, S<usize>>,
+}
+
+/// `expect_close: true`, or `{within: DURATION}` to wait longer (or shorter)
+/// than the step timeout, e.g. for the server's autologout timer.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawExpectClose {
+    Flag(bool),
+    Within(RawExpectCloseWithin),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExpectCloseWithin {
+    /// How long to wait for the close, e.g. 2s or "{{idle_wait}}". (Plain, not
+    /// `Spanned`: inside an untagged enum spans are lost; errors point at the step.)
+    #[schemars(with = "Scalar")]
+    pub within: String,
 }
 
 /// `connect: NAME`, `reconnect: true`, or the long form with a session and login.

@@ -30,10 +30,12 @@ impl Pass {
         }
         let user = match s.pending_user.take() {
             Some(u) => u,
-            None if s.fault(Fault::PassWithoutUser) => match s.config().users.first() {
-                Some((u, p)) if *p == self.password => u.clone(),
-                _ => return s.auth_failed("[AUTH] invalid credentials").await,
-            },
+            None if s.fault(Fault::PassWithoutUser) => {
+                match s.config().users.iter().find(|(_, p)| *p == self.password) {
+                    Some((u, _)) => u.clone(),
+                    None => return s.auth_failed("[AUTH] invalid credentials").await,
+                }
+            }
             None => {
                 s.err("USER first").await?;
                 return Ok(Flow::Continue);

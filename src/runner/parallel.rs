@@ -1,0 +1,213 @@
+//! Runs scenarios on several workers at once (`--jobs`). A worker is a target
+//! with accounts of its own (account templates, or one bundled server's account
+//! pair) or shared with the other workers (one `--user` for all). Scenarios
+//! that touch the same account on the same server never overlap, so every
+//! scenario sees what it would see in a serial run; scenarios that use no
+//! account, and those on accounts of their own, run side by side.
+
+use super::{execute, skipped, RunOptions, Target, TargetInfo};
+use crate::outcome::{RunResult, ScenarioResult};
+use crate::scenario::Scenario;
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::Notify;
+
+/// One lane of a parallel run.
+#[derive(Clone)]
+pub struct Worker {
+    pub target: Target,
+    pub info: TargetInfo,
+    /// Where the scenarios that wait for the autologout timer run instead: the
+    /// bundled server's twin with a short timer (none for other targets).
+    pub autologout: Option<(Target, TargetInfo)>,
+}
+
+impl Worker {
+    pub fn new(target: Target, info: TargetInfo) -> Worker {
+        Worker {
+            target,
+            info,
+            autologout: None,
+        }
+    }
+
+    fn lane(&self, scenario: &Scenario) -> (&Target, &TargetInfo) {
+        match &self.autologout {
+            Some((t, i)) if scenario.uses_autologout() => (t, i),
+            _ => (&self.target, &self.info),
+        }
+    }
+}
+
+/// Probes the targets at once, answering in their order: a server that makes
+/// each probe wait should not make a run of many jobs wait that many times.
+pub async fn probe_all(targets: &[Target]) -> Vec<Result<TargetInfo, String>> {
+    let tasks: Vec<_> = targets
+        .iter()
+        .cloned()
+        .map(|t| tokio::spawn(async move { t.probe().await }))
+        .collect();
+    let mut out = Vec::new();
+    for task in tasks {
+        out.push(
+            task.await
+                .unwrap_or_else(|e| Err(format!("the probe panicked: {e}"))),
+        );
+    }
+    out
+}
+
+/// The accounts `scenario` would use on `target`, as `host:port/user` keys.
+fn account_keys(scenario: &Scenario, target: &Target) -> Vec<String> {
+    let uses = scenario.account_use();
+    [
+        (uses.first, &target.account),
+        (uses.second, &target.account2),
+    ]
+    .into_iter()
+    .filter_map(|(used, account)| {
+        let account = account.as_ref().filter(|_| used)?;
+        Some(format!("{}:{}/{}", target.host, target.port, account.user))
+    })
+    .collect()
+}
+
+struct Queue {
+    /// Indices into the scenario list, in the order they should start.
+    pending: VecDeque<usize>,
+    /// Accounts a running scenario holds.
+    busy: HashSet<String>,
+}
+
+struct Shared {
+    scenarios: Vec<Scenario>,
+    queue: Mutex<Queue>,
+    /// Signalled whenever a scenario finishes and frees its accounts.
+    freed: Notify,
+    stop: AtomicBool,
+    opts: RunOptions,
+}
+
+/// Runs `scenarios` over `workers`, reporting each result as it arrives and
+/// returning them in the order given. Scenarios with scripted waits start
+/// first so they overlap with the quick ones. `--fail-fast` stops the whole
+/// run at the first failure.
+pub async fn run_parallel(
+    scenarios: &[Scenario],
+    workers: &[Worker],
+    opts: &RunOptions,
+    mut on_result: impl FnMut(&ScenarioResult),
+) -> RunResult {
+    let started = Instant::now();
+    let started_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    if workers.len() > 1 {
+        order.sort_by_key(|&i| std::cmp::Reverse(scenarios[i].scripted_waits()));
+    }
+    let shared = Arc::new(Shared {
+        scenarios: scenarios.to_vec(),
+        queue: Mutex::new(Queue {
+            pending: order.into(),
+            busy: HashSet::new(),
+        }),
+        freed: Notify::new(),
+        stop: AtomicBool::new(false),
+        opts: opts.clone(),
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = Vec::new();
+    for worker in workers {
+        let (shared, tx, worker) = (shared.clone(), tx.clone(), worker.clone());
+        tasks.push(tokio::spawn(async move {
+            work(&shared, &worker, |index, result| {
+                let _ = tx.send((index, result));
+            })
+            .await
+        }));
+    }
+    drop(tx);
+    let mut results: Vec<Option<ScenarioResult>> = vec![None; scenarios.len()];
+    while let Some((index, result)) = rx.recv().await {
+        on_result(&result);
+        results[index] = Some(result);
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    RunResult {
+        target: workers
+            .first()
+            .map(|w| w.target.label.clone())
+            .unwrap_or_default(),
+        strict: opts.strict,
+        started_at,
+        duration: started.elapsed(),
+        scenarios: results
+            .into_iter()
+            .zip(scenarios)
+            .map(|(r, s)| r.unwrap_or_else(|| skipped(s, "not run: the worker running it stopped")))
+            .collect(),
+    }
+}
+
+/// One worker's loop: take the first pending scenario whose accounts are free,
+/// run it, free them; wait when every pending scenario needs a busy account.
+async fn work(shared: &Shared, worker: &Worker, mut emit: impl FnMut(usize, ScenarioResult)) {
+    loop {
+        let freed = shared.freed.notified();
+        tokio::pin!(freed);
+        // Registered before looking, so a release between the look and the
+        // wait still wakes this worker.
+        freed.as_mut().enable();
+        let picked = {
+            let mut queue = shared.queue.lock().expect("queue lock");
+            if queue.pending.is_empty() {
+                return;
+            }
+            let free = queue.pending.iter().position(|&i| {
+                let (target, _) = worker.lane(&shared.scenarios[i]);
+                account_keys(&shared.scenarios[i], target)
+                    .iter()
+                    .all(|k| !queue.busy.contains(k))
+            });
+            free.map(|p| {
+                let index = queue.pending.remove(p).expect("position is in range");
+                let (target, _) = worker.lane(&shared.scenarios[index]);
+                let keys = account_keys(&shared.scenarios[index], target);
+                queue.busy.extend(keys.iter().cloned());
+                (index, keys)
+            })
+        };
+        let Some((index, keys)) = picked else {
+            freed.await;
+            continue;
+        };
+        let scenario = &shared.scenarios[index];
+        let mut result = if shared.stop.load(Ordering::SeqCst) {
+            skipped(
+                scenario,
+                "not run: --fail-fast stopped the run after a failure",
+            )
+        } else {
+            let (target, info) = worker.lane(scenario);
+            execute::run_scenario(scenario, target, info, shared.opts.strict).await
+        };
+        {
+            let mut queue = shared.queue.lock().expect("queue lock");
+            for k in &keys {
+                queue.busy.remove(k);
+            }
+        }
+        shared.freed.notify_waiters();
+        result.known_failure = shared.opts.known_failures.contains(&result.id);
+        if result.fails_run() && shared.opts.fail_fast {
+            shared.stop.store(true, Ordering::SeqCst);
+        }
+        emit(index, result);
+    }
+}
