@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
@@ -54,11 +54,11 @@ impl RunningServer {
             ));
         }
         let tls = build_tls(&config.tls)?;
-        let plain = TcpListener::bind(config.listen).await?;
+        let plain = bind(config.listen)?;
         // TlsSetup::None switches TLS off entirely, including the implicit
         // listener that ServerConfig::new configures by default.
         let tls_listener = match (config.tls_listen, &config.tls) {
-            (Some(a), tls) if *tls != TlsSetup::None => Some(TcpListener::bind(a).await?),
+            (Some(a), tls) if *tls != TlsSetup::None => Some(bind(a)?),
             _ => None,
         };
         let addr = plain.local_addr()?;
@@ -137,6 +137,28 @@ impl Drop for RunningServer {
     }
 }
 
+/// Listen queue asked of the kernel, which caps it at net.core.somaxconn
+/// (4096 by default on Linux since 5.4). `TcpListener::bind` asks for 128
+/// (mio 1.x), which a burst of a few hundred connects overflows: the kernel
+/// then drops the handshake's last ACK and the greeting comes seconds late.
+const BACKLOG: u32 = 4096;
+
+/// Like `TcpListener::bind` on Unix (SO_REUSEADDR on, IPV6_V6ONLY left at
+/// the system default), but with a listen queue of [`BACKLOG`].
+fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // A restarted server can rebind at once; on Windows this would allow
+    // hijacking a port in use, so (as in mio) it is not set there.
+    #[cfg(not(windows))]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 impl Listener {
     async fn run(mut self) {
         loop {
@@ -198,4 +220,58 @@ async fn refuse(mut conn: Connection) {
     let reply = conn.write_all(b"-ERR [SYS/TEMP] too many connections\r\n");
     let _ = tokio::time::timeout(Duration::from_secs(5), reply).await;
     let _ = tokio::time::timeout(Duration::from_secs(5), conn.shutdown()).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// More connects than the 128 of `TcpListener::bind` are taken into the
+    /// listen queue while nobody accepts (with a queue of 128 the kernel
+    /// drops the SYNs beyond it and these connects hang).
+    #[tokio::test]
+    async fn listen_queue_takes_a_burst() {
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        if somaxconn < 256 {
+            eprintln!("skipped: net.core.somaxconn is {somaxconn}");
+            return;
+        }
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut clients = Vec::new();
+        for i in 0..200 {
+            let c = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+                .unwrap_or_else(|e| panic!("connect {i}: {e}"));
+            clients.push(c);
+        }
+        drop(listener);
+    }
+
+    /// As with `TcpListener::bind`: SO_REUSEADDR, so the port of a listener
+    /// whose connection is still closing can be bound again at once; and
+    /// IPv6 addresses bind (where the host has ::1).
+    #[tokio::test]
+    async fn rebinds_at_once_and_binds_ipv6() {
+        use tokio::io::AsyncReadExt;
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let (server_side, _) = listener.accept().await.unwrap();
+        // The server closes first, so its end waits in TIME_WAIT.
+        drop(server_side);
+        let mut buf = [0u8; 1];
+        assert_eq!(client.read(&mut buf).await.unwrap(), 0);
+        drop(client);
+        drop(listener);
+        let again = bind(addr).expect("rebind while the old connection closes");
+        assert_eq!(again.local_addr().unwrap(), addr);
+
+        if std::net::TcpListener::bind("[::1]:0").is_ok() {
+            let v6 = bind("[::1]:0".parse().unwrap()).unwrap();
+            assert!(v6.local_addr().unwrap().is_ipv6());
+        }
+    }
 }
