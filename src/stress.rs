@@ -15,12 +15,21 @@
 //! Without `--host` the reference server is started in-process with a few
 //! accounts, each seeded with messages and topped up while the run lasts.
 //!
-//! On a server that does not lock maildrops, sessions that overlap another
-//! session of the same account are not judged (what they see may change under
-//! them): the overlaps are counted in a note. Sessions that ran alone are still
-//! judged, so damage that concurrent sessions left behind (a message lost or
-//! back again) is reported. Logins refused with `[IN-USE]` for more than 3 s
-//! while no session of the run holds the maildrop are a stale lock.
+//! On a server that does not lock maildrops, sessions of one account overlap.
+//! A session overlaps another if it logged in while the other held the
+//! maildrop, or while the other's QUIT was being answered or its last answer
+//! came (the server reads the maildrop while it answers the credentials, and
+//! the other may have been in UPDATE then); a session that ends while logins
+//! are being answered is judged once they are. Overlapping sessions are not
+//! judged one by one: what they see go wrong (a listed message that another
+//! session's QUIT removed, a QUIT whose UPDATE another session disturbed), and
+//! damage later found to messages they listed, is one violation per maildrop,
+//! `sessions-overlapped` (the missing lock of RFC 1939 §4), if anything went
+//! wrong at all; overlaps alone are a note. Damage to messages no overlapping
+//! session listed is reported as itself. On a server that locks (it refused a
+//! login with `[IN-USE]`), each overlap is a `lock` violation and damage is
+//! reported as itself. Logins refused with `[IN-USE]` for more than 3 s while
+//! no session of the run holds the maildrop are a stale lock.
 //!
 //! A session that cannot be opened at all (connection refused or timed out,
 //! no greeting in time) is an availability problem, counted and shown apart
@@ -46,7 +55,7 @@ pub const MAX_DURATION: Duration = Duration::from_secs(600);
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  no invariant was violated
-  1  at least one violation (lost or resurrected message, changed UIDL, two sessions in one locked maildrop, ...)
+  1  at least one violation (lost or resurrected message, changed UIDL, two sessions in one locked maildrop, overlapping sessions that saw their maildrop change, ...)
   2  bad command line (e.g. --clients above 1000 or --duration above 600s)
   3  the target could not be reached at all";
 /// How long logins may be refused with [IN-USE] while no session of the run
@@ -123,10 +132,39 @@ struct Model {
     shared: HashSet<u64>,
     /// Sessions that sent QUIT and wait for its answer (the server may still be in UPDATE).
     quitting: HashSet<u64>,
+    /// How many sessions that held the maildrop have let it go with the
+    /// server possibly still at work for them (QUIT answered, session failed;
+    /// not a drop after an answered command). A login whose window
+    /// (credentials sent to +OK read) saw this change may have been read by
+    /// the server while such a session was still changing the maildrop.
+    ended: u64,
+    /// Unique-ids listed by sessions that overlapped another session: on a
+    /// server that does not lock, damage to them may be what the overlap did.
+    contested: HashSet<String>,
+    /// Logins that overlapped another session of this maildrop.
+    overlapping: u64,
+    /// Sessions that sent their credentials and have no answer yet.
+    logging_in: HashSet<u64>,
+    /// Findings of sessions that ended while a login was being answered:
+    /// judged once those logins are answered, and not judged if one of them
+    /// got the maildrop (its reading may have disturbed the ending session,
+    /// on a server that does not lock).
+    parked: Vec<Parked>,
+    /// Findings of overlapping sessions, and damage to contested unique-ids, by kind.
+    overlap_damage: BTreeMap<&'static str, u64>,
+    /// The first of them, for the report.
+    overlap_example: Option<(f64, String)>,
     /// When a session of this run last held the maildrop or got QUIT answered.
     last_held: Option<Instant>,
     /// A stale lock was reported and no login has succeeded since.
     stale_reported: bool,
+}
+
+struct Parked {
+    /// The logins still to be answered.
+    waiting: HashSet<u64>,
+    listing: Vec<(usize, String)>,
+    found: Vec<(&'static str, String)>,
 }
 
 struct AccountState {
@@ -213,6 +251,9 @@ struct Run {
     drops: AtomicU64,
     /// Findings of sessions that shared a maildrop with another (not judged).
     shared_notes: AtomicU64,
+    /// Damage to unique-ids that overlapping sessions listed: reported as
+    /// itself on a server that locks, as the overlap on one that does not.
+    contested_damage: Mutex<Vec<Violation>>,
     /// Sessions that could not be opened (connect or greeting failed): availability, not an invariant.
     open_errors: AtomicU64,
     first_open_error: Mutex<Option<String>>,
@@ -224,17 +265,83 @@ struct Run {
 
 impl Run {
     fn violation(&self, kind: &'static str, account: &str, detail: String) {
-        self.violation_count.fetch_add(1, Ordering::Relaxed);
-        *self.kinds.lock().unwrap().entry(kind).or_default() += 1;
-        let mut v = self.violations.lock().unwrap();
-        if v.len() < KEPT_VIOLATIONS {
-            v.push(Violation {
-                kind,
-                account: account.to_string(),
-                detail,
-                at: self.start.elapsed().as_secs_f64(),
-            });
+        self.record(self.found(kind, account, detail));
+    }
+    /// A finding stamped with the time it was made.
+    fn found(&self, kind: &'static str, account: &str, detail: String) -> Violation {
+        Violation {
+            kind,
+            account: account.to_string(),
+            detail,
+            at: self.start.elapsed().as_secs_f64(),
         }
+    }
+    fn record(&self, v: Violation) {
+        self.violation_count.fetch_add(1, Ordering::Relaxed);
+        *self.kinds.lock().unwrap().entry(v.kind).or_default() += 1;
+        let mut kept = self.violations.lock().unwrap();
+        if kept.len() < KEPT_VIOLATIONS {
+            kept.push(v);
+        }
+    }
+}
+
+impl Model {
+    /// A finding that follows from sessions overlapping on this maildrop.
+    fn overlap_damage(&mut self, kind: &'static str, at: f64, detail: &str) {
+        *self.overlap_damage.entry(kind).or_default() += 1;
+        self.overlap_example
+            .get_or_insert_with(|| (at, format!("[{kind}] {detail}")));
+    }
+
+    /// Login `id` was answered; `opened` says it got the maildrop on a
+    /// server not known to lock. Returns the parked findings that are now
+    /// judged, and whether any turned out to follow from an overlap with it.
+    fn login_answered(
+        &mut self,
+        id: u64,
+        opened: bool,
+        at: f64,
+    ) -> (Vec<(&'static str, String)>, u64) {
+        self.logging_in.remove(&id);
+        let mut judged = Vec::new();
+        let mut overlapped = 0;
+        for mut p in std::mem::take(&mut self.parked) {
+            if !p.waiting.remove(&id) {
+                self.parked.push(p);
+            } else if opened {
+                self.contested
+                    .extend(p.listing.iter().map(|(_, u)| u.clone()));
+                for (kind, detail) in &p.found {
+                    self.overlap_damage(kind, at, detail);
+                }
+                overlapped += p.found.len() as u64;
+            } else if p.waiting.is_empty() {
+                judged.extend(p.found);
+            } else {
+                self.parked.push(p);
+            }
+        }
+        (judged, overlapped)
+    }
+
+    /// Session `id` no longer holds the maildrop: QUIT answered, connection
+    /// dropped, or the session failed. `settled` says the server has nothing
+    /// left to do for it (a drop after an answered command); otherwise it may
+    /// have changed the maildrop until just now (UPDATE before the answer to
+    /// QUIT, a command that timed out). Its listing becomes contested if it
+    /// overlapped another session; done under the same lock as the removal,
+    /// so no later login can judge a listing in between.
+    fn leave(&mut self, id: u64, listing: &[(usize, String)], settled: bool) {
+        let held = self.holders.remove(&id) | self.quitting.remove(&id);
+        if held && !settled {
+            self.ended += 1;
+        }
+        if self.shared.contains(&id) {
+            self.contested
+                .extend(listing.iter().map(|(_, u)| u.clone()));
+        }
+        self.last_held = Some(Instant::now());
     }
 }
 
@@ -275,8 +382,12 @@ pub struct Summary {
     /// Sessions that could not be opened (connect refused or timed out, no greeting).
     pub open_errors: u64,
     pub first_open_error: Option<String>,
-    /// Findings of sessions that shared a maildrop with another session (not judged).
+    /// Findings of sessions that shared a maildrop with another session (not
+    /// judged one by one; on a server that does not lock they make up the
+    /// `sessions-overlapped` violation).
     pub shared_session_findings: u64,
+    /// Logins that overlapped another session of their maildrop.
+    pub overlapping_logins: u64,
     pub server_locks: bool,
     /// command -> [count, p50, p90, p99, max] in microseconds
     pub latency_us: BTreeMap<String, [u64; 5]>,
@@ -360,6 +471,7 @@ pub async fn stress(args: StressArgs) -> u8 {
         refused: AtomicU64::new(0),
         drops: AtomicU64::new(0),
         shared_notes: AtomicU64::new(0),
+        contested_damage: Mutex::new(Vec::new()),
         open_errors: AtomicU64::new(0),
         first_open_error: Mutex::new(None),
         overlaps: Mutex::new(Vec::new()),
@@ -429,15 +541,54 @@ fn usage(message: &str) -> u8 {
 fn summarise(run: &Run, args: &StressArgs, seed: u64, elapsed: f64, lat: &Latencies) -> Summary {
     let server_locks = run.in_use.load(Ordering::Relaxed) > 0;
     let overlaps = std::mem::take(&mut *run.overlaps.lock().unwrap());
-    if server_locks {
-        for o in overlaps {
-            run.violation(o.kind, &o.account, o.detail);
+    let contested = std::mem::take(&mut *run.contested_damage.lock().unwrap());
+    // Every login has been answered by now; should a parked finding remain,
+    // it is judged.
+    for acct in &run.accounts {
+        let parked = std::mem::take(&mut acct.model.lock().unwrap().parked);
+        for (kind, detail) in parked.into_iter().flat_map(|p| p.found) {
+            run.violation(kind, &acct.account.user, detail);
         }
-    } else if !overlaps.is_empty() {
-        println!(
-            "note: {} time(s) two sessions held one maildrop at once; the server never refused a login with [IN-USE], so it is not judged to lock maildrops",
-            overlaps.len()
-        );
+    }
+    if server_locks {
+        // A server that locks: every overlap is a lock violation, and damage
+        // to what overlapping sessions listed is reported as itself.
+        for v in overlaps.into_iter().chain(contested) {
+            run.record(v);
+        }
+    } else {
+        if !overlaps.is_empty() {
+            println!(
+                "note: {} time(s) two sessions held one maildrop at once; the server never refused a login with [IN-USE], so it is not judged to lock maildrops",
+                overlaps.len()
+            );
+        }
+        // A server that does not lock: what overlapping sessions saw change
+        // under them, and damage to what they listed, is one finding per
+        // maildrop, the missing lock, not mailbox damage of its own.
+        for acct in &run.accounts {
+            let m = acct.model.lock().unwrap();
+            if m.overlapping == 0 || m.overlap_damage.is_empty() {
+                continue;
+            }
+            let (at, example) = m.overlap_example.clone().unwrap_or_default();
+            let count: u64 = m.overlap_damage.values().sum();
+            let kinds: Vec<String> = m
+                .overlap_damage
+                .iter()
+                .map(|(k, n)| format!("{k}: {n}"))
+                .collect();
+            run.record(Violation {
+                kind: "sessions-overlapped",
+                account: acct.account.user.clone(),
+                detail: format!(
+                    "{} login(s) overlapped another session of this maildrop (the server never refused one with [IN-USE]; RFC 1939 §4 locks the maildrop exclusively) and {count} finding(s) followed from it ({}), counted here and not as damage of their own; the first: {example}",
+                    m.overlapping,
+                    kinds.join(", ")
+                ),
+                at,
+            });
+        }
     }
     let sessions = run.sessions.load(Ordering::Relaxed);
     let commands = run.commands.load(Ordering::Relaxed);
@@ -457,6 +608,11 @@ fn summarise(run: &Run, args: &StressArgs, seed: u64, elapsed: f64, lat: &Latenc
         open_errors: run.open_errors.load(Ordering::Relaxed),
         first_open_error: run.first_open_error.lock().unwrap().clone(),
         shared_session_findings: run.shared_notes.load(Ordering::Relaxed),
+        overlapping_logins: run
+            .accounts
+            .iter()
+            .map(|a| a.model.lock().unwrap().overlapping)
+            .sum(),
         server_locks,
         latency_us: lat
             .iter()
@@ -509,8 +665,13 @@ pub fn render(s: &Summary) -> String {
     if s.shared_session_findings > 0 {
         let _ = writeln!(
             out,
-            "note: {} finding(s) in sessions that shared their maildrop with another session were not judged",
-            s.shared_session_findings
+            "note: {} finding(s) in sessions that shared their maildrop with another session were not judged one by one{}",
+            s.shared_session_findings,
+            if s.server_locks {
+                ""
+            } else {
+                " (they are counted in the sessions-overlapped violation)"
+            }
         );
     }
     let _ = writeln!(
@@ -951,6 +1112,14 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
         return Some(s.lat);
     }
     let t = Instant::now();
+    // The server reads the maildrop while it answers the credentials, so a
+    // session that lets the maildrop go from here to the +OK may have changed
+    // it under this login (on a server that does not lock).
+    let ended_before = {
+        let mut m = acct.model.lock().unwrap();
+        m.logging_in.insert(id);
+        m.ended
+    };
     let mut quiet = |_: bool, _: String| {};
     let login = run
         .target
@@ -963,6 +1132,11 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
     };
     s.time("login", t);
     if let Err(e) = login {
+        let at = run.start.elapsed().as_secs_f64();
+        let (judged, _) = acct.model.lock().unwrap().login_answered(id, false, at);
+        for (kind, detail) in judged {
+            run.violation(kind, user, detail);
+        }
         let m = e.message().to_string();
         if m.contains("[IN-USE]") {
             run.in_use.fetch_add(1, Ordering::Relaxed);
@@ -996,14 +1170,25 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
         tokio::time::sleep(Duration::from_micros(200 + rng.below(2000) as u64)).await;
         return Some(s.lat);
     }
-    {
+    let judged = {
         let mut m = acct.model.lock().unwrap();
+        let unlocked = run.in_use.load(Ordering::Relaxed) == 0;
+        let at = run.start.elapsed().as_secs_f64();
+        let (judged, parked_overlap) = m.login_answered(id, unlocked, at);
+        run.shared_notes
+            .fetch_add(parked_overlap, Ordering::Relaxed);
         let others: Vec<u64> = m.holders.iter().copied().collect();
         m.shared.extend(others.iter().copied());
         // A session whose QUIT is still being answered may be changing the
-        // maildrop too (only on a server without locking).
-        if !others.is_empty() || !m.quitting.is_empty() {
+        // maildrop too (only on a server without locking), and so may one
+        // that let the maildrop go while this login was answered. A server
+        // that has refused a login with [IN-USE] locks: its +OK comes after
+        // the previous session's UPDATE, so only the first two count there.
+        // A session whose findings waited for this login overlapped it too.
+        let ended_meanwhile = unlocked && (m.ended != ended_before || parked_overlap > 0);
+        if !others.is_empty() || !m.quitting.is_empty() || ended_meanwhile {
             m.shared.insert(id);
+            m.overlapping += 1;
             let quitting: Vec<u64> = m.quitting.iter().copied().collect();
             m.shared.extend(quitting);
         }
@@ -1020,9 +1205,14 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
             });
         }
         m.holders.insert(id);
+        judged
+    };
+    for (kind, detail) in judged {
+        run.violation(kind, user, detail);
     }
     let mut found = Vec::new();
-    let result = transaction(run, acct, id, &mut s, rng, &mut found).await;
+    let mut listing = Vec::new();
+    let result = transaction(run, acct, id, &mut s, rng, &mut listing, &mut found).await;
     if let Err(e) = result {
         found.push(("session", e));
         s.conn.drop_connection().await;
@@ -1030,10 +1220,27 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
     // Whatever happened, this session no longer holds the maildrop.
     let shared = {
         let mut m = acct.model.lock().unwrap();
-        m.holders.remove(&id);
-        m.quitting.remove(&id);
-        m.last_held = Some(Instant::now());
-        m.shared.remove(&id)
+        m.leave(id, &listing, false);
+        let shared = m.shared.remove(&id);
+        if shared {
+            let at = run.start.elapsed().as_secs_f64();
+            for (kind, detail) in &found {
+                m.overlap_damage(kind, at, detail);
+            }
+        } else if !found.is_empty()
+            && !m.logging_in.is_empty()
+            && run.in_use.load(Ordering::Relaxed) == 0
+        {
+            // A login being answered now may have read the maildrop while
+            // this session was still changing it: judge when it is answered.
+            let waiting = m.logging_in.clone();
+            m.parked.push(Parked {
+                waiting,
+                listing: std::mem::take(&mut listing),
+                found: std::mem::take(&mut found),
+            });
+        }
+        shared
     };
     for (kind, detail) in found {
         if shared {
@@ -1059,28 +1266,25 @@ fn check_listing(run: &Run, acct: &AccountState, listing: &[(usize, String)]) {
         .filter(|u| !listed.contains(u.as_str()) && !in_flight.contains(*u))
         .cloned()
         .collect();
+    // (kind, unique-id, detail)
+    let mut problems: Vec<(&'static str, String, String)> = Vec::new();
     for u in missing {
         m.exists.remove(&u);
         if m.uncertain.remove(&u) {
             m.gone.insert(u);
         } else if m.lost.insert(u.clone()) {
-            drop(m);
-            run.violation(
-                "lost",
-                user,
-                format!("message {u} is gone although no session deleted it with QUIT"),
-            );
-            m = acct.model.lock().unwrap();
+            let detail = format!("message {u} is gone although no session deleted it with QUIT");
+            problems.push(("lost", u, detail));
         }
     }
-    let mut surprises = Vec::new();
     for (n, u) in listing {
         if m.exists.contains(u) {
             continue;
         }
         if m.gone.remove(u) {
-            surprises.push((
+            problems.push((
                 "resurrected",
+                u.clone(),
                 format!("message {n} has UIDL {u}, which a committed QUIT deleted"),
             ));
         } else if m.uncertain.remove(u) || in_flight.contains(u) {
@@ -1088,21 +1292,35 @@ fn check_listing(run: &Run, acct: &AccountState, listing: &[(usize, String)]) {
         } else if m.pending_deliveries > 0 {
             m.pending_deliveries -= 1;
         } else if m.lost.remove(u) {
-            surprises.push((
+            problems.push((
                 "resurrected",
+                u.clone(),
                 format!("message {u}, missing from an earlier listing, is back"),
             ));
         } else {
-            surprises.push((
+            problems.push((
                 "unexpected-uidl",
+                u.clone(),
                 format!("message {n} has UIDL {u}, which no earlier listing showed and nobody delivered (a changed UIDL?)"),
             ));
         }
         m.exists.insert(u.clone());
     }
+    // Damage to a message that sessions overlapping each other had listed is
+    // set aside: on a server that does not lock it is what the overlap did.
+    let mut own = Vec::new();
+    for (kind, u, detail) in problems {
+        let v = run.found(kind, user, detail);
+        if m.contested.contains(&u) {
+            m.overlap_damage(kind, v.at, &v.detail);
+            run.contested_damage.lock().unwrap().push(v);
+        } else {
+            own.push(v);
+        }
+    }
     drop(m);
-    for (k, d) in surprises {
-        run.violation(k, user, d);
+    for v in own {
+        run.record(v);
     }
 }
 
@@ -1113,12 +1331,14 @@ async fn transaction(
     id: u64,
     s: &mut Session<'_>,
     rng: &mut Rng,
+    listing: &mut Vec<(usize, String)>,
     found: &mut Vec<(&'static str, String)>,
 ) -> Result<(), String> {
     let user = acct.account.user.as_str();
-    let listing = s.uidl_all().await?;
+    *listing = s.uidl_all().await?;
+    let listing = &*listing;
     if !acct.model.lock().unwrap().shared.contains(&id) {
-        check_listing(run, acct, &listing);
+        check_listing(run, acct, listing);
     }
     if listing.len() <= acct.floor {
         if let Some((dir, marker)) = &acct.maildir {
@@ -1250,11 +1470,7 @@ async fn transaction(
         marked.clear();
     }
     if rng.chance(15) {
-        {
-            let mut m = acct.model.lock().unwrap();
-            m.holders.remove(&id);
-            m.last_held = Some(Instant::now());
-        }
+        acct.model.lock().unwrap().leave(id, listing, true);
         s.conn.drop_connection().await;
         run.drops.fetch_add(1, Ordering::Relaxed);
         return Ok(());
@@ -1271,8 +1487,7 @@ async fn transaction(
     let answer = s.simple("QUIT").await;
     let mut m = acct.model.lock().unwrap();
     m.pending.remove(&id);
-    m.quitting.remove(&id);
-    m.last_held = Some(Instant::now());
+    m.leave(id, listing, false);
     match answer {
         Ok((true, _)) => {
             for u in doomed {
