@@ -6,6 +6,10 @@
 #
 #   ci/dovecot.sh [default|lock-session|no-apop] [extra pop3spec run flags...]
 #
+# JOBS (default 4) scenarios run at once, each job on accounts of its own
+# (alice1/bob1 ... aliceN/bobN, served by Dovecot's passwd-file) through
+# pop3spec's --user-template/--user2-template/--maildir-template.
+#
 # Needs: dovecot-core and dovecot-pop3d (Debian), openssl, a built pop3spec
 # (POP3SPEC_BIN, default target/release/pop3spec). Exits non-zero when the
 # results differ from the known-deviations file in either direction.
@@ -16,6 +20,7 @@ variant="${1:-default}"; shift || true
 bin="${POP3SPEC_BIN:-$repo/target/release/pop3spec}"
 known="$here/dovecot/$variant.known"
 reports="${REPORTS:-$repo/reports}"
+jobs="${JOBS:-4}"
 
 work="$(mktemp -d /tmp/pop3spec-dovecot.XXXXXX)"
 chmod 755 "$work"
@@ -34,14 +39,18 @@ tls_port=$((port + 1))
 mail_uid=$(id -u nobody); mail_gid=$(id -g nobody)
 pass1="pw-$RANDOM$RANDOM"; pass2="pw2-$RANDOM$RANDOM"
 
-mkdir -p "$work/run" "$work/state" "$work/home/alice/Maildir"/{cur,new,tmp} "$work/home/bob/Maildir"/{cur,new,tmp}
+mkdir -p "$work/run" "$work/state"
+: > "$work/passwd"
+for n in $(seq "$jobs"); do
+  for user in "alice$n" "bob$n"; do
+    mkdir -p "$work/home/$user/Maildir"/{cur,new,tmp}
+  done
+  echo "alice$n:{PLAIN}$pass1:$mail_uid:$mail_gid::$work/home/alice$n" >> "$work/passwd"
+  echo "bob$n:{PLAIN}$pass2:$mail_uid:$mail_gid::$work/home/bob$n" >> "$work/passwd"
+done
 chown -R "$mail_uid:$mail_gid" "$work/home"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
   -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
-cat > "$work/passwd" <<PW
-alice:{PLAIN}$pass1:$mail_uid:$mail_gid::$work/home/alice
-bob:{PLAIN}$pass2:$mail_uid:$mail_gid::$work/home/bob
-PW
 
 mechanisms="plain login apop"
 lock="no"
@@ -113,8 +122,9 @@ done
 mkdir -p "$reports"
 set +e
 "$bin" run --host 127.0.0.1 --port "$port" --tls-port "$tls_port" --insecure \
-  --user alice --pass "$pass1" --user2 bob --pass2 "$pass2" \
-  --maildir "$work/home/alice/Maildir" --maildir2 "$work/home/bob/Maildir" \
+  --jobs "$jobs" --user-template 'alice{n}' --pass "$pass1" \
+  --user2-template 'bob{n}' --pass2 "$pass2" \
+  --maildir-template "$work/home/{user}/Maildir" \
   --junit "$reports/dovecot-$variant.xml" --json "$reports/dovecot-$variant.json" \
   --color never "$@"
 code=$?
