@@ -89,8 +89,25 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// names given with `--var`, which any scenario may use.
 pub fn load_suite(files: &[PathBuf], known_vars: &BTreeSet<String>) -> Suite {
     let mut suite = Suite::default();
-    for file in files {
-        match load_file(file, known_vars) {
+    // Parsing (and compiling each scenario's regexes) is most of a run's fixed
+    // start-up cost, so the files are split over the cores; results keep the
+    // files' order.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = files.len().div_ceil(threads).max(1);
+    let loaded: Vec<Vec<Result<Scenario, Vec<Problem>>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || part.iter().map(|f| load_file(f, known_vars)).collect())
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a loader thread panicked"))
+            .collect()
+    });
+    for result in loaded.into_iter().flatten() {
+        match result {
             Ok(s) => suite.scenarios.push(s),
             Err(problems) => suite.problems.extend(problems),
         }

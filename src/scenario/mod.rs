@@ -89,6 +89,11 @@ impl Scenario {
         uses
     }
 
+    /// Calls `f` on every step, those inside `one_of` alternatives included.
+    pub fn each_step<'a>(&'a self, mut f: impl FnMut(&'a Step)) {
+        visit_steps(&self.steps, &mut f);
+    }
+
     /// Steps that wait on purpose (sleep, expect_silence, expect_close with
     /// `within`): they cost wall time that no server can shorten, so a parallel
     /// run starts these scenarios first.
