@@ -592,6 +592,8 @@ enum TlsMode {
     Garbage,
     /// Reads the ClientHello and never answers.
     Stall,
+    /// Like `Good`, but after QUIT's answer closes TCP without close_notify.
+    NoCloseNotify,
 }
 
 /// A TLS fake on 127.0.0.1 with a fresh self-signed certificate; connection N
@@ -642,7 +644,7 @@ fn serve_tls(mut tcp: TcpStream, mode: TlsMode, config: Arc<rustls::ServerConfig
             let _ = tcp.read(&mut hello);
             drain(&mut tcp);
         }
-        TlsMode::Good => {
+        TlsMode::Good | TlsMode::NoCloseNotify => {
             let Ok(conn) = rustls::ServerConnection::new(config) else {
                 return;
             };
@@ -661,8 +663,11 @@ fn serve_tls(mut tcp: TcpStream, mode: TlsMode, config: Arc<rustls::ServerConfig
                 let quit = line.trim_end() == "QUIT";
                 let s = tls.get_mut();
                 if s.write_all(reply).and_then(|_| s.flush()).is_err() || quit {
-                    s.conn.send_close_notify();
-                    let _ = s.flush();
+                    if matches!(mode, TlsMode::Good) {
+                        s.conn.send_close_notify();
+                        let _ = s.flush();
+                    }
+                    let _ = s.sock.shutdown(std::net::Shutdown::Both);
                     return;
                 }
                 line.clear();
@@ -761,6 +766,62 @@ fn certificate_that_does_not_verify_is_refused_by_the_probe() {
     let out = ws.run(port, &["--tls", "--insecure"]);
     assert_eq!(out.code, 0, "{}", out.dump());
     assert_eq!(out.outcome(NEXT_ID), "pass", "{}", out.dump());
+}
+
+#[test]
+fn tls_close_without_close_notify_is_told_apart() {
+    let steps = "  - connect: { session: s, tls: true }\n  - { send: QUIT, session: s }\n  - { expect: { status: ok }, session: s }\n  - expect_close: { close_notify: true }  # HERE\n    session: s\n";
+    for (mode, outcome) in [(TlsMode::Good, "pass"), (TlsMode::NoCloseNotify, "fail")] {
+        let plain = FakeServer::start(good());
+        let tls_port = tls_server(move |_| mode);
+        let ws = Workspace::new();
+        let text = write_pair(
+            &ws,
+            "hostile.a.close-notify",
+            "requires: [implicit-tls]\n",
+            steps,
+        );
+        let out = ws.run(
+            plain.port,
+            &["--tls-port", &tls_port.to_string(), "--insecure"],
+        );
+        assert!(out.elapsed < BOUND, "{:?}\n{}", out.elapsed, out.dump());
+        if outcome == "pass" {
+            assert_eq!(
+                out.outcome("hostile.a.close-notify"),
+                "pass",
+                "{}",
+                out.dump()
+            );
+            let t = transcript(&out, "hostile.a.close-notify").join("\n");
+            assert!(t.contains("ended with close_notify"), "{t}");
+        } else {
+            assert_contained(
+                &out,
+                "hostile.a.close-notify",
+                "fail",
+                &["without ending the TLS session with close_notify"],
+            );
+            assert_step(&out, "hostile.a.close-notify", &text, "# HERE");
+        }
+        assert_eq!(out.outcome(NEXT_ID), "pass", "{}", out.dump());
+    }
+    // On a plain connection the option is a mistake in the scenario.
+    let plain = FakeServer::start(good());
+    let ws = Workspace::new();
+    write_pair(
+        &ws,
+        "hostile.a.close-notify-plain",
+        "",
+        "  - send: QUIT\n  - expect: { status: ok }\n  - expect_close: { close_notify: true }\n",
+    );
+    let out = ws.run(plain.port, &[]);
+    assert_contained(
+        &out,
+        "hostile.a.close-notify-plain",
+        "error",
+        &["needs a TLS session"],
+    );
 }
 
 // ---------------------------------------------------------------- answers

@@ -254,9 +254,11 @@ fn scripted_wait(scenario: &pop3spec::scenario::Scenario) -> Duration {
     };
     let mut total = Duration::ZERO;
     scenario.each_step(|step| match &step.action {
-        Action::Sleep(t) | Action::ExpectSilence(t) | Action::ExpectClose(Some(t)) => {
-            total += value(t)
-        }
+        Action::Sleep(t)
+        | Action::ExpectSilence(t)
+        | Action::ExpectClose {
+            within: Some(t), ..
+        } => total += value(t),
         _ => {}
     });
     total

@@ -50,6 +50,9 @@ pub struct Connection {
     /// Start of the unread part of `buf`.
     pos: usize,
     eof: Option<Option<String>>,
+    /// How a TLS session ended: with the server's close_notify (true) or with
+    /// TCP closing under it (false); None while open or without TLS.
+    tls_close_notify: Option<bool>,
     max_line: usize,
 }
 
@@ -63,12 +66,19 @@ impl Connection {
             buf: Vec::new(),
             pos: 0,
             eof: None,
+            tls_close_notify: None,
             max_line,
         }
     }
 
     pub fn is_tls(&self) -> bool {
         matches!(self.io, Transport::Tls(_))
+    }
+
+    /// Whether the server ended the TLS session with a close_notify alert
+    /// before closing TCP (RFC 8314 §3.4); None until a TLS session has ended.
+    pub fn tls_close_notify(&self) -> Option<bool> {
+        self.tls_close_notify
     }
 
     pub fn is_closed(&self) -> bool {
@@ -138,6 +148,10 @@ impl Connection {
         match tokio::time::timeout_at(deadline, read).await {
             Err(_) => Err(FillError::Timeout),
             Ok(Ok(0)) => {
+                // rustls reports end of stream only after a close_notify.
+                if self.is_tls() {
+                    self.tls_close_notify = Some(true);
+                }
                 self.eof = Some(None);
                 Ok(false)
             }
@@ -146,6 +160,9 @@ impl Connection {
                 Ok(true)
             }
             Ok(Err(e)) => {
+                if self.is_tls() && e.kind() == io::ErrorKind::UnexpectedEof {
+                    self.tls_close_notify = Some(false);
+                }
                 self.eof = Some(Some(e.to_string()));
                 Err(FillError::Closed(Some(e.to_string())))
             }

@@ -575,7 +575,10 @@ impl<'a> Executor<'a> {
                     self.expect_multiline(step, e, deadline).await?;
                     Ok(None)
                 }
-                Action::ExpectClose(within) => {
+                Action::ExpectClose {
+                    within,
+                    close_notify,
+                } => {
                     let (deadline, waited) = match within {
                         Some(t) => {
                             let d = self.duration(step, t)?;
@@ -587,8 +590,27 @@ impl<'a> Executor<'a> {
                     match session.conn.wait_for_bytes(deadline).await {
                         Err(reset) => {
                             let note = closed_note(reset.as_deref());
+                            let (tls, notified) =
+                                (session.conn.is_tls(), session.conn.tls_close_notify());
                             self.rec.push(&step.session, Direction::Note, note);
-                            Ok(None)
+                            if !*close_notify {
+                                return Ok(None);
+                            }
+                            if !tls {
+                                return Err(self.error(step, "`close_notify` needs a TLS session: connect with `tls: true` or after `tls_handshake`"));
+                            }
+                            if notified == Some(true) {
+                                self.rec.push(&step.session, Direction::Note, "the TLS session ended with close_notify".into());
+                                Ok(None)
+                            } else {
+                                Err(self.fail(
+                                    step,
+                                    "the server closed the TCP connection without ending the TLS session with close_notify",
+                                    vec!["<TLS close_notify, then close>".into()],
+                                    vec!["<TCP closed without close_notify>".into()],
+                                    false,
+                                ))
+                            }
                         }
                         Ok(bytes) if bytes.is_empty() => Err(self.fail(
                             step,

@@ -486,20 +486,33 @@ impl Converter<'_> {
             ),
             "expect_close" => {
                 let v = raw.expect_close?;
+                let pos = self.pos(&v);
                 match v.value {
-                    RawExpectClose::Flag(true) => Action::ExpectClose(None),
-                    RawExpectClose::Flag(false) => {
-                        let p = self.pos(&v);
-                        self.problem(
-                            p,
-                            "`expect_close: false` means nothing; remove the step",
-                            None,
-                        );
-                        Action::ExpectClose(None)
+                    RawExpectClose::Flag(flag) => {
+                        if !flag {
+                            self.problem(
+                                pos,
+                                "`expect_close: false` means nothing; remove the step",
+                                None,
+                            );
+                        }
+                        Action::ExpectClose {
+                            within: None,
+                            close_notify: false,
+                        }
                     }
-                    RawExpectClose::Within(w) => {
-                        let within = S::new(w.within, v.referenced, v.defined);
-                        Action::ExpectClose(Some(self.duration_template(&within, defined)?))
+                    RawExpectClose::Options(o) => {
+                        let within = match o.within {
+                            Some(w) => {
+                                let w = S::new(w, v.referenced, v.defined);
+                                Some(self.duration_template(&w, defined)?)
+                            }
+                            None => None,
+                        };
+                        Action::ExpectClose {
+                            within,
+                            close_notify: o.close_notify.unwrap_or(false),
+                        }
                     }
                 }
             }

@@ -102,7 +102,12 @@ impl Scenario {
         visit_steps(&self.steps, &mut |step| {
             if matches!(
                 step.action,
-                Action::Sleep(_) | Action::ExpectSilence(_) | Action::ExpectClose(Some(_))
+                Action::Sleep(_)
+                    | Action::ExpectSilence(_)
+                    | Action::ExpectClose {
+                        within: Some(_),
+                        ..
+                    }
             ) {
                 n += 1;
             }
@@ -157,8 +162,12 @@ pub enum Action {
     SendRaw(Template),
     Expect(ExpectLine),
     ExpectMultiline(ExpectMultiline),
-    /// The connection ends; `Some` waits this long instead of the step timeout.
-    ExpectClose(Option<Template>),
+    /// The connection ends; `within` waits this long instead of the step
+    /// timeout; `close_notify` requires a TLS close alert first (RFC 8314 §3.4).
+    ExpectClose {
+        within: Option<Template>,
+        close_notify: bool,
+    },
     ExpectSilence(Template),
     Connect {
         login: Option<bool>,
@@ -189,7 +198,9 @@ impl Action {
             Action::Send(t) | Action::SendRaw(t) | Action::ExpectSilence(t) | Action::Sleep(t) => {
                 t.variables()
             }
-            Action::ExpectClose(t) => t.iter().flat_map(|t| t.variables()).collect(),
+            Action::ExpectClose { within, .. } => {
+                within.iter().flat_map(|t| t.variables()).collect()
+            }
             Action::Expect(e) => line_vars(e),
             Action::ExpectMultiline(m) => {
                 let mut v = line_vars(&m.head);
@@ -226,7 +237,7 @@ impl Action {
             self,
             Action::Expect(_)
                 | Action::ExpectMultiline(_)
-                | Action::ExpectClose(_)
+                | Action::ExpectClose { .. }
                 | Action::ExpectSilence(_)
                 | Action::Assert(_)
                 | Action::OneOf(_)

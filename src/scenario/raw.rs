@@ -102,7 +102,7 @@ pub struct RawStep {
     #[schemars(with = "Option<RawExpectMultiline>")]
     pub expect_multiline: Option<S<RawExpectMultiline>>,
     /// The server closes the connection, sending nothing more: `true` (within
-    /// the step timeout) or `{within: DURATION}` (for a timer of the server's own).
+    /// the step timeout) or `{within: DURATION, close_notify: BOOL}`.
     #[schemars(with = "Option<RawExpectClose>")]
     pub expect_close: Option<S<RawExpectClose>>,
     /// Nothing arrives for this long, e.g. 2s.
@@ -197,22 +197,26 @@ pub struct RawExpectMultiline {
     pub capture_line: BTreeMap<String, S<usize>>,
 }
 
-/// `expect_close: true`, or `{within: DURATION}` to wait longer (or shorter)
-/// than the step timeout, e.g. for the server's autologout timer.
+/// `expect_close: true`, or the long form: `within` to wait longer (or
+/// shorter) than the step timeout, e.g. for the server's autologout timer, and
+/// `close_notify` to require a TLS close alert before the TCP close.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum RawExpectClose {
     Flag(bool),
-    Within(RawExpectCloseWithin),
+    Options(RawExpectCloseOptions),
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RawExpectCloseWithin {
+pub struct RawExpectCloseOptions {
     /// How long to wait for the close, e.g. 2s or "{{idle_wait}}". (Plain, not
     /// `Spanned`: inside an untagged enum spans are lost; errors point at the step.)
-    #[schemars(with = "Scalar")]
-    pub within: String,
+    #[schemars(with = "Option<Scalar>")]
+    pub within: Option<String>,
+    /// The session is TLS and the server sends a TLS close_notify before it
+    /// closes TCP (RFC 8314 §3.4).
+    pub close_notify: Option<bool>,
 }
 
 /// `connect: NAME`, `reconnect: true`, or the long form with a session and login.
