@@ -122,8 +122,8 @@ done
 mkdir -p "$reports"
 set +e
 "$bin" run --host 127.0.0.1 --port "$port" --tls-port "$tls_port" --insecure \
-  --jobs "$jobs" --user-template 'alice{n}' --pass "$pass1" \
-  --user2-template 'bob{n}' --pass2 "$pass2" \
+  --jobs "$jobs" --user-template 'alice{job}' --pass "$pass1" \
+  --user2-template 'bob{job}' --pass2 "$pass2" \
   --maildir-template "$work/home/{user}/Maildir" \
   --junit "$reports/dovecot-$variant.xml" --json "$reports/dovecot-$variant.json" \
   --color never "$@"

@@ -193,27 +193,31 @@ pub fn host_targets(
     jobs: usize,
     extra_vars: Vec<(String, String)>,
 ) -> Result<Vec<Target>, String> {
+    // `{job}`, or `{n}` for short (clap's help cannot show `{n}`: it reads it
+    // as a line break, so the help says `{job}`).
     let expand = |template: &str, n: usize, user: &str| {
         template
+            .replace("{job}", &n.to_string())
             .replace("{n}", &n.to_string())
             .replace("{user}", user)
     };
+    let has_job = |t: &str| t.contains("{job}") || t.contains("{n}");
     for (flag, template) in [
         ("--user-template", &templates.user_template),
         ("--user2-template", &templates.user2_template),
     ] {
-        if template.as_ref().is_some_and(|t| !t.contains("{n}")) {
+        if template.as_ref().is_some_and(|t| !has_job(t)) {
             return Err(format!(
-                "{flag} needs `{{n}}` where the job number goes, e.g. 'pop3spec{{n}}'"
+                "{flag} needs `{{job}}` where the job number goes, e.g. 'pop3spec{{job}}'"
             ));
         }
     }
     if templates
         .maildir_template
         .as_ref()
-        .is_some_and(|t| !t.contains("{user}") && !t.contains("{n}"))
+        .is_some_and(|t| !t.contains("{user}") && !has_job(t))
     {
-        return Err("--maildir-template needs `{user}` or `{n}`, e.g. '/srv/mail/{user}/Maildir', so each account has its own".into());
+        return Err("--maildir-template needs `{user}` or `{job}`, e.g. '/srv/mail/{user}/Maildir', so each account has its own".into());
     }
     // The first job's accounts stand in for --user/--user2 while the shared
     // settings are checked and built once.

@@ -206,7 +206,7 @@ pub struct RunArgs {
 /// One account (pair) per job for parallel runs against --host.
 #[derive(Clone, Debug, Default, Args)]
 pub struct AccountTemplates {
-    /// Test account of each job: `{n}` becomes the job number, 1 to --jobs (e.g. 'pop3spec{n}'); every one logs in with --pass
+    /// Test account of each job: `{job}` becomes the job number, 1 to --jobs (e.g. 'pop3spec{job}'); every one logs in with --pass
     #[arg(
         long,
         env = "POP3SPEC_USER_TEMPLATE",
@@ -214,7 +214,7 @@ pub struct AccountTemplates {
         conflicts_with = "user"
     )]
     pub user_template: Option<String>,
-    /// Second test account of each job (`{n}` as in --user-template); every one logs in with --pass2
+    /// Second test account of each job (`{job}` as in --user-template); every one logs in with --pass2
     #[arg(
         long,
         env = "POP3SPEC_USER2_TEMPLATE",
@@ -222,7 +222,7 @@ pub struct AccountTemplates {
         conflicts_with = "user2"
     )]
     pub user2_template: Option<String>,
-    /// Maildir of each account, for seeding: `{user}` becomes its name and `{n}` its job number (e.g. '/srv/mail/{user}/Maildir')
+    /// Maildir of each account, for seeding: `{user}` becomes its name and `{job}` its job number (e.g. '/srv/mail/{user}/Maildir')
     #[arg(
         long,
         env = "POP3SPEC_MAILDIR_TEMPLATE",

@@ -120,7 +120,7 @@ fn account_templates_give_the_serial_verdicts() {
     let server = server();
     let expected = serial(&server);
     let template = server.root.path().join("{user}").display().to_string();
-    let mut a = args(&["-j", &JOBS.to_string(), "--user-template", "pop3spec{n}"]);
+    let mut a = args(&["-j", &JOBS.to_string(), "--user-template", "pop3spec{job}"]);
     a.extend(args(&["--pass", "pw1", "--user2-template", "other{n}"]));
     a.extend(args(&["--pass2", "pw2", "--maildir-template", &template]));
     let (code, out, report) = run(&server, &a);
@@ -168,7 +168,7 @@ fn one_shared_account_takes_turns_with_the_serial_verdicts() {
 fn bad_templates_are_usage_errors() {
     let server = server();
     let cases: [(&[&str], &str); 4] = [
-        (&["--user-template", "pop3spec", "--pass", "x"], "{n}"),
+        (&["--user-template", "pop3spec", "--pass", "x"], "{job}"),
         (&["--user-template", "pop3spec{n}"], "password"),
         (
             &[
