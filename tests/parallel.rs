@@ -206,3 +206,34 @@ fn templates_are_refused_for_the_bundled_server() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--host"));
 }
+
+/// The bundled server: 8 jobs (account pairs, autologout twin) and one job
+/// give the same verdicts, `slow` scenarios included.
+#[test]
+fn bundled_jobs_give_the_serial_verdicts() {
+    let bundled = |jobs: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("results.json");
+        let out = Command::new(env!("CARGO_BIN_EXE_pop3spec"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", "-q", "-j", jobs, "--json", json.to_str().unwrap()])
+            .arg("--junit")
+            .arg(dir.path().join("junit.xml"))
+            .env_remove("POP3SPEC_JOBS")
+            .output()
+            .expect("run pop3spec");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "-j {jobs}:\n{text}");
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        verdicts(&report)
+    };
+    let serial = bundled("1");
+    assert!(
+        serial
+            .iter()
+            .any(|(id, o)| id.starts_with("rfc1939.autologout.") && o == "pass"),
+        "the autologout scenarios run on the bundled server: {serial:?}"
+    );
+    assert_eq!(bundled("8"), serial);
+}
