@@ -179,6 +179,9 @@ async fn start_server(
     config.tls = TlsSetup::SelfSigned;
     config.faults = opts.faults.clone();
     config.idle_timeout = idle_timeout;
+    // Announced, so the LOGIN-DELAY scenarios run; 0, since every scenario
+    // logs in again right after the one before.
+    config.login_delay = Some(0);
     let server = RunningServer::start(config)
         .await
         .map_err(|e| format!("cannot start the bundled reference server: {e}"))?;

@@ -39,7 +39,9 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Advertised EXPIRE policy in days; None = `EXPIRE NEVER`.
     pub expire: Option<u32>,
-    /// Advertised LOGIN-DELAY in seconds.
+    /// LOGIN-DELAY in seconds (RFC 2449 §6.5): announced in CAPA when
+    /// Some; above 0 it is enforced, and a user who logged in less than
+    /// that long ago is refused with `-ERR [LOGIN-DELAY]`. None: neither.
     pub login_delay: Option<u32>,
     /// Host name in the APOP timestamp of the greeting.
     pub hostname: String,

@@ -12,7 +12,7 @@
 //! * [`MaildirFixture`]: a small Maildir whose files can be checked after a
 //!   session: only marked messages may go, and only at QUIT in TRANSACTION.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -54,6 +54,11 @@ pub fn parse_command(line: &[u8]) {
     let _ = cmd::top::Top::parse(&req);
     let _ = cmd::uidl::Uidl::parse(&req);
     let _ = cmd::utf8::Utf8::parse(&req);
+    if let Ok(lang) = cmd::lang::Lang::parse(&req) {
+        if let Some(range) = lang.range {
+            let _ = crate::language::Language::select(&range);
+        }
+    }
     for a in &req.args {
         let _ = cmd::number(a);
         let _ = cmd::msg_number(a);
@@ -71,13 +76,7 @@ impl MemorySession {
     /// STLS cannot work over a memory pipe: use `TlsSetup::None`.
     pub fn new(config: ServerConfig) -> io::Result<Self> {
         let tls = build_tls(&config.tls)?;
-        let users: HashMap<String, String> = config.users.iter().cloned().collect();
-        let shared = Arc::new(Shared {
-            config,
-            users,
-            locks: LockTable::new(),
-            tls,
-        });
+        let shared = Arc::new(Shared::new(config, LockTable::new(), tls));
         let (tx, rx) = watch::channel(false);
         Ok(MemorySession {
             shared,
@@ -250,7 +249,7 @@ pub fn check_transcript(script: &[u8], output: &[u8]) -> Result<Outcome, String>
         let multi = ok
             && match kw.as_slice() {
                 b"CAPA" | b"RETR" | b"TOP" => true,
-                b"LIST" | b"UIDL" | b"AUTH" => rest.is_none(),
+                b"LIST" | b"UIDL" | b"AUTH" | b"LANG" => rest.is_none(),
                 _ => false,
             };
         if multi {

@@ -1,4 +1,4 @@
-//! A strict POP3 server (RFC 1939, 2449, 2595, 3206, 5034, 8314) on Maildir
+//! A strict POP3 server (RFC 1939, 2449, 2595, 3206, 5034, 6856, 8314) on Maildir
 //! storage, with switchable faults.
 //!
 //! It exists to validate the pop3spec conformance harness: the harness must
@@ -11,7 +11,9 @@ pub mod connection;
 pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod language;
 pub mod locks;
+pub mod logins;
 pub mod maildrop;
 pub mod server;
 pub mod session;

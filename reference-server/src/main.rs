@@ -81,7 +81,8 @@ struct Args {
     #[arg(long, env = "POP3_REF_EXPIRE", default_value = "never", value_parser = parse_expire)]
     expire: Expire,
 
-    /// Advertised LOGIN-DELAY in seconds.
+    /// LOGIN-DELAY in seconds: announced in CAPA, and above 0 enforced (a
+    /// user's next login within that time gets `-ERR [LOGIN-DELAY]`).
     #[arg(long, env = "POP3_REF_LOGIN_DELAY")]
     login_delay: Option<u32>,
 

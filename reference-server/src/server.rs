@@ -6,7 +6,6 @@
 //! sessions observe between commands; a session inside UPDATE never looks at
 //! it, so deletion that has started is allowed to finish.
 
-use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,15 +63,9 @@ impl RunningServer {
         let addr = plain.local_addr()?;
         let tls_addr = tls_listener.as_ref().map(|l| l.local_addr()).transpose()?;
 
-        let users: HashMap<String, String> = config.users.iter().cloned().collect();
         let locks = LockTable::new();
         let limit = Arc::new(Semaphore::new(config.max_connections));
-        let shared = Arc::new(Shared {
-            config,
-            users,
-            locks: locks.clone(),
-            tls: tls.clone(),
-        });
+        let shared = Arc::new(Shared::new(config, locks.clone(), tls.clone()));
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = mpsc::channel(1);
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
@@ -17,7 +18,9 @@ use crate::cmd;
 use crate::config::ServerConfig;
 use crate::connection::{Connection, Line};
 use crate::faults::{Fault, FaultSet};
+use crate::language::Language;
 use crate::locks::{LockGuard, LockTable};
+use crate::logins::LoginTimes;
 use crate::maildrop::{self, Maildrop};
 
 /// State shared by all sessions of one server instance.
@@ -26,6 +29,25 @@ pub(crate) struct Shared {
     pub users: HashMap<String, String>,
     pub locks: LockTable,
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Last successful login per user, for LOGIN-DELAY.
+    pub logins: LoginTimes,
+}
+
+impl Shared {
+    pub fn new(
+        config: ServerConfig,
+        locks: LockTable,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
+        let users = config.users.iter().cloned().collect();
+        Shared {
+            config,
+            users,
+            locks,
+            tls,
+            logins: LoginTimes::default(),
+        }
+    }
 }
 
 /// Makes APOP timestamps unique even across several servers in one process.
@@ -68,6 +90,8 @@ pub struct Session {
     pub pending_user: Option<String>,
     /// RFC 6856 UTF-8 mode.
     pub utf8: bool,
+    /// RFC 6856 §3: the language of response texts, chosen by LANG.
+    pub lang: Language,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -102,6 +126,7 @@ impl Session {
             timestamp,
             pending_user: None,
             utf8: false,
+            lang: Language::preferred(),
             shutdown,
         }
     }
@@ -141,13 +166,18 @@ impl Session {
             (false, false) => "-ERR",
             (false, true) => "-err",
         };
-        let mut line = status.as_bytes().to_vec();
+        let mut line = status.to_string();
         if !text.is_empty() {
-            line.push(b' ');
-            line.extend_from_slice(text.as_bytes());
+            line.push(' ');
+            line.push_str(&self.lang.translate(text));
         }
-        line.truncate(RESPONSE_LINE_MAX - 2);
-        line
+        // Cut at a character boundary: a translated text is UTF-8.
+        let mut end = line.len().min(RESPONSE_LINE_MAX - 2);
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        line.truncate(end);
+        line.into_bytes()
     }
 
     async fn single(&mut self, ok: bool, text: &str) -> io::Result<()> {
@@ -262,6 +292,17 @@ impl Session {
             // The name cannot be a directory under mail_root: no retry helps.
             return self.err("[SYS/PERM] maildrop name not usable").await;
         }
+        // RFC 2449 §6.5, §8.1.1: checked once the credentials are proven, so
+        // only the account's owner learns when it last logged in.
+        let secs = self.config().login_delay.unwrap_or(0);
+        let delay = Duration::from_secs(secs.into());
+        if self.shared.logins.too_soon(user, delay) {
+            return self
+                .err(&format!(
+                    "[LOGIN-DELAY] last login less than {secs} seconds ago"
+                ))
+                .await;
+        }
         let lock = if self.fault(Fault::NoMaildropLock) {
             None
         } else {
@@ -290,6 +331,7 @@ impl Session {
             }
         };
         let (n, size) = count(&maildrop, false, self.fault(Fault::OctetsLfCount));
+        self.shared.logins.record(user, delay);
         self.state = State::Transaction(Box::new(Txn {
             user: user.to_string(),
             maildrop,

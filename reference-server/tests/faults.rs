@@ -17,6 +17,9 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
         if f == Fault::UpdateOnIdleTimeout {
             c.idle_timeout = Duration::from_millis(300);
         }
+        if f == Fault::LoginDelayUserTokenAfterLogin {
+            c.login_delay = Some(0);
+        }
     })
     .await
 }
@@ -298,6 +301,34 @@ async fn violation(f: Fault, on: bool) -> bool {
             let b = c.raw_body().await;
             s(&b) != format!("{}.\r\n", s(MSG1))
         }
+        Fault::LangCapaArgument => {
+            let mut c = fx.connect().await;
+            !c.multi("CAPA").await.1.iter().any(|l| l == "LANG")
+        }
+        Fault::LangListTabSeparated => {
+            let mut c = fx.connect().await;
+            c.multi("LANG").await.1.iter().any(|l| l.contains('\t'))
+        }
+        Fault::LangOkWithoutTag => {
+            let mut c = fx.connect().await;
+            c.cmd("LANG de").await == "+OK"
+        }
+        Fault::LangUnknownAccepted => {
+            let mut c = fx.connect().await;
+            ok(&c.cmd("LANG x-pop3spec").await)
+        }
+        Fault::LangAuthorizationOnly => {
+            let mut c = fx.alice().await;
+            err(&c.cmd("LANG *").await)
+        }
+        Fault::LoginDelayUserTokenAfterLogin => {
+            let mut c = fx.alice().await;
+            c.multi("CAPA")
+                .await
+                .1
+                .iter()
+                .any(|l| l == "LOGIN-DELAY 0 USER")
+        }
     };
     fx.stop().await;
     seen
@@ -393,6 +424,12 @@ fault_tests! {
     pipelining_drops_buffered => PipeliningDropsBuffered,
     long_response_line => LongResponseLine,
     retr_extra_blank_line => RetrExtraBlankLine,
+    lang_capa_argument => LangCapaArgument,
+    lang_list_tab_separated => LangListTabSeparated,
+    lang_ok_without_tag => LangOkWithoutTag,
+    lang_unknown_accepted => LangUnknownAccepted,
+    lang_authorization_only => LangAuthorizationOnly,
+    login_delay_user_token_after_login => LoginDelayUserTokenAfterLogin,
 }
 
 #[test]
@@ -411,7 +448,7 @@ fn every_fault_has_a_probe_and_a_unique_name() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), Fault::ALL.len());
-    assert_eq!(Fault::ALL.len(), 47);
+    assert_eq!(Fault::ALL.len(), 53);
     assert_eq!(Fault::from_name("no-such-fault"), None);
 }
 

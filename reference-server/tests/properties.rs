@@ -24,7 +24,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 const KEYWORDS: &[&str] = &[
     "USER", "PASS", "APOP", "AUTH", "STLS", "CAPA", "QUIT", "STAT", "LIST", "RETR", "DELE", "NOOP",
-    "RSET", "TOP", "UIDL", "UTF8", "XTND", "",
+    "RSET", "TOP", "UIDL", "UTF8", "LANG", "XTND", "",
 ];
 
 #[derive(Clone, Debug)]
@@ -54,7 +54,7 @@ fn arg() -> impl Strategy<Value = Arg> {
         4 => (0u64..8).prop_map(Arg::Num),
         1 => prop_oneof![Just(0u64), Just(u32::MAX as u64), Just(99_999_999_999u64)].prop_map(Arg::Num),
         2 => prop::sample::select(vec!["alice", "secret", "PLAIN", "plain", "*", "=", "bob",
-            "AGFsaWNlAHNlY3JldA==", "AGFsaWNlAHdyb25n", "-1", "1.5", "..", "../x"]).prop_map(Arg::Word),
+            "AGFsaWNlAHNlY3JldA==", "AGFsaWNlAHdyb25n", "-1", "1.5", "..", "../x", "de", "en-US"]).prop_map(Arg::Word),
         1 => prop::collection::vec(0x21u8..0x7f, 1..12)
             .prop_map(|v| Arg::Printable(String::from_utf8(v).unwrap())),
         1 => Just(Arg::Empty),

@@ -4,6 +4,7 @@ use std::io;
 
 use super::{ParseResult, Request};
 use crate::faults::Fault;
+use crate::language::LANGUAGES;
 use crate::session::{Flow, Session};
 
 pub struct Capa;
@@ -17,7 +18,7 @@ impl Capa {
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
         let auth = !s.in_transaction();
         // RFC 2449 §5: what is announced in AUTHORIZATION is announced in
-        // both states (USER, SASL, UTF8 are "both / no"); only STLS is
+        // both states (USER, SASL, UTF8, LANG are "both / no"); only STLS is
         // AUTHORIZATION-only (RFC 2595 §4).
         let mut caps: Vec<String> = Vec::new();
         // Under require_tls, USER and SASL are not offered on a plaintext
@@ -35,13 +36,26 @@ impl Capa {
             Some(d) => format!("EXPIRE {d}"),
             None => "EXPIRE NEVER".into(),
         });
+        // RFC 2449 §6.5: one value for every user, so the same in both
+        // states and without the USER token.
         if let Some(d) = s.config().login_delay {
-            caps.push(format!("LOGIN-DELAY {d}"));
+            if s.fault(Fault::LoginDelayUserTokenAfterLogin) {
+                caps.push(format!("LOGIN-DELAY {d} USER"));
+            } else {
+                caps.push(format!("LOGIN-DELAY {d}"));
+            }
         }
         if auth && s.tls_available() && (!s.conn.is_tls() || s.fault(Fault::CapaStlsWhenActive)) {
             caps.push("STLS".into());
         }
         caps.push("UTF8".into());
+        // RFC 6856 §3.1: no arguments, announced in both states.
+        if s.fault(Fault::LangCapaArgument) {
+            let tags: Vec<&str> = LANGUAGES.iter().map(|l| l.tag()).collect();
+            caps.push(format!("LANG {}", tags.join(" ")));
+        } else {
+            caps.push("LANG".into());
+        }
         caps.push("IMPLEMENTATION pop3-reference-server".into());
         let terminate = !s.fault(Fault::CapaMissingTerminator);
         s.multi(

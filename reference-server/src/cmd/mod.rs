@@ -13,6 +13,7 @@ pub mod apop;
 pub mod auth;
 pub mod capa;
 pub mod dele;
+pub mod lang;
 pub mod list;
 pub mod noop;
 pub mod pass;
@@ -148,6 +149,7 @@ pub async fn dispatch(s: &mut Session, line: &[u8]) -> io::Result<Flow> {
         "TOP" => run!(s, req, top::Top),
         "UIDL" => run!(s, req, uidl::Uidl),
         "UTF8" => run!(s, req, utf8::Utf8),
+        "LANG" => run!(s, req, lang::Lang),
         _ if s.fault(Fault::UnknownCommandOk) => {
             s.ok("").await?;
             Ok(Flow::Continue)
