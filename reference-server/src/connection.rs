@@ -179,9 +179,12 @@ impl Connection {
         Ok(())
     }
 
-    pub async fn shutdown(&mut self) {
+    /// Ends the connection; a TLS session first sends its close_notify
+    /// (RFC 8314 §3.4) unless `close_notify` is false (a fault switch).
+    pub async fn shutdown(&mut self, close_notify: bool) {
         let _ = match &mut self.stream {
             Stream::Plain(s) => s.shutdown().await,
+            Stream::Tls(s) if !close_notify => s.get_mut().0.shutdown().await,
             Stream::Tls(s) => s.shutdown().await,
             Stream::Memory(s) => s.shutdown().await,
             Stream::Gone => Ok(()),

@@ -90,6 +90,8 @@ faults! {
     LangOkWithoutTag = "lang-ok-without-tag": "a successful LANG is answered with a bare `+OK`; RFC 6856 §3.2 `+OK`, a space, the selected tag, a space, then text",
     LangUnknownAccepted = "lang-unknown-accepted": "LANG with a language the server lacks answered +OK in its default language; RFC 6856 §3.2 it fails with -ERR",
     LangAuthorizationOnly = "lang-authorization-only": "LANG refused after login; RFC 6856 §3.1 LANG is valid in AUTHORIZATION and TRANSACTION",
+    LangNotAnnouncedAfterLogin = "lang-not-announced-after-login": "LANG missing from CAPA after login; RFC 6856 §3.1 and RFC 2449 §5 it is announced in both states",
+    NoCloseNotify = "no-close-notify": "a TLS session is ended by closing TCP without a close_notify alert; RFC 8314 §3.4 the closing side should send TLS close alerts first",
     LoginDelayUserTokenAfterLogin = "login-delay-user-token-after-login": "LOGIN-DELAY announced with the USER token after login too; RFC 2449 §6.5 USER is only for AUTHORIZATION",
 }
 

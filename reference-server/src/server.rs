@@ -212,7 +212,7 @@ async fn handshake(
 async fn refuse(mut conn: Connection) {
     let reply = conn.write_all(b"-ERR [SYS/TEMP] too many connections\r\n");
     let _ = tokio::time::timeout(Duration::from_secs(5), reply).await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), conn.shutdown()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), conn.shutdown(true)).await;
 }
 
 #[cfg(test)]

@@ -383,7 +383,7 @@ impl Session {
             }
         }
         if !matches!(end, End::Dropped) {
-            let close = self.conn.shutdown();
+            let close = self.conn.shutdown(!self.fault(Fault::NoCloseNotify));
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), close).await;
         }
     }

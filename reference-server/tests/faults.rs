@@ -321,6 +321,15 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.alice().await;
             err(&c.cmd("LANG *").await)
         }
+        Fault::LangNotAnnouncedAfterLogin => {
+            let mut c = fx.alice().await;
+            !c.multi("CAPA").await.1.iter().any(|l| l == "LANG")
+        }
+        Fault::NoCloseNotify => {
+            let mut c = Client::connect_tls(fx.server().tls_addr().unwrap()).await;
+            assert!(ok(&c.cmd("QUIT").await));
+            c.read_to_end().await.is_err()
+        }
         Fault::LoginDelayUserTokenAfterLogin => {
             let mut c = fx.alice().await;
             c.multi("CAPA")
@@ -429,6 +438,8 @@ fault_tests! {
     lang_ok_without_tag => LangOkWithoutTag,
     lang_unknown_accepted => LangUnknownAccepted,
     lang_authorization_only => LangAuthorizationOnly,
+    lang_not_announced_after_login => LangNotAnnouncedAfterLogin,
+    no_close_notify => NoCloseNotify,
     login_delay_user_token_after_login => LoginDelayUserTokenAfterLogin,
 }
 
@@ -448,7 +459,7 @@ fn every_fault_has_a_probe_and_a_unique_name() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), Fault::ALL.len());
-    assert_eq!(Fault::ALL.len(), 53);
+    assert_eq!(Fault::ALL.len(), 55);
     assert_eq!(Fault::from_name("no-such-fault"), None);
 }
 

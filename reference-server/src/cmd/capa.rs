@@ -53,7 +53,7 @@ impl Capa {
         if s.fault(Fault::LangCapaArgument) {
             let tags: Vec<&str> = LANGUAGES.iter().map(|l| l.tag()).collect();
             caps.push(format!("LANG {}", tags.join(" ")));
-        } else {
+        } else if auth || !s.fault(Fault::LangNotAnnouncedAfterLogin) {
             caps.push("LANG".into());
         }
         caps.push("IMPLEMENTATION pop3-reference-server".into());

@@ -237,6 +237,18 @@ impl Client {
         String::from_utf8_lossy(&l[..l.len() - 2]).into_owned()
     }
 
+    /// Reads to the end of the stream: Ok after a clean end (for TLS, after
+    /// the server's close_notify), the read error otherwise.
+    pub async fn read_to_end(&mut self) -> std::io::Result<Vec<u8>> {
+        let mut out = std::mem::take(&mut self.buf);
+        match &mut self.stream {
+            Stream::Plain(s) => s.read_to_end(&mut out).await?,
+            Stream::Tls(s) => s.read_to_end(&mut out).await?,
+            Stream::Gone => 0,
+        };
+        Ok(out)
+    }
+
     /// Whether the server closed the connection (EOF or reset).
     pub async fn closed(&mut self) -> bool {
         self.buf.is_empty() && self.fill().await == 0
