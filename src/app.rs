@@ -385,12 +385,27 @@ pub async fn run_against(
             },
         )
     };
+    // Jobs finish out of order; lines are printed in the suite's order (as in
+    // the reports), each as soon as every scenario before it has finished.
+    let position: std::collections::HashMap<&str, usize> = scenarios
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    let mut waiting: std::collections::BTreeMap<usize, Option<String>> = Default::default();
+    let mut next = 0;
     let result = runner::run_parallel(scenarios, workers, opts, |r| {
         if progress.is_some() {
             eprint!("{}", Progress::ERASE);
         }
-        if report::console::is_shown(r, &console) {
-            println!("{}", report::console::scenario_line(r, &console));
+        let line = report::console::is_shown(r, &console)
+            .then(|| report::console::scenario_line(r, &console));
+        waiting.insert(position.get(r.id.as_str()).copied().unwrap_or(next), line);
+        while let Some(line) = waiting.remove(&next) {
+            if let Some(line) = line {
+                println!("{line}");
+            }
+            next += 1;
         }
         if let Some(p) = &mut progress {
             p.record(r, &console);

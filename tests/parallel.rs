@@ -216,7 +216,8 @@ fn bundled_jobs_give_the_serial_verdicts() {
         let json = dir.path().join("results.json");
         let out = Command::new(env!("CARGO_BIN_EXE_pop3spec"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args(["run", "-q", "-j", jobs, "--json", json.to_str().unwrap()])
+            .args(["run", "--color", "never", "-j", jobs])
+            .args(["--json", json.to_str().unwrap()])
             .arg("--junit")
             .arg(dir.path().join("junit.xml"))
             .env_remove("POP3SPEC_JOBS")
@@ -226,7 +227,23 @@ fn bundled_jobs_give_the_serial_verdicts() {
             + &String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "-j {jobs}:\n{text}");
         let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        verdicts(&report)
+        // Jobs finish out of order, but the console lists the scenarios in
+        // the suite's order, as the reports do.
+        let printed: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once(' ').map(|(_, rest)| rest))
+            .filter_map(|rest| rest.split_once(" (").map(|(id, _)| id))
+            .filter(|id| id.starts_with("rfc"))
+            .collect();
+        let v = verdicts(&report);
+        let ids: Vec<&str> = v
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .filter(|id| printed.contains(id))
+            .collect();
+        assert!(printed.len() > 250, "-j {jobs}:\n{text}");
+        assert_eq!(printed, ids, "-j {jobs}:\n{text}");
+        v
     };
     let serial = bundled("1");
     assert!(

@@ -194,8 +194,28 @@ async fn work(shared: &Shared, worker: &Worker, mut emit: impl FnMut(usize, Scen
                 "not run: --fail-fast stopped the run after a failure",
             )
         } else {
+            // Its own task, so a panic in the harness becomes this scenario's
+            // error instead of a worker that dies holding its accounts (which
+            // would leave the others waiting for them forever).
             let (target, info) = worker.lane(scenario);
-            execute::run_scenario(scenario, target, info, shared.opts.strict).await
+            let (s, t, i, strict) = (
+                scenario.clone(),
+                target.clone(),
+                info.clone(),
+                shared.opts.strict,
+            );
+            match tokio::spawn(async move { execute::run_scenario(&s, &t, &i, strict).await }).await
+            {
+                Ok(result) => result,
+                Err(e) => {
+                    let mut r = skipped(scenario, "");
+                    r.outcome = crate::outcome::Outcome::Error;
+                    r.reason = Some(format!(
+                        "the harness failed while running this scenario ({e}); please report it"
+                    ));
+                    r
+                }
+            }
         };
         {
             let mut queue = shared.queue.lock().expect("queue lock");
