@@ -14,6 +14,10 @@
 //!
 //! Without `--host` the reference server is started in-process with a few
 //! accounts, each seeded with messages and topped up while the run lasts.
+//! Against `--host` the accounts are `--user` (and `--user2`), or the
+//! `--accounts` that `--user-template` (and `--user2-template`) name; each
+//! one with a Maildir (`--maildir-template` for the templated ones) or a
+//! `--seed-command` is seeded, and only those have deletions committed.
 //!
 //! On a server that does not lock maildrops, sessions of one account overlap.
 //! A session overlaps another if it logged in while the other held the
@@ -37,7 +41,7 @@
 //! (timeouts, malformed or missing responses) are violations.
 
 use crate::app::{EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE};
-use crate::cli::ServerArgs;
+use crate::cli::{AccountTemplates, ServerArgs};
 use crate::runner::connection::{Connection, ReadEvent};
 use crate::runner::seed::{Seeder, MARKER};
 use crate::runner::target::{Account, OpenError, Target};
@@ -65,9 +69,22 @@ const STALE_LOCK: Duration = Duration::from_secs(3);
 const KEPT_VIOLATIONS: usize = 200;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("user_template", |a| a
+        .help("Test accounts against --host: `{job}` becomes 1 to --accounts (e.g. 'stress{job}'); every one logs in with --pass")
+        .long_help(None)),
+    mut_arg("user2_template", |a| a
+        .help("More test accounts, numbered as --user-template's (e.g. 'other{job}'); every one logs in with --pass2")
+        .long_help(None)),
+    mut_arg("maildir_template", |a| a
+        .help("Maildir of each templated account, seeded as --maildir is: `{user}` becomes its name, `{job}` its number (e.g. '/srv/mail/{user}/Maildir')")
+        .long_help(None)),
+)]
 pub struct StressArgs {
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub templates: AccountTemplates,
     /// Concurrent clients (1 to 1000)
     #[arg(
         long,
@@ -82,7 +99,7 @@ pub struct StressArgs {
     /// Messages seeded into each account (bundled server, or --maildir/--seed-command)
     #[arg(long, env = "POP3SPEC_STRESS_MESSAGES", default_value_t = 20)]
     pub messages: usize,
-    /// Accounts on the bundled reference server (without --host) [default: half the clients, at least 1]
+    /// Accounts: made on the bundled reference server, or against --host the numbers 1 to N that `{job}` takes in the templates [default: half the clients, at least 1: two clients per maildrop on average, competing for its lock]
     #[arg(long, env = "POP3SPEC_STRESS_ACCOUNTS")]
     pub accounts: Option<usize>,
     /// Seed of the random choices (printed at the start, so a run can be repeated)
@@ -170,6 +187,8 @@ struct Parked {
 struct AccountState {
     account: Account,
     model: Mutex<Model>,
+    /// Sessions opened on this account (counted as `Run::sessions` is).
+    sessions: AtomicU64,
     /// Where to top the mailbox up (our own Maildir), with the marker to update.
     maildir: Option<(PathBuf, bool)>,
     /// Deletions may be committed (we seeded the account or it is disposable).
@@ -373,6 +392,8 @@ pub struct Summary {
     pub seed: u64,
     pub seconds: f64,
     pub sessions: u64,
+    /// Sessions per account (user name -> sessions; they add up to `sessions`).
+    pub account_sessions: BTreeMap<String, u64>,
     pub commands: u64,
     pub sessions_per_second: f64,
     pub commands_per_second: f64,
@@ -415,16 +436,43 @@ pub async fn stress(args: StressArgs) -> u8 {
             .unwrap_or_default()
             .as_nanos() as u64
     });
+    let t = &args.templates;
+    let templated = t.user_template.is_some() || t.user2_template.is_some();
+    if args.server.host.is_none() {
+        if templated || t.maildir_template.is_some() {
+            return usage("--user-template, --user2-template and --maildir-template name accounts on --host; without --host stress makes its own accounts on the bundled reference server (--accounts says how many)");
+        }
+    } else if args.accounts.is_some() && !templated {
+        return usage("--accounts against --host is how many accounts --user-template (or --user2-template) names; without a template stress uses --user (and --user2)");
+    }
+    // One Maildir for many accounts would be seeded with each in turn, and
+    // the last would hold another account's messages.
+    for (template, maildir, flag) in [
+        (&t.user_template, &args.server.maildir, "--maildir"),
+        (&t.user2_template, &args.server.maildir2, "--maildir2"),
+    ] {
+        if template.is_some() && maildir.is_some() {
+            return usage(&format!("{flag} is one account's Maildir, and a template names several: give --maildir-template '/srv/mail/{{user}}/Maildir'"));
+        }
+    }
     let mut server = None;
     let (target, accounts) = if args.server.host.is_some() {
-        let target = match crate::app::target_from_args(&args.server, Vec::new()) {
-            Ok(t) => t,
-            Err(e) => return usage(&e),
+        let numbers = if templated {
+            args.accounts
+                .unwrap_or_else(|| default_accounts(args.clients))
+        } else {
+            1
         };
+        let targets =
+            match crate::app::host_targets(&args.server, &args.templates, numbers, Vec::new()) {
+                Ok(t) => t,
+                Err(e) => return usage(&e),
+            };
+        let target = targets[0].clone();
         if target.account.is_none() {
-            return usage("stress needs an account: pass --user and --pass (and --user2/--pass2 for a second one)");
+            return usage("stress needs an account: pass --user and --pass (and --user2/--pass2 for a second one), or --user-template and --pass for several");
         }
-        let accounts = match external_accounts(&target, &args) {
+        let accounts = match external_accounts(&targets, &args) {
             Ok(a) => a,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -538,6 +586,15 @@ fn usage(message: &str) -> u8 {
     EXIT_USAGE
 }
 
+/// Accounts when --accounts is not given: half the clients, so each maildrop
+/// has two clients competing for its lock on average. Measured against the
+/// reference server (BENCHMARKS.md), 16 clients on 8 accounts reach the
+/// sessions/s of 16 accounts with more of the logins contended; on fewer
+/// accounts the lock holds the run back (1 account: under 40% of them).
+fn default_accounts(clients: usize) -> usize {
+    (clients / 2).max(1)
+}
+
 fn summarise(run: &Run, args: &StressArgs, seed: u64, elapsed: f64, lat: &Latencies) -> Summary {
     let server_locks = run.in_use.load(Ordering::Relaxed) > 0;
     let overlaps = std::mem::take(&mut *run.overlaps.lock().unwrap());
@@ -599,6 +656,11 @@ fn summarise(run: &Run, args: &StressArgs, seed: u64, elapsed: f64, lat: &Latenc
         seed,
         seconds: elapsed,
         sessions,
+        account_sessions: run
+            .accounts
+            .iter()
+            .map(|a| (a.account.user.clone(), a.sessions.load(Ordering::Relaxed)))
+            .collect(),
         commands,
         sessions_per_second: sessions as f64 / elapsed,
         commands_per_second: commands as f64 / elapsed,
@@ -649,6 +711,17 @@ pub fn render(s: &Summary) -> String {
         "throughput: {:.0} commands/s, {:.0} sessions/s ({} commands, {} sessions in {:.2} s)",
         s.commands_per_second, s.sessions_per_second, s.commands, s.sessions, s.seconds
     );
+    if s.account_sessions.len() > 1 {
+        let fewest = s.account_sessions.iter().min_by_key(|(_, n)| **n);
+        let most = s.account_sessions.values().max().copied().unwrap_or(0);
+        if let Some((user, least)) = fewest {
+            let _ = writeln!(
+                out,
+                "sessions per account: {least} ({user}) to {most} over {} accounts",
+                s.account_sessions.len()
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "logins refused with [IN-USE]: {} (expected), otherwise: {}; connections dropped on purpose: {}",
@@ -806,7 +879,10 @@ async fn start_bundled(
         .tempdir()
         .map_err(|e| format!("cannot create a temporary Maildir root: {e}"))?;
     let root = root_dir.path().to_path_buf();
-    let users: Vec<(String, String)> = (1..=args.accounts.unwrap_or((args.clients / 2).max(1)))
+    let count = args
+        .accounts
+        .unwrap_or_else(|| default_accounts(args.clients));
+    let users: Vec<(String, String)> = (1..=count)
         .map(|i| (format!("stress{i}"), format!("pw-{i}-{:x}", seed % 0xffff)))
         .collect();
     let mut rng = Rng(seed);
@@ -825,6 +901,7 @@ async fn start_bundled(
                 pass: p.clone(),
             },
             model: Mutex::new(Model::default()),
+            sessions: AtomicU64::new(0),
             maildir: Some((dir, false)),
             can_commit: true,
             floor: (args.messages / 2).max(1),
@@ -856,34 +933,43 @@ async fn start_bundled(
     Ok((server, root_dir, target, accounts))
 }
 
-/// Accounts of an external server; the first is seeded when seeding is configured.
-fn external_accounts(target: &Target, args: &StressArgs) -> Result<Vec<AccountState>, String> {
-    let mut out = Vec::new();
+/// Accounts of an external server (each target's first and second, once
+/// each); an account is seeded when it has a seeder (its Maildir, from
+/// --maildir, --maildir2 or --maildir-template, or --seed-command).
+fn external_accounts(targets: &[Target], args: &StressArgs) -> Result<Vec<AccountState>, String> {
+    let mut out: Vec<AccountState> = Vec::new();
     let mut rng = Rng(args.seed.unwrap_or(1));
-    for (i, a) in [&target.account, &target.account2].into_iter().enumerate() {
+    let pairs = targets
+        .iter()
+        .flat_map(|t| [(&t.account, &t.seeder), (&t.account2, &t.seeder2)]);
+    for (a, seeder) in pairs {
         let Some(account) = a else { continue };
+        if out.iter().any(|o| o.account.user == account.user) {
+            continue;
+        }
         let mut seeded = false;
         let mut maildir = None;
-        if i == 0 {
-            if let Some(seeder) = &target.seeder {
-                let fixture = tempfile::tempdir().map_err(|e| e.to_string())?;
-                for n in 0..args.messages {
-                    std::fs::write(
-                        fixture.path().join(format!("{n:05}.eml")),
-                        message(&account.user, n as u64, &mut rng),
-                    )
-                    .map_err(|e| e.to_string())?;
-                }
-                seeder.seed(fixture.path(), &account.user)?;
-                seeded = true;
-                if let Seeder::Maildir { path, .. } = seeder {
-                    maildir = Some((path.clone(), true));
-                }
+        if let Some(seeder) = seeder {
+            let fixture = tempfile::tempdir().map_err(|e| e.to_string())?;
+            for n in 0..args.messages {
+                std::fs::write(
+                    fixture.path().join(format!("{n:05}.eml")),
+                    message(&account.user, n as u64, &mut rng),
+                )
+                .map_err(|e| e.to_string())?;
+            }
+            seeder
+                .seed(fixture.path(), &account.user)
+                .map_err(|e| format!("account {}: {e}", account.user))?;
+            seeded = true;
+            if let Seeder::Maildir { path, .. } = seeder {
+                maildir = Some((path.clone(), true));
             }
         }
         out.push(AccountState {
             account: account.clone(),
             model: Mutex::new(Model::default()),
+            sessions: AtomicU64::new(0),
             maildir,
             // Never destroy mail the run did not put there.
             can_commit: seeded || args.server.disposable_account,
@@ -1109,6 +1195,7 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
         s.conn.drop_connection().await;
         run.drops.fetch_add(1, Ordering::Relaxed);
         run.sessions.fetch_add(1, Ordering::Relaxed);
+        acct.sessions.fetch_add(1, Ordering::Relaxed);
         return Some(s.lat);
     }
     let t = Instant::now();
@@ -1251,6 +1338,7 @@ async fn one_session(run: &Run, ai: usize, id: u64, rng: &mut Rng) -> Option<Lat
     }
     run.commands.fetch_add(s.commands, Ordering::Relaxed);
     run.sessions.fetch_add(1, Ordering::Relaxed);
+    acct.sessions.fetch_add(1, Ordering::Relaxed);
     Some(s.lat)
 }
 
