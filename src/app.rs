@@ -219,6 +219,24 @@ pub fn host_targets(
     {
         return Err("--maildir-template needs `{user}` or `{job}`, e.g. '/srv/mail/{user}/Maildir', so each account has its own".into());
     }
+    // One Maildir seeded for every job's account would hand each job another
+    // account's mail.
+    for (template, maildir, flags) in [
+        (
+            &templates.user_template,
+            &server.maildir,
+            "--user-template and --maildir",
+        ),
+        (
+            &templates.user2_template,
+            &server.maildir2,
+            "--user2-template and --maildir2",
+        ),
+    ] {
+        if template.is_some() && maildir.is_some() {
+            return Err(format!("{flags} would seed one Maildir for every job's account: give --maildir-template '/path/{{user}}/Maildir' (or --seed-command, which gets $POP3SPEC_USER)"));
+        }
+    }
     // The first job's accounts stand in for --user/--user2 while the shared
     // settings are checked and built once.
     let mut first = server.clone();

@@ -445,16 +445,6 @@ pub async fn stress(args: StressArgs) -> u8 {
     } else if args.accounts.is_some() && !templated {
         return usage("--accounts against --host is how many accounts --user-template (or --user2-template) names; without a template stress uses --user (and --user2)");
     }
-    // One Maildir for many accounts would be seeded with each in turn, and
-    // the last would hold another account's messages.
-    for (template, maildir, flag) in [
-        (&t.user_template, &args.server.maildir, "--maildir"),
-        (&t.user2_template, &args.server.maildir2, "--maildir2"),
-    ] {
-        if template.is_some() && maildir.is_some() {
-            return usage(&format!("{flag} is one account's Maildir, and a template names several: give --maildir-template '/srv/mail/{{user}}/Maildir'"));
-        }
-    }
     let mut server = None;
     let (target, accounts) = if args.server.host.is_some() {
         let numbers = if templated {

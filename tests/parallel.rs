@@ -167,7 +167,18 @@ fn one_shared_account_takes_turns_with_the_serial_verdicts() {
 #[test]
 fn bad_templates_are_usage_errors() {
     let server = server();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &[
+                "--user-template",
+                "u{job}",
+                "--pass",
+                "x",
+                "--maildir",
+                "/tmp/m",
+            ],
+            "--maildir-template",
+        ),
         (&["--user-template", "pop3spec", "--pass", "x"], "{job}"),
         (&["--user-template", "pop3spec{n}"], "password"),
         (
