@@ -25,6 +25,11 @@ use tokio::sync::Semaphore;
 const FAULT_TIMEOUT: Duration = Duration::from_millis(1000);
 /// Step timeout on the clean server, where a timeout would be a false failure.
 const CLEAN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The autologout twin's timer in the self-test: longer than `run`'s 250 ms,
+/// because up to 16 scenarios share 2 cores here (inside `cargo test`, beside
+/// other tests), and a scenario's pause between reconnecting and its next
+/// command must stay far below the timer.
+const SELFTEST_AUTOLOGOUT: Duration = Duration::from_secs(1);
 /// Jobs each run is split over; more shards shorten the longest run.
 const SHARDS: usize = 4;
 
@@ -99,6 +104,7 @@ async fn run_on_bundled(
             timeout,
             max_timeout,
             lock_wait,
+            autologout: SELFTEST_AUTOLOGOUT,
             ..Default::default()
         },
         SHARDS,
