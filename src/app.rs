@@ -314,8 +314,8 @@ pub async fn run(args: RunArgs) -> u8 {
             ..Default::default()
         };
         let jobs = args.jobs.unwrap_or(DEFAULT_BUNDLED_JOBS);
-        let autologout = scenarios.iter().any(|s| s.uses_autologout());
-        let started = match Bundled::start(opts, jobs, autologout).await {
+        let twins = runner::Lane::needed_by(&scenarios);
+        let started = match Bundled::start(opts, jobs, &twins).await {
             Ok(mut b) => {
                 b.add_vars(&vars);
                 b

@@ -3,11 +3,13 @@
 //! `pop3spec selftest` do something real on a fresh machine.
 //!
 //! One server holds an account pair (alice, bob; alice2, bob2; ...) per job,
-//! the way `--user-template` serves a real server. The scenarios that wait for
-//! the autologout timer run on a twin whose timer is short, so the main
-//! server's timer can stay long enough that no other scenario ever meets it.
+//! the way `--user-template` serves a real server. Two kinds of scenario run
+//! on twins with the same accounts: those that wait for the autologout timer
+//! (a short timer there, so the main server's can stay long enough that no
+//! other scenario meets it) and those about LOGIN-DELAY (enforced there, which
+//! the rest of the suite's back-to-back logins could not live with).
 
-use crate::runner::parallel::{probe_all, Worker};
+use crate::runner::parallel::{probe_all, Lane, Twin, Worker};
 use crate::runner::seed::Seeder;
 use crate::runner::target::{Account, Target};
 use crate::runner::tls::TlsOptions;
@@ -25,6 +27,9 @@ pub const USER2: &str = "bob";
 /// microseconds on loopback, so short windows judge as well as long ones.
 pub const SETTLE: &str = "20ms";
 pub const SILENCE: &str = "100ms";
+
+/// The LOGIN-DELAY twin's delay, in seconds (the smallest above 0).
+pub const LOGIN_DELAY: u32 = 1;
 
 /// How the bundled servers are set up.
 #[derive(Clone, Debug)]
@@ -53,63 +58,93 @@ impl Default for BundledOptions {
     }
 }
 
-/// The running bundled servers and one target per job (with the autologout
-/// twin's target beside it when one was asked for).
+/// The running bundled servers and one target per job, with its twins'
+/// targets beside it.
 pub struct Bundled {
     servers: Vec<(RunningServer, tempfile::TempDir)>,
-    pub lanes: Vec<(Target, Option<Target>)>,
+    pub lanes: Vec<(Target, Vec<(Lane, Target)>)>,
 }
 
 impl Bundled {
-    /// Starts a server with `jobs` account pairs and, when `autologout`, its
-    /// short-timer twin with the same accounts.
+    /// Starts a server with `jobs` account pairs and a twin with the same
+    /// accounts for each of `twins`.
     pub async fn start(
         opts: BundledOptions,
         jobs: usize,
-        autologout: bool,
+        twins: &[Lane],
     ) -> Result<Bundled, String> {
         let jobs = jobs.max(1);
         let mut servers = Vec::new();
-        let main = start_server(&opts, opts.idle_timeout, jobs, &[]).await?;
-        let mut lanes: Vec<(Target, Option<Target>)> =
-            main.targets.into_iter().map(|t| (t, None)).collect();
+        let main = start_server(&opts, jobs, &[], |c| {
+            c.idle_timeout = opts.idle_timeout;
+            // Announced so clients see it; 0 asks for no pause between logins.
+            c.login_delay = Some(0);
+        })
+        .await?;
+        let mut lanes: Vec<(Target, Vec<(Lane, Target)>)> =
+            main.targets.into_iter().map(|t| (t, Vec::new())).collect();
         servers.push(main.server);
-        if autologout {
-            // The expect_close deadline: the timer plus room for a busy machine.
-            let idle_wait = opts.autologout + Duration::from_millis(1500);
-            let vars = [(
-                "idle_wait".to_string(),
-                format!("{}ms", idle_wait.as_millis()),
-            )];
-            let twin = start_server(&opts, opts.autologout, jobs, &vars).await?;
-            for (lane, target) in lanes.iter_mut().zip(twin.targets) {
-                lane.1 = Some(target);
+        for &lane in twins {
+            let twin = match lane {
+                Lane::Autologout => {
+                    // The expect_close deadline: the timer plus room for a busy machine.
+                    let idle_wait = opts.autologout + Duration::from_millis(1500);
+                    let vars = [(
+                        "idle_wait".to_string(),
+                        format!("{}ms", idle_wait.as_millis()),
+                    )];
+                    start_server(&opts, jobs, &vars, |c| c.idle_timeout = opts.autologout).await?
+                }
+                Lane::LoginDelay => {
+                    start_server(&opts, jobs, &[], |c| {
+                        c.idle_timeout = opts.idle_timeout;
+                        c.login_delay = Some(LOGIN_DELAY);
+                    })
+                    .await?
+                }
+            };
+            for (lane_targets, target) in lanes.iter_mut().zip(twin.targets) {
+                lane_targets.1.push((lane, target));
             }
             servers.push(twin.server);
         }
         Ok(Bundled { servers, lanes })
     }
 
-    /// The lanes as run workers, each probed (the probe checks that its
-    /// accounts log in).
+    /// The lanes as run workers, every target probed at once (the probe
+    /// checks that its accounts log in).
     pub async fn workers(&self) -> Result<Vec<Worker>, String> {
         let mains: Vec<Target> = self.lanes.iter().map(|(t, _)| t.clone()).collect();
-        let twins: Vec<Target> = self.lanes.iter().filter_map(|(_, t)| t.clone()).collect();
-        let (main_infos, twin_infos) = tokio::join!(probe_all(&mains), probe_all(&twins));
-        let mut twin_infos = twins.into_iter().zip(twin_infos);
-        let mut workers = Vec::new();
-        for ((target, has_twin), info) in mains
-            .into_iter()
-            .zip(self.lanes.iter().map(|l| l.1.is_some()))
-            .zip(main_infos)
-        {
-            let info = info.map_err(|e| format!("probe failed: {e}"))?;
-            let mut worker = Worker::new(target, info);
-            if has_twin {
-                if let Some((twin, info)) = twin_infos.next() {
-                    let info = info.map_err(|e| format!("probe failed: {e}"))?;
-                    worker.autologout = Some((twin, info));
+        // The LOGIN-DELAY twin is probed without logging in: a probe's login
+        // would hold off each job's first scenario for the delay.
+        let twins: Vec<Target> = self
+            .lanes
+            .iter()
+            .flat_map(|(_, twins)| twins)
+            .map(|(lane, t)| {
+                let mut probed = t.clone();
+                if *lane == Lane::LoginDelay {
+                    probed.account = None;
                 }
+                probed
+            })
+            .collect();
+        let (main_infos, twin_infos) = tokio::join!(probe_all(&mains), probe_all(&twins));
+        let mut twin_infos = twin_infos.into_iter();
+        let mut workers = Vec::new();
+        for ((target, twins), info) in self.lanes.iter().zip(main_infos) {
+            let info = info.map_err(|e| format!("probe failed: {e}"))?;
+            let mut worker = Worker::new(target.clone(), info);
+            for (lane, target) in twins {
+                let info = twin_infos
+                    .next()
+                    .expect("one probe per twin")
+                    .map_err(|e| format!("probe failed: {e}"))?;
+                worker.twins.push(Twin {
+                    lane: *lane,
+                    target: target.clone(),
+                    info,
+                });
             }
             workers.push(worker);
         }
@@ -118,8 +153,8 @@ impl Bundled {
 
     /// Adds `--var` values to every target (they override the bundled defaults).
     pub fn add_vars(&mut self, vars: &[(String, String)]) {
-        for (target, twin) in &mut self.lanes {
-            for t in std::iter::once(target).chain(twin.as_mut()) {
+        for (target, twins) in &mut self.lanes {
+            for t in std::iter::once(target).chain(twins.iter_mut().map(|(_, t)| t)) {
                 t.extra_vars.extend(vars.iter().cloned());
             }
         }
@@ -141,9 +176,9 @@ struct Started {
 
 async fn start_server(
     opts: &BundledOptions,
-    idle_timeout: Duration,
     pairs: usize,
     extra_vars: &[(String, String)],
+    configure: impl FnOnce(&mut ServerConfig),
 ) -> Result<Started, String> {
     let mail_root = tempfile::Builder::new()
         .prefix("pop3spec-bundled-")
@@ -178,10 +213,7 @@ async fn start_server(
     let mut config = ServerConfig::new(mail_root.path(), users);
     config.tls = TlsSetup::SelfSigned;
     config.faults = opts.faults.clone();
-    config.idle_timeout = idle_timeout;
-    // Announced, so the LOGIN-DELAY scenarios run; 0, since every scenario
-    // logs in again right after the one before.
-    config.login_delay = Some(0);
+    configure(&mut config);
     let server = RunningServer::start(config)
         .await
         .map_err(|e| format!("cannot start the bundled reference server: {e}"))?;

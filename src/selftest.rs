@@ -97,7 +97,7 @@ async fn run_on_bundled(
     } else {
         (Duration::ZERO, Some(timeout))
     };
-    let autologout = scenarios.iter().any(|s| s.uses_autologout());
+    let twins = runner::Lane::needed_by(&scenarios);
     let bundled = Bundled::start(
         BundledOptions {
             faults,
@@ -108,7 +108,7 @@ async fn run_on_bundled(
             ..Default::default()
         },
         SHARDS,
-        autologout,
+        &twins,
     )
     .await?;
     let workers = match bundled.workers().await {

@@ -92,6 +92,7 @@ faults! {
     LangAuthorizationOnly = "lang-authorization-only": "LANG refused after login; RFC 6856 §3.1 LANG is valid in AUTHORIZATION and TRANSACTION",
     LangNotAnnouncedAfterLogin = "lang-not-announced-after-login": "LANG missing from CAPA after login; RFC 6856 §3.1 and RFC 2449 §5 it is announced in both states",
     NoCloseNotify = "no-close-notify": "a TLS session is ended by closing TCP without a close_notify alert; RFC 8314 §3.4 the closing side should send TLS close alerts first",
+    LoginDelayNotEnforced = "login-delay-not-enforced": "LOGIN-DELAY above 0 announced but a login right after another is accepted; RFC 2449 §6.5 a server that announces it should enforce it",
     LoginDelayUserTokenAfterLogin = "login-delay-user-token-after-login": "LOGIN-DELAY announced with the USER token after login too; RFC 2449 §6.5 USER is only for AUTHORIZATION",
 }
 

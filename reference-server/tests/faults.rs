@@ -20,6 +20,9 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
         if f == Fault::LoginDelayUserTokenAfterLogin {
             c.login_delay = Some(0);
         }
+        if f == Fault::LoginDelayNotEnforced {
+            c.login_delay = Some(60);
+        }
     })
     .await
 }
@@ -330,6 +333,14 @@ async fn violation(f: Fault, on: bool) -> bool {
             assert!(ok(&c.cmd("QUIT").await));
             c.read_to_end().await.is_err()
         }
+        Fault::LoginDelayNotEnforced => {
+            // Logged in and out: the next login comes within the 60 s delay.
+            let mut first = fx.alice().await;
+            assert!(ok(&first.cmd("QUIT").await));
+            let mut c = fx.connect().await;
+            c.cmd("USER alice").await;
+            ok(&c.cmd("PASS secret").await)
+        }
         Fault::LoginDelayUserTokenAfterLogin => {
             let mut c = fx.alice().await;
             c.multi("CAPA")
@@ -440,6 +451,7 @@ fault_tests! {
     lang_authorization_only => LangAuthorizationOnly,
     lang_not_announced_after_login => LangNotAnnouncedAfterLogin,
     no_close_notify => NoCloseNotify,
+    login_delay_not_enforced => LoginDelayNotEnforced,
     login_delay_user_token_after_login => LoginDelayUserTokenAfterLogin,
 }
 
@@ -459,7 +471,7 @@ fn every_fault_has_a_probe_and_a_unique_name() {
     names.sort();
     names.dedup();
     assert_eq!(names.len(), Fault::ALL.len());
-    assert_eq!(Fault::ALL.len(), 55);
+    assert_eq!(Fault::ALL.len(), 56);
     assert_eq!(Fault::from_name("no-such-fault"), None);
 }
 

@@ -17,8 +17,13 @@ use tokio::time::Instant;
 
 /// How many lines of one multi-line body the transcript keeps.
 const BODY_LINES_SHOWN: usize = 40;
-/// Pause between logins refused because the maildrop is still locked.
+/// Pause between logins refused because the maildrop is still locked (or
+/// the account logged in a moment ago).
 const LOCK_RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// How long the harness's own login retries after a `[LOGIN-DELAY]` refusal
+/// (RFC 2449 §8.1.1): enough for a delay of 1 s between back-to-back
+/// scenarios; a server with a longer LOGIN-DELAY needs an account without one.
+const LOGIN_DELAY_WAIT: Duration = Duration::from_millis(2500);
 
 struct Session {
     conn: Connection,
@@ -405,7 +410,8 @@ impl<'a> Executor<'a> {
             }
         };
         // A server may take a moment to notice that the previous scenario's
-        // connection is gone and release the maildrop lock.
+        // connection is gone and release the maildrop lock, or refuse a login
+        // right after the previous scenario's under its LOGIN-DELAY.
         let mut tries = 0u32;
         loop {
             let Executor {
@@ -437,7 +443,10 @@ impl<'a> Executor<'a> {
             {
                 Ok(()) => return Ok(()),
                 Err(OpenError::Protocol(m))
-                    if tries * LOCK_RETRY_PAUSE < self.target.lock_wait && is_lock_refusal(&m) =>
+                    if (tries * LOCK_RETRY_PAUSE < self.target.lock_wait
+                        && is_lock_refusal(&m))
+                        || (tries * LOCK_RETRY_PAUSE < LOGIN_DELAY_WAIT
+                            && m.contains("[LOGIN-DELAY]")) =>
                 {
                     tries += 1;
                     tokio::time::sleep(LOCK_RETRY_PAUSE).await;

@@ -11,7 +11,7 @@ pub mod tls;
 
 use crate::outcome::{Outcome, ScenarioResult};
 use crate::scenario::Scenario;
-pub use parallel::{run_parallel, Worker};
+pub use parallel::{run_parallel, Lane, Worker};
 use std::collections::BTreeSet;
 pub use target::{Target, TargetInfo};
 

@@ -19,9 +19,50 @@ use tokio::sync::Notify;
 pub struct Worker {
     pub target: Target,
     pub info: TargetInfo,
-    /// Where the scenarios that wait for the autologout timer run instead: the
-    /// bundled server's twin with a short timer (none for other targets).
-    pub autologout: Option<(Target, TargetInfo)>,
+    /// Servers of its own for some kinds of scenario (the bundled server's
+    /// twins; none for other targets).
+    pub twins: Vec<Twin>,
+}
+
+/// A kind of scenario the bundled server runs on a twin configured for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Waits for the autologout timer (reads `idle_wait`): a twin with a short
+    /// timer, so no other scenario meets it.
+    Autologout,
+    /// Requires LOGIN-DELAY: a twin that announces and enforces a delay, which
+    /// the suite's back-to-back logins could not live with elsewhere.
+    LoginDelay,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 2] = [Lane::Autologout, Lane::LoginDelay];
+
+    pub fn serves(self, scenario: &Scenario) -> bool {
+        match self {
+            Lane::Autologout => scenario.uses_autologout(),
+            Lane::LoginDelay => scenario.requires.iter().any(|r| {
+                r.split_whitespace()
+                    .next()
+                    .is_some_and(|tag| tag.eq_ignore_ascii_case("LOGIN-DELAY"))
+            }),
+        }
+    }
+
+    /// The lanes some of `scenarios` need.
+    pub fn needed_by(scenarios: &[Scenario]) -> Vec<Lane> {
+        Lane::ALL
+            .into_iter()
+            .filter(|lane| scenarios.iter().any(|s| lane.serves(s)))
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct Twin {
+    pub lane: Lane,
+    pub target: Target,
+    pub info: TargetInfo,
 }
 
 impl Worker {
@@ -29,15 +70,17 @@ impl Worker {
         Worker {
             target,
             info,
-            autologout: None,
+            twins: Vec::new(),
         }
     }
 
     fn lane(&self, scenario: &Scenario) -> (&Target, &TargetInfo) {
-        match &self.autologout {
-            Some((t, i)) if scenario.uses_autologout() => (t, i),
-            _ => (&self.target, &self.info),
-        }
+        self.twins
+            .iter()
+            .find(|twin| twin.lane.serves(scenario))
+            .map_or((&self.target, &self.info), |twin| {
+                (&twin.target, &twin.info)
+            })
     }
 }
 
