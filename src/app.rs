@@ -288,6 +288,11 @@ pub async fn run(args: RunArgs) -> u8 {
     let mut bundled = None;
     let workers = if args.server.host.is_some() {
         let jobs = args.jobs.unwrap_or(1).max(1);
+        let templated =
+            args.templates.user_template.is_some() || args.templates.user2_template.is_some();
+        if templated && args.jobs.is_none() {
+            eprintln!("note: --user-template names one account per job, and without --jobs there is one job; pass --jobs N to run N scenarios at once");
+        }
         let targets = match host_targets(&args.server, &args.templates, jobs, vars) {
             Ok(t) => t,
             Err(e) => return usage(&e),
