@@ -318,7 +318,11 @@ pub async fn run(args: RunArgs) -> u8 {
             timeout: args.server.timeout,
             ..Default::default()
         };
-        let jobs = args.jobs.unwrap_or(DEFAULT_BUNDLED_JOBS);
+        // More jobs than scenarios would only start accounts nobody uses.
+        let jobs = args
+            .jobs
+            .unwrap_or(DEFAULT_BUNDLED_JOBS)
+            .min(scenarios.len().max(1));
         let twins = runner::Lane::needed_by(&scenarios);
         let started = match Bundled::start(opts, jobs, &twins).await {
             Ok(mut b) => {
