@@ -87,7 +87,7 @@ faults! {
     RetrExtraBlankLine = "retr-extra-blank-line": "an extra CRLF before the RETR terminator; RFC 1939 §5 the message is sent exactly",
     LangCapaArgument = "lang-capa-argument": "LANG announced with the languages as arguments (`LANG en de`); RFC 6856 §3.1 the LANG capability has no arguments",
     LangListTabSeparated = "lang-list-tab-separated": "language listing lines put a TAB between tag and description; RFC 6856 §3.2 the tag is followed by a single space",
-    LangOkWithoutTag = "lang-ok-without-tag": "a successful LANG is answered with a bare `+OK`; RFC 6856 §3.2 `+OK`, a space, the selected tag, a space, then text",
+    LangOkWithoutTag = "lang-ok-without-tag": "a successful LANG is answered `+OK language changed`, without the selected tag; RFC 6856 §3.2 `+OK`, a space, the selected tag, a space, then text",
     LangUnknownAccepted = "lang-unknown-accepted": "LANG with a language the server lacks answered +OK in its default language; RFC 6856 §3.2 it fails with -ERR",
     LangAuthorizationOnly = "lang-authorization-only": "LANG refused after login; RFC 6856 §3.1 LANG is valid in AUTHORIZATION and TRANSACTION",
     LangNotAnnouncedAfterLogin = "lang-not-announced-after-login": "LANG missing from CAPA after login; RFC 6856 §3.1 and RFC 2449 §5 it is announced in both states",

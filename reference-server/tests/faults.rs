@@ -314,7 +314,8 @@ async fn violation(f: Fault, on: bool) -> bool {
         }
         Fault::LangOkWithoutTag => {
             let mut c = fx.connect().await;
-            c.cmd("LANG de").await == "+OK"
+            let reply = c.cmd("LANG de").await;
+            ok(&reply) && !reply.starts_with("+OK de ")
         }
         Fault::LangUnknownAccepted => {
             let mut c = fx.connect().await;

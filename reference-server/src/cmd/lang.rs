@@ -64,7 +64,8 @@ impl Lang {
         // The reply to LANG is already in the new language (RFC 6856 §3.3).
         s.lang = chosen;
         if s.fault(Fault::LangOkWithoutTag) {
-            s.ok("").await?;
+            // Text where the tag belongs, as a careless server would answer.
+            s.ok("language changed").await?;
         } else {
             let text = chosen.translate("language changed");
             s.ok(&format!("{} {text}", chosen.tag())).await?;
