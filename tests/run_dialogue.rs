@@ -363,3 +363,49 @@ fn a_server_that_never_sends_a_greeting_is_an_error_within_the_timeout() {
         out.dump()
     );
 }
+
+/// `{{name}}` in a regex stands for the captured value, matched literally:
+/// the `.` in `a.b` matches only a dot, so `+OK aXb` fails the second check.
+#[test]
+fn variables_in_regexes_match_their_values_literally() {
+    let steps = r#"  - send: LANG
+  - expect_multiline: { status: ok, contains_match: ['^(?P<tag>\S+) '] }
+  - send: LANG {{tag}}
+  - expect: { status: ok, match: '^\+OK {{tag}}( |$)' }
+  - send: NOOP
+  - expect: { status: ok, match: '^\+OK {{tag}}$' }  # HERE
+"#;
+    let script = || {
+        Script::new()
+            .on("LANG", "+OK\r\na.b first\r\nde second\r\n.\r\n")
+            .on("LANG a.b", "+OK a.b changed\r\n")
+            .on("NOOP", "+OK aXb\r\n")
+    };
+    let (out, text) = run_one(script(), "fake.regex.vars", steps);
+    assert_fail_at(
+        &out,
+        &text,
+        "fake.regex.vars",
+        "# HERE",
+        "does not match /^\\+OK a\\.b$/",
+    );
+
+    // Functions are refused where a regex is read: a load error, exit 2.
+    let ws = Workspace::new();
+    ws.write(
+        "bad.yaml",
+        &scenario(
+            "fake.regex.func",
+            "must",
+            "",
+            "  - send: NOOP\n  - expect: { status: ok, match: '^\\+OK {{base64(user)}}' }\n",
+        ),
+    );
+    let out = ws.run(FakeServer::start(Script::new()).port, &[]);
+    assert_eq!(out.code, 2, "{}", out.dump());
+    assert!(
+        out.stderr.contains("variables but not functions"),
+        "{}",
+        out.dump()
+    );
+}

@@ -528,6 +528,14 @@ impl<'a> Executor<'a> {
         t.render(&self.vars, raw).map_err(|e| self.error(step, e))
     }
 
+    fn pattern<'p>(
+        &self,
+        step: &Step,
+        p: &'p crate::scenario::Pattern,
+    ) -> Result<std::borrow::Cow<'p, regex::Regex>, StepFail> {
+        p.resolve(&self.vars).map_err(|e| self.error(step, e))
+    }
+
     fn duration(&self, step: &Step, t: &Template) -> Result<Duration, StepFail> {
         let text = self.render(step, t, false)?.text();
         parse_duration(&text).map_err(|e| self.error(step, e))
@@ -1064,7 +1072,9 @@ impl<'a> Executor<'a> {
                 ));
             }
         }
-        if let Some(re) = &e.matches {
+        if let Some(pattern) = &e.matches {
+            let re = self.pattern(step, pattern)?;
+            let re = re.as_ref();
             let text = String::from_utf8_lossy(&line.bytes).into_owned();
             match re.captures(&text) {
                 Some(caps) => capture(&mut self.vars, re, &caps),
@@ -1237,7 +1247,9 @@ impl<'a> Executor<'a> {
                 ));
             }
         }
-        for re in &e.contains_match {
+        for pattern in &e.contains_match {
+            let re = self.pattern(step, pattern)?;
+            let re = re.as_ref();
             match text.iter().find_map(|l| re.captures(l)) {
                 Some(caps) => capture(&mut self.vars, re, &caps),
                 None => {
@@ -1251,7 +1263,9 @@ impl<'a> Executor<'a> {
                 }
             }
         }
-        if let Some(re) = &e.each_line {
+        if let Some(pattern) = &e.each_line {
+            let re = self.pattern(step, pattern)?;
+            let re = re.as_ref();
             if let Some((i, _)) = text.iter().enumerate().find(|(_, l)| !re.is_match(l)) {
                 return Err(self.fail(
                     step,

@@ -399,11 +399,55 @@ impl Converter<'_> {
         }
     }
 
-    fn regex(&mut self, s: &S<String>, defined: &mut BTreeSet<String>) -> Option<Regex> {
-        match Regex::new(&s.value) {
+    /// A regex, or with `{{name}}` in it a pattern filled in when the step
+    /// runs; checked here with every variable standing for a plain word.
+    fn regex(&mut self, s: &S<String>, defined: &mut BTreeSet<String>) -> Option<Pattern> {
+        let templated = if s.value.contains("{{") {
+            let t = self.template(s, defined)?;
+            if t.calls_functions() {
+                let p = self.pos(s);
+                self.problem(
+                    p,
+                    "a regular expression may use variables but not functions",
+                    Some(
+                        "capture the function's value with a step before, or match it with `line:`"
+                            .into(),
+                    ),
+                );
+                return None;
+            }
+            Some(t)
+        } else {
+            None
+        };
+        let checked = match &templated {
+            Some(t) => {
+                let words: Vars = t
+                    .variables()
+                    .into_iter()
+                    .map(|v| {
+                        (
+                            v.to_string(),
+                            Value {
+                                text: "x".into(),
+                                secret: false,
+                            },
+                        )
+                    })
+                    .collect();
+                t.render(&words, false)
+                    .map(|r| r.text())
+                    .unwrap_or_default()
+            }
+            None => s.value.clone(),
+        };
+        match Regex::new(&checked) {
             Ok(r) => {
                 defined.extend(r.capture_names().flatten().map(str::to_string));
-                Some(r)
+                Some(match templated {
+                    Some(t) => Pattern::WithVariables(t),
+                    None => Pattern::Fixed(r),
+                })
             }
             Err(e) => {
                 let p = self.pos(s);

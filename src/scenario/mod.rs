@@ -11,7 +11,9 @@ pub mod template;
 pub use crate::outcome::{Level, SourcePos};
 pub use diagnostic::Diagnostic;
 pub use expr::Assertion;
+use std::borrow::Cow;
 pub use template::Template;
+use template::{Value, Vars};
 
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -191,8 +193,16 @@ pub enum Action {
 impl Action {
     /// The variables this step itself reads (not those of nested alternatives).
     pub fn variables(&self) -> Vec<&str> {
+        fn pattern_vars(p: &Pattern) -> Vec<&str> {
+            match p {
+                Pattern::Fixed(_) => Vec::new(),
+                Pattern::WithVariables(t) => t.variables(),
+            }
+        }
         fn line_vars(e: &ExpectLine) -> Vec<&str> {
-            e.line.iter().flat_map(|t| t.variables()).collect()
+            let mut v: Vec<&str> = e.line.iter().flat_map(|t| t.variables()).collect();
+            v.extend(e.matches.iter().flat_map(pattern_vars));
+            v
         }
         match self {
             Action::Send(t) | Action::SendRaw(t) | Action::ExpectSilence(t) | Action::Sleep(t) => {
@@ -214,6 +224,9 @@ impl Action {
                     .chain(&m.octets)
                 {
                     v.extend(t.variables());
+                }
+                for p in m.contains_match.iter().chain(&m.each_line) {
+                    v.extend(pattern_vars(p));
                 }
                 v
             }
@@ -245,6 +258,46 @@ impl Action {
     }
 }
 
+/// A regular expression from a scenario file. `{{name}}` in it stands for the
+/// variable's value when the step runs, matched literally (regex-escaped), so
+/// a step can look for what an earlier one captured.
+#[derive(Clone, Debug)]
+pub enum Pattern {
+    Fixed(Regex),
+    WithVariables(Template),
+}
+
+impl Pattern {
+    /// The regular expression for this run of the step.
+    pub fn resolve(&self, vars: &Vars) -> Result<Cow<'_, Regex>, String> {
+        match self {
+            Pattern::Fixed(re) => Ok(Cow::Borrowed(re)),
+            Pattern::WithVariables(t) => {
+                let escaped: Vars = t
+                    .variables()
+                    .into_iter()
+                    .filter_map(|name| {
+                        vars.get(name).map(|v| {
+                            let text = regex::escape(&v.text);
+                            (
+                                name.to_string(),
+                                Value {
+                                    text,
+                                    secret: v.secret,
+                                },
+                            )
+                        })
+                    })
+                    .collect();
+                let source = t.render(&escaped, false)?.text();
+                Regex::new(&source).map(Cow::Owned).map_err(|e| {
+                    format!("/{source}/ is not a regular expression once its variables are filled in: {e}")
+                })
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatusWant {
     Ok,
@@ -259,7 +312,7 @@ pub struct ExpectLine {
     pub status: StatusWant,
     pub code: Option<String>,
     pub line: Option<Template>,
-    pub matches: Option<Regex>,
+    pub matches: Option<Pattern>,
 }
 
 #[derive(Clone, Debug)]
@@ -267,9 +320,9 @@ pub struct ExpectMultiline {
     pub head: ExpectLine,
     pub lines: Option<Vec<Template>>,
     pub contains: Vec<Template>,
-    pub contains_match: Vec<Regex>,
+    pub contains_match: Vec<Pattern>,
     pub absent: Vec<Template>,
-    pub each_line: Option<Regex>,
+    pub each_line: Option<Pattern>,
     pub count: Option<Template>,
     pub octets: Option<Template>,
     pub capture_line: BTreeMap<String, usize>,

@@ -107,6 +107,13 @@ impl Template {
         })
     }
 
+    /// Whether the template calls a function (`apop`, `base64`, ...).
+    pub fn calls_functions(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| matches!(s, Segment::Expr(Expr::Call(..))))
+    }
+
     /// Variable names this template reads.
     pub fn variables(&self) -> Vec<&str> {
         let mut out = Vec::new();
