@@ -628,3 +628,57 @@ fn password_echoed_in_the_probe_login_refusal_is_redacted() {
     );
     assert_no_secret(&out);
 }
+
+// ---------------------------------------------------------------- fail-fast
+
+/// `--fail-fast` stops the run at the first failure: serially every later
+/// scenario is skipped with the reason; with jobs, nothing starts after the
+/// failure is known (scenarios already running finish).
+#[test]
+fn fail_fast_stops_the_run_serially_and_with_jobs() {
+    let ws = Workspace::new();
+    ws.write("a.yaml", &scenario("fake.ff.a", "must", "", PASSING));
+    ws.write("b.yaml", &scenario("fake.ff.b", "must", "", FAILING));
+    for c in ["c", "d", "e", "f", "g", "h"] {
+        ws.write(
+            &format!("{c}.yaml"),
+            &scenario(&format!("fake.ff.{c}"), "must", "", PASSING),
+        );
+    }
+    let server = FakeServer::start(noop_server());
+    let out = ws.run(server.port, &["--fail-fast", "-j", "1"]);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert_eq!(out.outcome("fake.ff.a"), "pass", "{}", out.dump());
+    assert_eq!(out.outcome("fake.ff.b"), "fail", "{}", out.dump());
+    for c in ["c", "d", "e", "f", "g", "h"] {
+        let id = format!("fake.ff.{c}");
+        assert_eq!(out.outcome(&id), "skipped", "{}", out.dump());
+        let reason = out.scenario(&id)["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(reason.contains("--fail-fast"), "{reason}");
+    }
+
+    // Two jobs: the failure still fails the run, and whatever did not run is
+    // skipped for --fail-fast, never lost from the report.
+    let server = FakeServer::start(noop_server());
+    let out = ws.run(server.port, &["--fail-fast", "-j", "2"]);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert_eq!(out.outcome("fake.ff.b"), "fail", "{}", out.dump());
+    let json = out.json.as_ref().unwrap();
+    assert_eq!(json["summary"]["total"], 8, "{}", out.dump());
+    for s in json["scenarios"].as_array().unwrap() {
+        let outcome = s["outcome"].as_str().unwrap();
+        assert!(
+            outcome == "pass"
+                || s["id"] == "fake.ff.b"
+                || (outcome == "skipped"
+                    && s["reason"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("--fail-fast")),
+            "{s}"
+        );
+    }
+}
