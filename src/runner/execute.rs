@@ -81,12 +81,22 @@ impl Recorder {
 
 /// A step that did not pass: `Fail` is a judged deviation, `Error` means the
 /// dialogue could not be judged (timeout, I/O, TLS set-up, configuration).
+/// Boxed: a `Result<_, StepFail>` is returned by nearly every step function,
+/// and a finding is large.
 enum StepFail {
-    Fail(Finding),
-    Error(Finding),
+    Fail(Box<Finding>),
+    Error(Box<Finding>),
 }
 
 impl StepFail {
+    fn fail(f: Finding) -> Self {
+        StepFail::Fail(Box::new(f))
+    }
+
+    fn error(f: Finding) -> Self {
+        StepFail::Error(Box::new(f))
+    }
+
     fn finding(&self) -> &Finding {
         match self {
             StepFail::Fail(f) | StepFail::Error(f) => f,
@@ -147,14 +157,14 @@ pub async fn run_scenario(
             };
             (outcome, Some(note), Some(finding))
         }
-        Err(StepFail::Error(f)) => (Outcome::Error, Some(f.message.clone()), Some(f)),
+        Err(StepFail::Error(f)) => (Outcome::Error, Some(f.message.clone()), Some(*f)),
         Err(StepFail::Fail(f)) => {
             let outcome = match scenario.level {
                 Level::Must => Outcome::Fail,
                 Level::Should => Outcome::NonStrict,
                 Level::Info => Outcome::Info,
             };
-            (outcome, Some(f.message.clone()), Some(f))
+            (outcome, Some(f.message.clone()), Some(*f))
         }
     };
     result.outcome = if strict && outcome == Outcome::NonStrict {
@@ -270,7 +280,7 @@ impl<'a> Executor<'a> {
                 .await
                 .unwrap_or_else(|e| Err(format!("seeding panicked: {e}")));
             if let Err(e) = seeded {
-                return Err(StepFail::Error(Finding {
+                return Err(StepFail::error(Finding {
                     message: format!("could not seed fixture `{name}` for {user}: {e}"),
                     ..Default::default()
                 }));
@@ -317,7 +327,7 @@ impl<'a> Executor<'a> {
     ) -> Result<(), StepFail> {
         if implicit_tls && !self.target.implicit_tls && self.target.tls_port.is_none() {
             let f = self.finding(step, "this step opens an implicit-TLS session, but no implicit-TLS port is known: pass --tls-port (and add `requires: [implicit-tls]` to the scenario)".into());
-            return Err(StepFail::Error(f));
+            return Err(StepFail::error(f));
         }
         self.rec.push(
             name,
@@ -404,7 +414,7 @@ impl<'a> Executor<'a> {
         let account = match account.or_else(|| self.target.account.clone()) {
             Some(a) => a,
             None => {
-                return Err(StepFail::Error(
+                return Err(StepFail::error(
                     self.finding(step, "logging in needs --user and --pass".into()),
                 ))
             }
@@ -457,9 +467,9 @@ impl<'a> Executor<'a> {
                     let msg = format!("the configured account could not log in: {}", e.message());
                     let f = self.finding(step, msg);
                     return Err(if precondition || !matches!(e, OpenError::Protocol(_)) {
-                        StepFail::Error(f)
+                        StepFail::error(f)
                     } else {
-                        StepFail::Fail(f)
+                        StepFail::fail(f)
                     });
                 }
             }
@@ -469,8 +479,8 @@ impl<'a> Executor<'a> {
     fn open_failure(&self, e: OpenError, step: Option<&Step>) -> StepFail {
         let f = self.finding(step, e.message().to_string());
         match e {
-            OpenError::Protocol(_) => StepFail::Fail(f),
-            _ => StepFail::Error(f),
+            OpenError::Protocol(_) => StepFail::fail(f),
+            _ => StepFail::error(f),
         }
     }
 
@@ -512,11 +522,11 @@ impl<'a> Executor<'a> {
         f.expected = expected;
         f.actual = actual;
         f.diffable = diffable;
-        StepFail::Fail(f)
+        StepFail::fail(f)
     }
 
     fn error(&self, step: &Step, message: impl Into<String>) -> StepFail {
-        StepFail::Error(self.finding(Some(step), message.into()))
+        StepFail::error(self.finding(Some(step), message.into()))
     }
 
     fn render(
@@ -862,9 +872,9 @@ impl<'a> Executor<'a> {
             format!("no alternative matched: {}", reasons.join("; ")),
         );
         Err(if any_fail {
-            StepFail::Fail(f)
+            StepFail::fail(f)
         } else {
-            StepFail::Error(f)
+            StepFail::error(f)
         })
     }
 
@@ -1221,7 +1231,7 @@ impl<'a> Executor<'a> {
         }
         for t in &e.contains {
             let want = self.render(step, t, false)?;
-            if !body.iter().any(|l| *l == want.bytes) {
+            if !body.contains(&want.bytes) {
                 return Err(self.fail(
                     step,
                     format!("the body has no line `{}`", want.display),
