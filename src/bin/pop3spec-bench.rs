@@ -245,23 +245,14 @@ fn print_peer(p: &PeerCosts) {
 /// `expect_silence`, and `expect_close` waiting out the autologout timer): no
 /// server can make a run shorter than these.
 fn scripted_wait(scenario: &pop3spec::scenario::Scenario) -> Duration {
-    use pop3spec::scenario::{parse_duration, Action};
+    use pop3spec::scenario::parse_duration;
     let value = |t: &pop3spec::scenario::Template| match t.source.trim() {
         "{{settle}}" => parse_duration(pop3spec::bundled::SETTLE).unwrap_or_default(),
         "{{silence}}" => parse_duration(pop3spec::bundled::SILENCE).unwrap_or_default(),
         "{{idle_wait}}" => pop3spec::bundled::BundledOptions::default().autologout,
         literal => parse_duration(literal).unwrap_or_default(),
     };
-    let mut total = Duration::ZERO;
-    scenario.each_step(|step| match &step.action {
-        Action::Sleep(t)
-        | Action::ExpectSilence(t)
-        | Action::ExpectClose {
-            within: Some(t), ..
-        } => total += value(t),
-        _ => {}
-    });
-    total
+    scenario.wait_steps().into_iter().map(value).sum()
 }
 
 fn suite(o: &Opts, peer: &PeerCosts) {

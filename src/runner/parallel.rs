@@ -7,7 +7,7 @@
 
 use super::{execute, skipped, RunOptions, Target, TargetInfo};
 use crate::outcome::{RunResult, ScenarioResult};
-use crate::scenario::Scenario;
+use crate::scenario::{AccountUse, Scenario};
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -74,10 +74,11 @@ impl Worker {
         }
     }
 
-    fn lane(&self, scenario: &Scenario) -> (&Target, &TargetInfo) {
+    /// The target for a scenario of `lane`: its twin, or the worker's own.
+    fn lane(&self, lane: Option<Lane>) -> (&Target, &TargetInfo) {
         self.twins
             .iter()
-            .find(|twin| twin.lane.serves(scenario))
+            .find(|twin| Some(twin.lane) == lane)
             .map_or((&self.target, &self.info), |twin| {
                 (&twin.target, &twin.info)
             })
@@ -102,9 +103,25 @@ pub async fn probe_all(targets: &[Target]) -> Vec<Result<TargetInfo, String>> {
     out
 }
 
-/// The accounts `scenario` would use on `target`, as `host:port/user` keys.
-fn account_keys(scenario: &Scenario, target: &Target) -> Vec<String> {
-    let uses = scenario.account_use();
+/// What the scheduler needs of a scenario, worked out once (each reads the
+/// scenario's steps).
+struct Plan {
+    lane: Option<Lane>,
+    uses: AccountUse,
+}
+
+impl Plan {
+    fn of(scenario: &Scenario) -> Plan {
+        Plan {
+            lane: Lane::ALL.into_iter().find(|lane| lane.serves(scenario)),
+            uses: scenario.account_use(),
+        }
+    }
+}
+
+/// The accounts a scenario that uses `uses` would hold on `target`, as
+/// `host:port/user` keys.
+fn account_keys(uses: AccountUse, target: &Target) -> Vec<String> {
     [
         (uses.first, &target.account),
         (uses.second, &target.account2),
@@ -126,6 +143,7 @@ struct Queue {
 
 struct Shared {
     scenarios: Vec<Scenario>,
+    plans: Vec<Plan>,
     queue: Mutex<Queue>,
     /// Signalled whenever a scenario finishes and frees its accounts.
     freed: Notify,
@@ -150,10 +168,11 @@ pub async fn run_parallel(
         .unwrap_or(0);
     let mut order: Vec<usize> = (0..scenarios.len()).collect();
     if workers.len() > 1 {
-        order.sort_by_key(|&i| std::cmp::Reverse(scenarios[i].scripted_waits()));
+        order.sort_by_cached_key(|&i| std::cmp::Reverse(scenarios[i].scripted_waits()));
     }
     let shared = Arc::new(Shared {
         scenarios: scenarios.to_vec(),
+        plans: scenarios.iter().map(Plan::of).collect(),
         queue: Mutex::new(Queue {
             pending: order.into(),
             busy: HashSet::new(),
@@ -212,16 +231,17 @@ async fn work(shared: &Shared, worker: &Worker, mut emit: impl FnMut(usize, Scen
             if queue.pending.is_empty() {
                 return;
             }
-            let free = queue.pending.iter().position(|&i| {
-                let (target, _) = worker.lane(&shared.scenarios[i]);
-                account_keys(&shared.scenarios[i], target)
-                    .iter()
-                    .all(|k| !queue.busy.contains(k))
-            });
+            let keys_of = |i: usize| {
+                let plan = &shared.plans[i];
+                account_keys(plan.uses, worker.lane(plan.lane).0)
+            };
+            let free = queue
+                .pending
+                .iter()
+                .position(|&i| keys_of(i).iter().all(|k| !queue.busy.contains(k)));
             free.map(|p| {
                 let index = queue.pending.remove(p).expect("position is in range");
-                let (target, _) = worker.lane(&shared.scenarios[index]);
-                let keys = account_keys(&shared.scenarios[index], target);
+                let keys = keys_of(index);
                 queue.busy.extend(keys.iter().cloned());
                 (index, keys)
             })
@@ -240,7 +260,7 @@ async fn work(shared: &Shared, worker: &Worker, mut emit: impl FnMut(usize, Scen
             // Its own task, so a panic in the harness becomes this scenario's
             // error instead of a worker that dies holding its accounts (which
             // would leave the others waiting for them forever).
-            let (target, info) = worker.lane(scenario);
+            let (target, info) = worker.lane(shared.plans[index].lane);
             let (s, t, i, strict) = (
                 scenario.clone(),
                 target.clone(),

@@ -91,30 +91,24 @@ impl Scenario {
         uses
     }
 
-    /// Calls `f` on every step, those inside `one_of` alternatives included.
-    pub fn each_step<'a>(&'a self, mut f: impl FnMut(&'a Step)) {
-        visit_steps(&self.steps, &mut f);
+    /// The durations of the steps that wait on purpose (sleep,
+    /// expect_silence, expect_close with `within`): wall time no server can
+    /// shorten, so a parallel run starts these scenarios first.
+    pub fn wait_steps(&self) -> Vec<&Template> {
+        let mut waits = Vec::new();
+        visit_steps(&self.steps, &mut |step| match &step.action {
+            Action::Sleep(t)
+            | Action::ExpectSilence(t)
+            | Action::ExpectClose {
+                within: Some(t), ..
+            } => waits.push(t),
+            _ => {}
+        });
+        waits
     }
 
-    /// Steps that wait on purpose (sleep, expect_silence, expect_close with
-    /// `within`): they cost wall time that no server can shorten, so a parallel
-    /// run starts these scenarios first.
     pub fn scripted_waits(&self) -> usize {
-        let mut n = 0;
-        visit_steps(&self.steps, &mut |step| {
-            if matches!(
-                step.action,
-                Action::Sleep(_)
-                    | Action::ExpectSilence(_)
-                    | Action::ExpectClose {
-                        within: Some(_),
-                        ..
-                    }
-            ) {
-                n += 1;
-            }
-        });
-        n
+        self.wait_steps().len()
     }
 
     /// Whether the scenario waits for the server's autologout timer (it reads
