@@ -409,3 +409,39 @@ fn variables_in_regexes_match_their_values_literally() {
         out.dump()
     );
 }
+
+/// A login refused under the server's own LOGIN-DELAY is retried for a while
+/// and then an error (the run could not judge), not a failure of the server.
+#[test]
+fn login_refused_for_login_delay_is_an_error_not_a_failure() {
+    let script = Script::new()
+        .on("USER alice", "+OK\r\n")
+        .on("PASS pw1", "-ERR [LOGIN-DELAY] wait 900 seconds\r\n")
+        .on("NOOP", "+OK\r\n");
+    let server = FakeServer::start(script);
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &scenario(
+            "fake.login.delay",
+            "must",
+            "",
+            "  - login: true\n  - send: NOOP\n",
+        ),
+    );
+    let out = ws.run(server.port, &["--user", "alice", "--pass", "pw1"]);
+    assert_eq!(out.outcome("fake.login.delay"), "error", "{}", out.dump());
+    assert!(
+        out.message("fake.login.delay").contains("[LOGIN-DELAY]"),
+        "{}",
+        out.dump()
+    );
+    // Retried: more than one PASS reached the server.
+    let passes = server
+        .received()
+        .iter()
+        .flatten()
+        .filter(|c| c.as_str() == "PASS pw1")
+        .count();
+    assert!(passes > 2, "{passes} PASS commands");
+}

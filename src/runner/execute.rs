@@ -465,12 +465,17 @@ impl<'a> Executor<'a> {
                 }
                 Err(e) => {
                     let msg = format!("the configured account could not log in: {}", e.message());
+                    // A refusal under the server's own LOGIN-DELAY (RFC 2449
+                    // §6.5) is allowed: the run cannot judge, not a deviation.
+                    let delayed = e.message().contains("[LOGIN-DELAY]");
                     let f = self.finding(step, msg);
-                    return Err(if precondition || !matches!(e, OpenError::Protocol(_)) {
-                        StepFail::error(f)
-                    } else {
-                        StepFail::fail(f)
-                    });
+                    return Err(
+                        if precondition || delayed || !matches!(e, OpenError::Protocol(_)) {
+                            StepFail::error(f)
+                        } else {
+                            StepFail::fail(f)
+                        },
+                    );
                 }
             }
         }
