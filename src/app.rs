@@ -378,13 +378,16 @@ pub async fn run_against(
         );
         println!(
             "  greeting: {}\n  CAPA: {}",
-            info.greeting,
+            clip(&info.greeting, HEADER_LINE_CHARS),
             if info.capa_supported {
-                info.capabilities.join(", ")
+                capability_summary(&info.capabilities)
             } else {
                 "not supported".into()
             }
         );
+        if let Some(p) = &info.capa_problem {
+            println!("  warning: {p}");
+        }
         for w in workers {
             if let Some(p) = &w.info.login_problem {
                 let user = w.target.account.as_ref().map_or("", |a| a.user.as_str());
@@ -463,6 +466,34 @@ pub async fn run_against(
         EXIT_FAILED
     } else {
         EXIT_OK
+    }
+}
+
+/// The header shows the probe's findings in a few lines, whatever the server sent.
+const HEADER_CAPABILITIES: usize = 16;
+const HEADER_LINE_CHARS: usize = 200;
+
+/// At most `HEADER_CAPABILITIES` capabilities, each clipped, and how many more there are.
+fn capability_summary(capabilities: &[String]) -> String {
+    let mut shown: Vec<String> = capabilities
+        .iter()
+        .take(HEADER_CAPABILITIES)
+        .map(|c| clip(c, HEADER_LINE_CHARS / 4))
+        .collect();
+    if capabilities.len() > HEADER_CAPABILITIES {
+        shown.push(format!(
+            "... and {} more",
+            capabilities.len() - HEADER_CAPABILITIES
+        ));
+    }
+    shown.join(", ")
+}
+
+/// `text` cut to `max` characters, marking the cut.
+fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text.to_string(),
     }
 }
 

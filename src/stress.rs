@@ -42,7 +42,7 @@
 
 use crate::app::{EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE};
 use crate::cli::{AccountTemplates, ServerArgs};
-use crate::runner::connection::{Connection, ReadEvent};
+use crate::runner::connection::{Body, BodyEnd, Connection, ReadEvent};
 use crate::runner::seed::{Seeder, MARKER};
 use crate::runner::target::{Account, OpenError, Target};
 use md5::{Digest, Md5};
@@ -1076,7 +1076,7 @@ impl<'a> Session<'a> {
     }
 
     /// A multi-line command: Ok(None) on -ERR, else the unstuffed lines.
-    async fn multi(&mut self, line: &str) -> Result<Option<Vec<Vec<u8>>>, String> {
+    async fn multi(&mut self, line: &str) -> Result<Option<Body>, String> {
         let t = Instant::now();
         let (ok, text) = self.send(line).await?;
         if !ok {
@@ -1085,33 +1085,26 @@ impl<'a> Session<'a> {
             return Ok(None);
         }
         let deadline = Instant::now() + self.target.timeout;
-        let mut lines = Vec::new();
-        let mut size = 0usize;
-        loop {
-            match self.conn.read_line(deadline).await {
-                ReadEvent::Line(l) if l.bytes == b"." => break,
-                ReadEvent::Line(l) => {
-                    size += l.bytes.len() + 2;
-                    if size > self.target.max_body {
-                        return Err(format!("{line}: response over --max-body"));
-                    }
-                    let b = match l.bytes.strip_prefix(b".") {
-                        Some(rest) => rest.to_vec(),
-                        None => l.bytes,
-                    };
-                    lines.push(b);
-                }
-                ReadEvent::Closed { .. } => {
-                    return Err(format!("{line}: connection closed inside the response"))
-                }
-                ReadEvent::Timeout { .. } => {
-                    return Err(format!("{line}: no end of the multi-line response in time"))
-                }
-                ReadEvent::TooLong { .. } => return Err(format!("{line}: over-long line")),
+        let (body, end) = self
+            .conn
+            .read_body(deadline, self.target.max_body, false)
+            .await;
+        self.conn.compact();
+        match end {
+            BodyEnd::Dot { .. } | BodyEnd::BareLf(_) => {}
+            BodyEnd::OverLimit => return Err(format!("{line}: response over --max-body")),
+            BodyEnd::Broken(ReadEvent::Closed { .. }) => {
+                return Err(format!("{line}: connection closed inside the response"))
+            }
+            BodyEnd::Broken(ReadEvent::TooLong { .. }) => {
+                return Err(format!("{line}: over-long line"))
+            }
+            BodyEnd::Broken(_) => {
+                return Err(format!("{line}: no end of the multi-line response in time"))
             }
         }
         self.time(keyword(line), t);
-        Ok(Some(lines))
+        Ok(Some(body))
     }
 
     async fn uidl_all(&mut self) -> Result<Vec<(usize, String)>, String> {
@@ -1120,8 +1113,8 @@ impl<'a> Session<'a> {
             .await?
             .ok_or_else(|| "UIDL was refused".to_string())?;
         let mut out = Vec::new();
-        for l in lines {
-            let text = String::from_utf8_lossy(&l);
+        for l in lines.lines() {
+            let text = String::from_utf8_lossy(l);
             let mut w = text.split_whitespace();
             match (w.next().and_then(|n| n.parse().ok()), w.next()) {
                 (Some(n), Some(u)) => out.push((n, u.to_string())),
@@ -1586,9 +1579,9 @@ async fn transaction(
 }
 
 /// A unique-id stands for one content, and one content for one unique-id.
-fn check_content(run: &Run, acct: &AccountState, uid: &str, lines: &[Vec<u8>]) {
+fn check_content(run: &Run, acct: &AccountState, uid: &str, lines: &Body) {
     let mut h = Md5::new();
-    for l in lines {
+    for l in lines.lines() {
         h.update(l);
         h.update(b"\r\n");
     }

@@ -316,6 +316,66 @@ fn hundred_megabyte_response_stops_at_max_body() {
     assert_rss(peak, &out);
 }
 
+/// CAPA answered with a capability list that never ends, on every connection:
+/// the start-up probe (before and after login) and a scenario step all read it
+/// under --max-body, and the run header prints a few lines, not the flood.
+#[test]
+fn endless_multiline_capa_stops_at_max_body_everywhere() {
+    let server = FakeServer::start(good().account("user", "secret").on_acts(
+        "CAPA",
+        vec![
+            Act::Send(b"+OK endless capabilities\r\n".to_vec()),
+            Act::Stream {
+                chunk: b"X-CAP\x00\x1b[31m\xff\r\n\r\n..\r\nUIDL\r\n".to_vec(),
+                total: u64::MAX,
+            },
+        ],
+    ));
+    let ws = Workspace::new();
+    let text = write_pair(
+        &ws,
+        "hostile.a.endless-capa",
+        "",
+        "  - send: CAPA\n  - expect_multiline: { status: ok }  # HERE\n",
+    );
+    let (out, peak) = ws.run_measured(
+        server.port,
+        &["--max-body", MAX_BODY, "--user", "user", "--pass", "secret"],
+    );
+    assert_contained(
+        &out,
+        "hostile.a.endless-capa",
+        "fail",
+        &["exceeded the limit of 1048576 octets (--max-body)"],
+    );
+    assert_step(&out, "hostile.a.endless-capa", &text, "# HERE");
+    assert_rss(peak, &out);
+    let header: Vec<&str> = out.stdout.lines().take_while(|l| !l.is_empty()).collect();
+    let capa = header
+        .iter()
+        .find(|l| l.trim_start().starts_with("CAPA:"))
+        .unwrap_or_else(|| panic!("the header shows CAPA\n{}", out.dump()));
+    assert!(
+        capa.len() < 1000 && capa.contains("more"),
+        "the header's CAPA line is {} characters\n{}",
+        capa.len(),
+        out.dump()
+    );
+    assert!(
+        header
+            .iter()
+            .any(|l| l.contains("CAPA response exceeded 1048576 octets (--max-body)")),
+        "the header says the CAPA response was cut off\n{}",
+        out.dump()
+    );
+    assert!(
+        out.stdout.len() < 64 * 1024,
+        "stdout is {} bytes\n{}",
+        out.stdout.len(),
+        out.dump()
+    );
+}
+
 // ---------------------------------------------------------------- bytes and line ends
 
 #[test]

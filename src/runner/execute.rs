@@ -3,7 +3,7 @@
 //! (the step's position and source, the command sent, expected vs actual, the
 //! transcript).
 
-use super::connection::{escape, Connection, Line, ReadEvent};
+use super::connection::{escape, Body, BodyEnd, Connection, Line, ReadEvent};
 use super::target::{apop_timestamp, status_of, Account, OpenError, Target, TargetInfo};
 use crate::outcome::*;
 use crate::scenario::diagnostic::snippet;
@@ -1119,39 +1119,26 @@ impl<'a> Executor<'a> {
             return Ok(());
         }
         let name = step.session.clone();
-        let mut body: Vec<Vec<u8>> = Vec::new();
-        let mut octets: usize = 0;
-        loop {
-            let session = self.sessions.get_mut(&name).expect("exists");
-            let event = session.conn.read_line(deadline).await;
-            let line = match event {
-                ReadEvent::Line(l) => l,
-                other => {
-                    self.note_body(&name, body.len(), octets);
-                    let actual = self.note_unfinished(&name, &other);
-                    let message = match other {
-                        ReadEvent::Closed { .. } => format!("the multi-line response ended without the terminating `.` line: the server closed the connection after {} line(s)", body.len()),
-                        ReadEvent::Timeout { .. } => format!("the multi-line response did not end with a `.` line within {:?} ({} line(s) received)", self.timeout, body.len()),
-                        _ => format!("a body line exceeded {} octets", self.target.max_line),
-                    };
-                    return Err(self.fail(step, message, vec![".".into()], vec![actual], false));
-                }
-            };
-            if line.bytes == b"." {
-                if !line.crlf {
-                    return Err(self.fail(
-                        step,
-                        "the terminating `.` line ends with a bare LF instead of CRLF",
-                        vec![".\\r\\n".into()],
-                        vec![".\\n".into()],
-                        false,
-                    ));
-                }
-                break;
+        let max_body = self.target.max_body;
+        let session = self.sessions.get_mut(&name).expect("exists");
+        let (body, end) = session.conn.read_body(deadline, max_body, true).await;
+        for line in body.lines().take(BODY_LINES_SHOWN) {
+            self.rec.push(&name, Direction::Server, escape(line));
+        }
+        self.note_body(&name, body.len(), body.octets());
+        match end {
+            BodyEnd::Dot { crlf: true } => {}
+            BodyEnd::Dot { crlf: false } => {
+                return Err(self.fail(
+                    step,
+                    "the terminating `.` line ends with a bare LF instead of CRLF",
+                    vec![".\\r\\n".into()],
+                    vec![".\\n".into()],
+                    false,
+                ));
             }
-            if !line.crlf {
-                let shown = escape(&line.bytes);
-                self.note_body(&name, body.len(), octets);
+            BodyEnd::BareLf(line) => {
+                let shown = escape(&line);
                 return Err(self.fail(
                     step,
                     format!(
@@ -1163,33 +1150,27 @@ impl<'a> Executor<'a> {
                     false,
                 ));
             }
-            let unstuffed: &[u8] = if line.bytes.first() == Some(&b'.') {
-                &line.bytes[1..]
-            } else {
-                &line.bytes
-            };
-            octets += unstuffed.len() + 2;
-            if octets > self.target.max_body {
-                self.note_body(&name, body.len(), octets);
+            BodyEnd::OverLimit => {
                 return Err(self.fail(
                     step,
-                    format!(
-                        "the multi-line body exceeded the limit of {} octets (--max-body)",
-                        self.target.max_body
-                    ),
+                    format!("the multi-line body exceeded the limit of {max_body} octets (--max-body)"),
                     vec![],
                     vec![],
                     false,
                 ));
             }
-            if body.len() < BODY_LINES_SHOWN {
-                self.rec.push(&name, Direction::Server, escape(&line.bytes));
+            BodyEnd::Broken(other) => {
+                let actual = self.note_unfinished(&name, &other);
+                let message = match other {
+                    ReadEvent::Closed { .. } => format!("the multi-line response ended without the terminating `.` line: the server closed the connection after {} line(s)", body.len()),
+                    ReadEvent::Timeout { .. } => format!("the multi-line response did not end with a `.` line within {:?} ({} line(s) received)", self.timeout, body.len()),
+                    _ => format!("a body line exceeded {} octets", self.target.max_line),
+                };
+                return Err(self.fail(step, message, vec![".".into()], vec![actual], false));
             }
-            body.push(unstuffed.to_vec());
         }
-        self.note_body(&name, body.len(), octets);
         self.rec.push(&name, Direction::Server, ".".into());
-        self.judge_body(step, e, &body, octets)
+        self.judge_body(step, e, &body)
     }
 
     fn note_body(&mut self, session: &str, lines: usize, octets: usize) {
@@ -1205,26 +1186,22 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn judge_body(
-        &mut self,
-        step: &Step,
-        e: &ExpectMultiline,
-        body: &[Vec<u8>],
-        octets: usize,
-    ) -> Result<(), StepFail> {
-        // Comparisons use the bytes as sent; reports get escaped text, and
+    fn judge_body(&mut self, step: &Step, e: &ExpectMultiline, body: &Body) -> Result<(), StepFail> {
+        let octets = body.octets();
+        // Comparisons use the bytes as sent; reports get escaped text (the
+        // first lines only: a finding need not carry a whole mailbox), and
         // regexes see the lines decoded (invalid UTF-8 as U+FFFD).
-        let shown: Vec<String> = body.iter().map(|l| escape(l)).collect();
-        let text: Vec<String> = body
-            .iter()
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .collect();
+        let mut shown: Vec<String> = body.lines().take(BODY_LINES_SHOWN).map(escape).collect();
+        if body.len() > BODY_LINES_SHOWN {
+            shown.push(format!("... {} more line(s)", body.len() - BODY_LINES_SHOWN));
+        }
+        let text = || body.lines().map(String::from_utf8_lossy);
         if let Some(lines) = &e.lines {
             let want = lines
                 .iter()
                 .map(|t| self.render(step, t, false))
                 .collect::<Result<Vec<_>, _>>()?;
-            if want.iter().map(|w| &w.bytes).ne(body.iter()) {
+            if want.iter().map(|w| w.bytes.as_slice()).ne(body.lines()) {
                 return Err(self.fail(
                     step,
                     "the multi-line body differs from the expected lines",
@@ -1236,7 +1213,7 @@ impl<'a> Executor<'a> {
         }
         for t in &e.contains {
             let want = self.render(step, t, false)?;
-            if !body.contains(&want.bytes) {
+            if !body.lines().any(|l| l == want.bytes.as_slice()) {
                 return Err(self.fail(
                     step,
                     format!("the body has no line `{}`", want.display),
@@ -1248,7 +1225,7 @@ impl<'a> Executor<'a> {
         }
         for t in &e.absent {
             let unwanted = self.render(step, t, false)?;
-            if let Some(i) = body.iter().position(|l| *l == unwanted.bytes) {
+            if let Some(i) = body.lines().position(|l| l == unwanted.bytes.as_slice()) {
                 return Err(self.fail(
                     step,
                     format!(
@@ -1265,8 +1242,11 @@ impl<'a> Executor<'a> {
         for pattern in &e.contains_match {
             let re = self.pattern(step, pattern)?;
             let re = re.as_ref();
-            match text.iter().find_map(|l| re.captures(l)) {
-                Some(caps) => capture(&mut self.vars, re, &caps),
+            match text().find(|l| re.is_match(l)) {
+                Some(line) => {
+                    let caps = re.captures(&line).expect("the line matched");
+                    capture(&mut self.vars, re, &caps)
+                }
                 None => {
                     return Err(self.fail(
                         step,
@@ -1281,12 +1261,12 @@ impl<'a> Executor<'a> {
         if let Some(pattern) = &e.each_line {
             let re = self.pattern(step, pattern)?;
             let re = re.as_ref();
-            if let Some((i, _)) = text.iter().enumerate().find(|(_, l)| !re.is_match(l)) {
+            if let Some((i, line)) = text().enumerate().find(|(_, l)| !re.is_match(l)) {
                 return Err(self.fail(
                     step,
                     format!("body line {} does not match /{}/", i + 1, re.as_str()),
                     vec![format!("/{}/", re.as_str())],
-                    vec![shown[i].clone()],
+                    vec![escape(line.as_bytes())],
                     false,
                 ));
             }
@@ -1318,7 +1298,7 @@ impl<'a> Executor<'a> {
             }
         }
         for (name, index) in &e.capture_line {
-            let Some(line) = text.get(*index) else {
+            let Some(line) = text().nth(*index) else {
                 return Err(self.fail(
                     step,
                     format!(
@@ -1333,7 +1313,7 @@ impl<'a> Executor<'a> {
             self.vars.insert(
                 name.clone(),
                 Value {
-                    text: line.clone(),
+                    text: line.into_owned(),
                     secret: false,
                 },
             );

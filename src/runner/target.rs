@@ -1,7 +1,7 @@
 //! The server under test: how to reach it, the account to use, and what it
 //! announced when the run began (greeting, CAPA), which decides the skips.
 
-use super::connection::{escape, Connection, ReadEvent};
+use super::connection::{escape, BodyEnd, Connection, ReadEvent};
 use super::seed::Seeder;
 use super::tls::{self, TlsOptions};
 use std::time::Duration;
@@ -103,7 +103,10 @@ pub struct TargetInfo {
     pub greeting: String,
     pub apop: bool,
     pub capa_supported: bool,
+    /// Escaped capability lines (at most a thousand are kept).
     pub capabilities: Vec<String>,
+    /// Why a CAPA response could not be read whole (over --max-body, no end).
+    pub capa_problem: Option<String>,
     /// Why the probe login failed, if it did (transaction scenarios will error).
     pub login_problem: Option<String>,
 }
@@ -378,17 +381,19 @@ impl Target {
                 return Err(format!("--starttls: {}", e.message()));
             }
         }
-        if let Some(caps) = self.capa(&mut conn).await {
+        if let Some(capa) = self.capa(&mut conn).await {
             info.capa_supported = true;
-            info.capabilities = caps;
+            info.capabilities = capa.lines;
+            info.capa_problem = capa.problem;
         }
         let _ = self.command(&mut conn, "QUIT", "QUIT", &mut quiet).await;
         if let Some(account) = &self.account {
             match self.open_logged_in(account).await {
                 Ok(mut conn) => {
-                    if let Some(caps) = self.capa(&mut conn).await {
+                    if let Some(capa) = self.capa(&mut conn).await {
                         info.capa_supported = true;
-                        for c in caps {
+                        info.capa_problem = info.capa_problem.take().or(capa.problem);
+                        for c in capa.lines {
                             if !info.capabilities.contains(&c) {
                                 info.capabilities.push(c);
                             }
@@ -427,25 +432,41 @@ impl Target {
         Ok(conn)
     }
 
-    async fn capa(&self, conn: &mut Connection) -> Option<Vec<String>> {
+    /// CAPA's capability lines (escaped), read under --max-body like every
+    /// multi-line response; None when CAPA is refused or does not answer.
+    async fn capa(&self, conn: &mut Connection) -> Option<Capa> {
         let mut quiet = |_: bool, _: String| {};
         let (ok, _) = self.command(conn, "CAPA", "CAPA", &mut quiet).await.ok()?;
         if !ok {
             return None;
         }
-        let deadline = Instant::now() + self.timeout;
-        let mut caps = Vec::new();
-        loop {
-            match conn.read_line(deadline).await {
-                ReadEvent::Line(l) if l.bytes == b"." => return Some(caps),
-                ReadEvent::Line(l) => {
-                    let text = String::from_utf8_lossy(&l.bytes).into_owned();
-                    caps.push(text.strip_prefix('.').map(str::to_string).unwrap_or(text));
-                }
-                _ => return Some(caps),
-            }
-        }
+        let (body, end) = conn
+            .read_body(Instant::now() + self.timeout, self.max_body, false)
+            .await;
+        conn.compact();
+        let problem = match end {
+            BodyEnd::Dot { .. } | BodyEnd::BareLf(_) => None,
+            BodyEnd::OverLimit => Some(format!(
+                "the CAPA response exceeded {} octets (--max-body) and was cut off",
+                self.max_body
+            )),
+            BodyEnd::Broken(_) => Some(format!(
+                "the CAPA response did not end with a `.` line within {:?}",
+                self.timeout
+            )),
+        };
+        let lines = body.lines().take(MAX_CAPABILITIES).map(escape).collect();
+        Some(Capa { lines, problem })
     }
+}
+
+/// More capability lines than any server announces; the rest are not kept.
+const MAX_CAPABILITIES: usize = 1000;
+
+/// What the probe's CAPA produced.
+struct Capa {
+    lines: Vec<String>,
+    problem: Option<String>,
 }
 
 /// `Some(true)` for `+OK`, `Some(false)` for `-ERR`, each followed by a space or
