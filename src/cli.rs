@@ -9,7 +9,8 @@ pub const EXIT_CODES: &str = "\
 Exit codes:
   0  every scenario passed (non-strict, info and skipped results allowed)
   1  a scenario failed or errored (known failures excepted)
-  2  bad command line or invalid scenario files (nothing was run)
+  2  bad command line, invalid scenario files, a scenario path that does not
+     exist, or a selection that leaves no scenario (nothing was run)
   3  the target could not be reached at all";
 
 #[derive(Debug, Parser)]
@@ -168,6 +169,9 @@ pub struct Selection {
     /// Leave out scenarios with this tag (repeatable)
     #[arg(long, env = "POP3SPEC_SKIP_TAG", value_delimiter = ',')]
     pub skip_tag: Vec<String>,
+    /// Let a selection that leaves no scenario succeed (else it is a usage error, exit 2)
+    #[arg(long, env = "POP3SPEC_ALLOW_EMPTY")]
+    pub allow_empty: bool,
     /// Set a template variable, overriding the scenario's default (repeatable)
     #[arg(
         long = "var",

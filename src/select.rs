@@ -18,6 +18,28 @@ pub fn default_scenario_dir() -> PathBuf {
     }
 }
 
+/// A command-line target that names a file or folder rather than an id glob:
+/// ids are dotted words, so a path separator or a YAML extension means a path.
+fn looks_like_path(target: &str) -> bool {
+    target.contains('/')
+        || target.contains(std::path::MAIN_SEPARATOR)
+        || target.ends_with(".yaml")
+        || target.ends_with(".yml")
+}
+
+/// Err when a target is meant as a path but nothing is there.
+pub fn check_targets(targets: &[String]) -> Result<(), String> {
+    match targets
+        .iter()
+        .find(|t| looks_like_path(t) && !PathBuf::from(t).exists())
+    {
+        Some(t) => Err(format!(
+            "{t}: no such file or folder (give an existing scenario file or folder, or an id glob such as 'rfc1939.update.*')"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Splits command-line targets into paths (that exist) and id globs.
 pub fn split_targets(targets: &[String]) -> (Vec<PathBuf>, Vec<String>) {
     let mut paths = Vec::new();
@@ -50,6 +72,7 @@ pub fn var_names(vars: &[String]) -> Result<Vec<(String, String)>, String> {
 /// Loads the files named by the selection. Err(text) is a usage problem.
 pub fn load(selection: &Selection) -> Result<(Suite, Vec<(String, String)>), String> {
     let vars = var_names(&selection.vars)?;
+    check_targets(&selection.targets)?;
     let (paths, _) = split_targets(&selection.targets);
     let files = load::discover(&paths)?;
     let names: BTreeSet<String> = vars.iter().map(|(k, _)| k.clone()).collect();
@@ -67,17 +90,93 @@ fn globset(patterns: &[String], what: &str) -> Result<Option<GlobSet>, String> {
     b.build().map(Some).map_err(|e| e.to_string())
 }
 
+/// The scenarios the selection keeps. Err when a glob is malformed, or when
+/// nothing is left (unless --allow-empty), saying which part of the
+/// selection left nothing.
 pub fn filter(scenarios: Vec<Scenario>, selection: &Selection) -> Result<Vec<Scenario>, String> {
-    let (_, id_globs) = split_targets(&selection.targets);
+    let (paths, id_globs) = split_targets(&selection.targets);
+    let loaded = scenarios.len();
     let mut include = selection.include.clone();
-    include.extend(id_globs);
+    include.extend(id_globs.iter().cloned());
     let include = globset(&include, "id glob")?;
     let exclude = globset(&selection.exclude, "--exclude")?;
-    Ok(scenarios
-        .into_iter()
-        .filter(|s| include.as_ref().is_none_or(|g| g.is_match(&s.id)))
-        .filter(|s| exclude.as_ref().is_none_or(|g| !g.is_match(&s.id)))
-        .filter(|s| selection.tag.is_empty() || s.tags.iter().any(|t| selection.tag.contains(t)))
-        .filter(|s| !s.tags.iter().any(|t| selection.skip_tag.contains(t)))
-        .collect())
+    let all_tags: BTreeSet<String> = scenarios.iter().flat_map(|s| s.tags.clone()).collect();
+    let mut emptied_by: Option<String> = None;
+    let mut stage = |kept: Vec<Scenario>, what: &dyn Fn() -> String| {
+        if kept.is_empty() && emptied_by.is_none() {
+            emptied_by = Some(what());
+        }
+        kept
+    };
+    let kept = stage(
+        scenarios
+            .into_iter()
+            .filter(|s| include.as_ref().is_none_or(|g| g.is_match(&s.id)))
+            .collect(),
+        &|| {
+            let mut globs = id_globs.clone();
+            globs.extend(selection.include.iter().cloned());
+            format!("no scenario id matches {}", quoted(&globs))
+        },
+    );
+    let kept = stage(
+        kept.into_iter()
+            .filter(|s| exclude.as_ref().is_none_or(|g| !g.is_match(&s.id)))
+            .collect(),
+        &|| format!("--exclude {} left out every one", quoted(&selection.exclude)),
+    );
+    let kept = stage(
+        kept.into_iter()
+            .filter(|s| {
+                selection.tag.is_empty() || s.tags.iter().any(|t| selection.tag.contains(t))
+            })
+            .collect(),
+        &|| {
+            let unknown: Vec<String> = selection
+                .tag
+                .iter()
+                .filter(|t| !all_tags.contains(*t))
+                .cloned()
+                .collect();
+            if unknown.is_empty() {
+                format!("no selected scenario has the tag {}", quoted(&selection.tag))
+            } else {
+                format!(
+                    "no scenario has the tag {} (tags in use: {})",
+                    quoted(&unknown),
+                    all_tags.iter().cloned().collect::<Vec<_>>().join(", ")
+                )
+            }
+        },
+    );
+    let kept = stage(
+        kept.into_iter()
+            .filter(|s| !s.tags.iter().any(|t| selection.skip_tag.contains(t)))
+            .collect(),
+        &|| format!("--skip-tag {} left out every one", quoted(&selection.skip_tag)),
+    );
+    if kept.is_empty() && !selection.allow_empty {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let why = if loaded == 0 {
+            format!("no scenario files in {}", shown.join(", "))
+        } else {
+            format!(
+                "{loaded} scenario(s) in {}, but {}",
+                shown.join(", "),
+                emptied_by.unwrap_or_default()
+            )
+        };
+        return Err(format!(
+            "the selection is empty: {why}. Check the spelling (`pop3spec list` shows ids and tags), or pass --allow-empty if an empty selection is fine"
+        ));
+    }
+    Ok(kept)
+}
+
+fn quoted(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("'{i}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

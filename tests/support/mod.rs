@@ -552,6 +552,15 @@ impl RunOutput {
 /// Runs the binary with these arguments in `cwd`, with no POP3SPEC_* variables
 /// leaking in from the environment.
 pub fn pop3spec<S: AsRef<std::ffi::OsStr>>(args: &[S], cwd: &Path) -> RunOutput {
+    pop3spec_env(args, cwd, &[])
+}
+
+/// [`pop3spec`] with these environment variables set (e.g. `POP3SPEC_*` twins).
+pub fn pop3spec_env<S: AsRef<std::ffi::OsStr>>(
+    args: &[S],
+    cwd: &Path,
+    env: &[(&str, &str)],
+) -> RunOutput {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pop3spec"));
     cmd.args(args).current_dir(cwd).env("NO_COLOR", "1");
     for (k, _) in std::env::vars_os() {
@@ -559,6 +568,7 @@ pub fn pop3spec<S: AsRef<std::ffi::OsStr>>(args: &[S], cwd: &Path) -> RunOutput 
             cmd.env_remove(k);
         }
     }
+    cmd.envs(env.iter().copied());
     let start = Instant::now();
     let out = cmd.output().expect("run pop3spec");
     RunOutput {
