@@ -178,6 +178,7 @@ pub fn target_from_args(
     target.seeder2 = seeder2;
     target.connect_timeout = a.connect_timeout;
     target.timeout = a.timeout;
+    target.max_timeout = a.max_timeout;
     target.max_line = a.max_line;
     target.max_body = a.max_body;
     target.declared_capabilities = a.capabilities.clone();
@@ -316,6 +317,7 @@ pub async fn run(args: RunArgs) -> u8 {
         }
         let opts = BundledOptions {
             timeout: args.server.timeout,
+            max_timeout: args.server.max_timeout,
             ..Default::default()
         };
         // More jobs than scenarios would only start accounts nobody uses.
@@ -351,6 +353,7 @@ pub async fn run(args: RunArgs) -> u8 {
         strict: args.strict,
         fail_fast: args.fail_fast,
         known_failures,
+        deadline: args.deadline,
     };
     let code = run_against(&scenarios, &workers, &opts, &args.output).await;
     if let Some(b) = bundled {

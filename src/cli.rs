@@ -193,13 +193,16 @@ pub struct RunArgs {
     pub strict: bool,
     /// Run this many scenarios at once [default: 8 without --host, 1 with it]. Scenarios that use
     /// one account never overlap: against --host, give --user-template so each job has its own
-    #[arg(long, short = 'j', env = "POP3SPEC_JOBS")]
+    #[arg(long, short = 'j', env = "POP3SPEC_JOBS", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
     #[command(flatten)]
     pub templates: AccountTemplates,
     /// Stop after the first failing scenario
     #[arg(long, env = "POP3SPEC_FAIL_FAST")]
     pub fail_fast: bool,
+    /// Time the whole run may take, e.g. 10m: scenarios not finished by then are reported as errors ("not run: ... --deadline") and the reports are still written
+    #[arg(long, env = "POP3SPEC_DEADLINE", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub deadline: Option<std::time::Duration>,
     /// File of scenario ids (one per line, # comments) whose failure is reported but does not fail the run
     #[arg(long, env = "POP3SPEC_KNOWN_FAILURES", value_name = "FILE")]
     pub known_failures: Option<PathBuf>,
@@ -307,11 +310,14 @@ pub struct ServerArgs {
         value_delimiter = ','
     )]
     pub capabilities: Vec<String>,
-    /// Read timeout for each step, e.g. 5s or 500ms
-    #[arg(long, env = "POP3SPEC_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    /// Read timeout for each step, e.g. 5s or 500ms; a scenario's own `timeout:` replaces it (see --max-timeout)
+    #[arg(long, env = "POP3SPEC_TIMEOUT", default_value = "5s", value_parser = parse_positive_duration)]
     pub timeout: std::time::Duration,
+    /// Cap on every step's read timeout, a scenario's own `timeout:` included (scripted waits such as `sleep`, `within` and `expect_silence` are bounded by `run --deadline` instead)
+    #[arg(long, env = "POP3SPEC_MAX_TIMEOUT", value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub max_timeout: Option<std::time::Duration>,
     /// Connect timeout
-    #[arg(long, env = "POP3SPEC_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "POP3SPEC_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_positive_duration)]
     pub connect_timeout: std::time::Duration,
     /// Longest response line read before it is judged over-long (octets)
     #[arg(long, env = "POP3SPEC_MAX_LINE", default_value_t = crate::DEFAULT_MAX_LINE)]
@@ -425,7 +431,7 @@ pub struct SelftestArgs {
     /// Scenario folder [default: scenarios/]
     pub paths: Vec<PathBuf>,
     /// Scenarios run at the same time, over runs of 4 jobs each (runs mostly wait on timeouts, so more than the cores)
-    #[arg(long, env = "POP3SPEC_JOBS", default_value_t = 16)]
+    #[arg(long, env = "POP3SPEC_JOBS", default_value_t = 16, value_parser = parse_jobs)]
     pub jobs: usize,
     /// Only these faults (repeatable; default all)
     #[arg(long = "fault", value_name = "NAME")]
@@ -441,6 +447,20 @@ pub struct SelftestArgs {
     pub console: ConsoleArgs,
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::scenario::parse_duration(s)
+/// A duration that can be waited: zero would make every step time out at once.
+fn parse_positive_duration(s: &str) -> Result<std::time::Duration, String> {
+    let d = crate::scenario::parse_duration(s)?;
+    if d.is_zero() {
+        return Err("a zero duration would end every wait at once: give a positive one, e.g. 5s or 500ms".into());
+    }
+    Ok(d)
+}
+
+/// At least one job: `-j 0` would otherwise quietly mean one.
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("at least one job is needed: give 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{s}` is not a number of jobs")),
+    }
 }

@@ -84,3 +84,86 @@ fn allow_empty_lets_an_empty_selection_pass() {
     let out = pop3spec_env(&["list", "scenarios", "--tag", "typo"], ws.dir.path(), &[("POP3SPEC_ALLOW_EMPTY", "true")]);
     assert_eq!(out.code, 0, "the env twin: {}", out.dump());
 }
+
+// ------------------------------------------------------------ bounded runs
+
+/// A server that greets and then never answers NOOP.
+fn silent_on_noop() -> Script {
+    Script::new().on_acts("NOOP", vec![Act::Hang])
+}
+
+#[test]
+fn max_timeout_caps_a_scenarios_own_timeout() {
+    let server = FakeServer::start(silent_on_noop());
+    let ws = Workspace::new();
+    ws.write("a.yaml", &scenario("t.a.slow", "must", "timeout: 30s\n", NOOP));
+    let out = ws.run(server.port, &["--max-timeout", "1s"]);
+    assert!(out.elapsed.as_secs() < 8, "took {:?}\n{}", out.elapsed, out.dump());
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert_eq!(out.outcome("t.a.slow"), "error", "{}", out.dump());
+    assert!(out.message("t.a.slow").contains("within 1s"), "{}", out.dump());
+    // The env twin does the same.
+    let out = pop3spec_env(
+        &["run", "scenarios", "--host", "127.0.0.1", "--port", &server.port.to_string(), "--no-reports"],
+        ws.dir.path(),
+        &[("POP3SPEC_MAX_TIMEOUT", "1s")],
+    );
+    assert!(out.elapsed.as_secs() < 8, "took {:?}\n{}", out.elapsed, out.dump());
+    assert_eq!(out.code, 1, "{}", out.dump());
+}
+
+#[test]
+fn a_close_wait_cut_short_by_max_timeout_is_not_judged() {
+    // The server answers and keeps the connection open: with the scenario's
+    // own 30 s it would be a failure, but after 1 s nothing can be said.
+    let server = FakeServer::start(Script::new().on("NOOP", "+OK\r\n"));
+    let ws = Workspace::new();
+    ws.write(
+        "a.yaml",
+        &scenario("t.a.close", "must", "timeout: 30s\n", &format!("{NOOP}  - expect_close: true\n")),
+    );
+    let out = ws.run(server.port, &["--max-timeout", "1s"]);
+    assert_eq!(out.outcome("t.a.close"), "error", "{}", out.dump());
+    assert!(out.message("t.a.close").contains("cut short by --max-timeout"), "{}", out.dump());
+}
+
+#[test]
+fn deadline_ends_the_run_and_reports_what_was_not_run() {
+    let server = FakeServer::start(silent_on_noop());
+    let ws = Workspace::new();
+    for (file, id) in [("a.yaml", "t.a.first"), ("b.yaml", "t.b.second"), ("c.yaml", "t.c.third")] {
+        ws.write(file, &scenario(id, "must", "timeout: 30s\n", NOOP));
+    }
+    let out = ws.run(server.port, &["--deadline", "2s", "-j", "1"]);
+    assert!(out.elapsed.as_secs() < 8, "took {:?}\n{}", out.elapsed, out.dump());
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert!(out.json.is_some() && out.junit.is_some(), "reports written: {}", out.dump());
+    assert_eq!(out.outcome("t.a.first"), "error", "{}", out.dump());
+    let reason = |id: &str| out.scenario(id)["reason"].as_str().unwrap_or_default().to_string();
+    assert!(reason("t.a.first").contains("--deadline of 2s passed while it ran"), "{}", out.dump());
+    for id in ["t.b.second", "t.c.third"] {
+        assert_eq!(out.outcome(id), "error", "{}", out.dump());
+        assert!(reason(id).contains("not run: the run's --deadline of 2s had passed"), "{}", out.dump());
+    }
+}
+
+// ------------------------------------------------------------ refused input
+
+#[test]
+fn zero_jobs_and_zero_timeouts_are_refused() {
+    let ws = two_scenarios();
+    let cases: [(&[&str], &str); 5] = [
+        (&["-j", "0"], "at least one job"),
+        (&["--jobs", "0"], "at least one job"),
+        (&["--timeout", "0s"], "a zero duration"),
+        (&["--timeout", "0ms"], "a zero duration"),
+        (&["--deadline", "0s"], "a zero duration"),
+    ];
+    for (args, reason) in cases {
+        let out = pop3spec(&[&["run", "scenarios", "--host", "127.0.0.1", "--port", "1"], args].concat(), ws.dir.path());
+        assert_eq!(out.code, 2, "{args:?}: {}", out.dump());
+        assert!(out.stderr.contains(reason), "{args:?}: {}", out.dump());
+    }
+    let out = pop3spec_env(&["run", "scenarios"], ws.dir.path(), &[("POP3SPEC_JOBS", "0")]);
+    assert_eq!(out.code, 2, "{}", out.dump());
+}

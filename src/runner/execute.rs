@@ -114,6 +114,9 @@ struct Executor<'a> {
     sessions: BTreeMap<String, Session>,
     rec: Recorder,
     timeout: Duration,
+    /// The step timeout the scenario asked for, when --max-timeout cut it
+    /// shorter: a wait cut short is not judged (error, never fail).
+    capped_from: Option<Duration>,
 }
 
 pub async fn run_scenario(
@@ -237,6 +240,7 @@ impl<'a> Executor<'a> {
         for (n, v) in &target.extra_vars {
             set(n, v, false);
         }
+        let (timeout, capped_from) = capped(scenario.timeout.unwrap_or(target.timeout), target);
         Executor {
             scenario,
             target,
@@ -247,10 +251,8 @@ impl<'a> Executor<'a> {
                 started,
                 secrets,
             },
-            timeout: scenario
-                .timeout
-                .unwrap_or(target.timeout)
-                .min(target.max_timeout.unwrap_or(Duration::MAX)),
+            timeout,
+            capped_from,
         }
     }
 
@@ -611,12 +613,14 @@ impl<'a> Executor<'a> {
                     within,
                     close_notify,
                 } => {
-                    let (deadline, waited) = match within {
+                    let (deadline, waited, cut_from) = match within {
+                        // A scripted wait, like `sleep`: --max-timeout caps
+                        // read deadlines, --deadline bounds the whole run.
                         Some(t) => {
                             let d = self.duration(step, t)?;
-                            (Instant::now() + d, d)
+                            (Instant::now() + d, d, None)
                         }
-                        None => (deadline, self.timeout),
+                        None => (deadline, self.timeout, self.capped_from),
                     };
                     let session = self.session(step)?;
                     match session.conn.wait_for_bytes(deadline).await {
@@ -644,6 +648,13 @@ impl<'a> Executor<'a> {
                                 ))
                             }
                         }
+                        Ok(bytes) if bytes.is_empty() && cut_from.is_some() => Err(self.error(
+                            step,
+                            format!(
+                                "not judged: the server had not closed the connection after {waited:?}, where the scenario waits {:?} (cut short by --max-timeout)",
+                                cut_from.unwrap_or_default()
+                            ),
+                        )),
                         Ok(bytes) if bytes.is_empty() => Err(self.fail(
                             step,
                             format!("the server kept the connection open for {waited:?} instead of closing it"),
@@ -1366,6 +1377,15 @@ impl<'a> Executor<'a> {
             }
             session.conn.drop_connection().await;
         }
+    }
+}
+
+/// The step timeout under --max-timeout: the duration to wait, and the one
+/// asked for when the cap cut it shorter.
+fn capped(asked: Duration, target: &Target) -> (Duration, Option<Duration>) {
+    match target.max_timeout {
+        Some(cap) if cap < asked => (cap, Some(asked)),
+        _ => (asked, None),
     }
 }
 

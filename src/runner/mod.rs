@@ -20,6 +20,8 @@ pub struct RunOptions {
     pub strict: bool,
     pub fail_fast: bool,
     pub known_failures: BTreeSet<String>,
+    /// How long the scenarios may take in all (--deadline).
+    pub deadline: Option<std::time::Duration>,
 }
 
 fn skipped(s: &Scenario, reason: &str) -> ScenarioResult {
@@ -37,6 +39,14 @@ fn skipped(s: &Scenario, reason: &str) -> ScenarioResult {
         duration: Default::default(),
         transcript: Vec::new(),
         known_failure: false,
+    }
+}
+
+/// A scenario that could not be judged, with the reason.
+fn errored(s: &Scenario, reason: String) -> ScenarioResult {
+    ScenarioResult {
+        outcome: Outcome::Error,
+        ..skipped(s, &reason)
     }
 }
 

@@ -5,7 +5,7 @@
 //! scenario sees what it would see in a serial run; scenarios that use no
 //! account, and those on accounts of their own, run side by side.
 
-use super::{execute, skipped, RunOptions, Target, TargetInfo};
+use super::{errored, execute, skipped, RunOptions, Target, TargetInfo};
 use crate::outcome::{RunResult, ScenarioResult};
 use crate::scenario::{AccountUse, Scenario};
 use std::collections::{HashSet, VecDeque};
@@ -149,6 +149,8 @@ struct Shared {
     freed: Notify,
     stop: AtomicBool,
     opts: RunOptions,
+    /// When --deadline ends the run.
+    ends_at: Option<tokio::time::Instant>,
 }
 
 /// Runs `scenarios` over `workers`, reporting each result as it arrives and
@@ -180,6 +182,7 @@ pub async fn run_parallel(
         freed: Notify::new(),
         stop: AtomicBool::new(false),
         opts: opts.clone(),
+        ends_at: opts.deadline.map(|d| tokio::time::Instant::now() + d),
     });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut tasks = Vec::new();
@@ -251,10 +254,21 @@ async fn work(shared: &Shared, worker: &Worker, mut emit: impl FnMut(usize, Scen
             continue;
         };
         let scenario = &shared.scenarios[index];
+        let past_deadline = shared
+            .ends_at
+            .is_some_and(|t| tokio::time::Instant::now() >= t);
         let mut result = if shared.stop.load(Ordering::SeqCst) {
             skipped(
                 scenario,
                 "not run: --fail-fast stopped the run after a failure",
+            )
+        } else if past_deadline {
+            errored(
+                scenario,
+                format!(
+                    "not run: the run's --deadline of {:?} had passed",
+                    shared.opts.deadline.unwrap_or_default()
+                ),
             )
         } else {
             // Its own task, so a panic in the harness becomes this scenario's
@@ -267,17 +281,29 @@ async fn work(shared: &Shared, worker: &Worker, mut emit: impl FnMut(usize, Scen
                 info.clone(),
                 shared.opts.strict,
             );
-            match tokio::spawn(async move { execute::run_scenario(&s, &t, &i, strict).await }).await
-            {
-                Ok(result) => result,
-                Err(e) => {
-                    let mut r = skipped(scenario, "");
-                    r.outcome = crate::outcome::Outcome::Error;
-                    r.reason = Some(format!(
-                        "the harness failed while running this scenario ({e}); please report it"
-                    ));
-                    r
-                }
+            let began = Instant::now();
+            let task = tokio::spawn(async move { execute::run_scenario(&s, &t, &i, strict).await });
+            let abort = task.abort_handle();
+            let joined = match shared.ends_at {
+                Some(t) => tokio::time::timeout_at(t, task).await.map_err(|_| abort.abort()),
+                None => Ok(task.await),
+            };
+            match joined {
+                Err(()) => ScenarioResult {
+                    duration: began.elapsed(),
+                    ..errored(
+                        scenario,
+                        format!(
+                            "not finished: the run's --deadline of {:?} passed while it ran, so it was stopped",
+                            shared.opts.deadline.unwrap_or_default()
+                        ),
+                    )
+                },
+                Ok(Ok(result)) => result,
+                Ok(Err(e)) => errored(
+                    scenario,
+                    format!("the harness failed while running this scenario ({e}); please report it"),
+                ),
             }
         };
         {
