@@ -80,8 +80,9 @@ fn usage(message: &str) -> u8 {
 
 /// The scenarios a selection names, or the exit code when the files or the
 /// selection are unusable (problems already printed).
-/// The selected scenarios and the `--var` values.
-type Selected = (Vec<Scenario>, Vec<(String, String)>);
+/// The selected scenarios, the `--var` values, and the ids of every scenario
+/// loaded (selected or not).
+type Selected = (Vec<Scenario>, Vec<(String, String)>, Vec<String>);
 
 fn load_selected(selection: &Selection) -> Result<Selected, u8> {
     let (suite, vars) = select::load(selection).map_err(|e| usage(&e))?;
@@ -89,12 +90,13 @@ fn load_selected(selection: &Selection) -> Result<Selected, u8> {
         print_problems(&suite.problems);
         return Err(EXIT_USAGE);
     }
+    let loaded = suite.scenarios.iter().map(|s| s.id.clone()).collect();
     let scenarios = select::filter(suite.scenarios, selection).map_err(|e| usage(&e))?;
-    Ok((scenarios, vars))
+    Ok((scenarios, vars, loaded))
 }
 
 pub fn list(args: ListArgs) -> u8 {
-    let (scenarios, _) = match load_selected(&args.selection) {
+    let (scenarios, _, _) = match load_selected(&args.selection) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -275,7 +277,7 @@ pub fn host_targets(
 }
 
 pub async fn run(args: RunArgs) -> u8 {
-    let (scenarios, vars) = match load_selected(&args.selection) {
+    let (scenarios, vars, loaded) = match load_selected(&args.selection) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -284,8 +286,13 @@ pub async fn run(args: RunArgs) -> u8 {
             Ok(k) => k,
             Err(e) => return usage(&e),
         },
-        None => BTreeSet::new(),
+        None => Default::default(),
     };
+    // Entries that name no scenario in the files read would rot unnoticed.
+    let unused = known_failures.unused(loaded.iter().map(String::as_str));
+    for entry in &unused {
+        eprintln!("warning: --known-failures {entry} matches no scenario id (a typo, or a scenario that is gone?){}", if args.strict { "; with --strict this fails the run" } else { "" });
+    }
     let mut bundled = None;
     let workers = if args.server.host.is_some() {
         let jobs = args.jobs.unwrap_or(1).max(1);
@@ -355,9 +362,17 @@ pub async fn run(args: RunArgs) -> u8 {
         known_failures,
         deadline: args.deadline,
     };
-    let code = run_against(&scenarios, &workers, &opts, &args.output).await;
+    let mut code = run_against(&scenarios, &workers, &opts, &args.output).await;
     if let Some(b) = bundled {
         b.stop().await;
+    }
+    if args.strict && !unused.is_empty() && code == EXIT_OK {
+        eprintln!(
+            "error: {} --known-failures {} no scenario (listed above); with --strict the list must not hold stale entries",
+            unused.len(),
+            if unused.len() == 1 { "entry matches" } else { "entries match" }
+        );
+        code = EXIT_FAILED;
     }
     code
 }

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0  every scenario passed (non-strict, info and skipped results allowed)
-  1  a scenario failed or errored (known failures excepted)
-  2  bad command line, invalid scenario files, a scenario path that does not
-     exist, or a selection that leaves no scenario (nothing was run)
+  1  a scenario failed or errored (known failures excepted), or was not run
+     before --deadline; with --strict, a --known-failures entry matching no scenario
+  2  bad command line (-j 0, a zero duration), invalid scenario files, a
+     scenario path that does not exist, or a selection that leaves no scenario
+     (nothing was run)
   3  the target could not be reached at all";
 
 #[derive(Debug, Parser)]
@@ -203,7 +205,7 @@ pub struct RunArgs {
     /// Time the whole run may take, e.g. 10m: scenarios not finished by then are reported as errors ("not run: ... --deadline") and the reports are still written
     #[arg(long, env = "POP3SPEC_DEADLINE", value_name = "DURATION", value_parser = parse_positive_duration)]
     pub deadline: Option<std::time::Duration>,
-    /// File of scenario ids (one per line, # comments) whose failure is reported but does not fail the run
+    /// File of scenario ids or id globs (one per line, # comments) whose failure is reported but does not fail the run; entries matching no scenario are warned about (and fail the run with --strict)
     #[arg(long, env = "POP3SPEC_KNOWN_FAILURES", value_name = "FILE")]
     pub known_failures: Option<PathBuf>,
     #[command(flatten)]

@@ -167,3 +167,38 @@ fn zero_jobs_and_zero_timeouts_are_refused() {
     let out = pop3spec_env(&["run", "scenarios"], ws.dir.path(), &[("POP3SPEC_JOBS", "0")]);
     assert_eq!(out.code, 2, "{}", out.dump());
 }
+
+// ------------------------------------------------------------ known failures
+
+#[test]
+fn known_failures_take_globs_and_unused_entries_are_warned_about() {
+    // NOOP is answered -ERR, so `t.fam.*` scenarios expecting +OK fail.
+    let server = FakeServer::start(Script::new());
+    let ws = Workspace::new();
+    ws.write("a.yaml", &scenario("t.fam.one", "must", "", NOOP));
+    ws.write("b.yaml", &scenario("t.fam.two", "must", "", NOOP));
+    let list = ws.dir.path().join("known.txt");
+    std::fs::write(&list, "# accepted deviations\nt.fam.*   # a family\nt.fma.one # a typo\nt.gone.away\n").unwrap();
+    let list = list.to_str().unwrap();
+
+    let out = ws.run(server.port, &["--known-failures", list]);
+    assert_eq!(out.code, 0, "the glob covers both failures: {}", out.dump());
+    for id in ["t.fam.one", "t.fam.two"] {
+        assert_eq!(out.outcome(id), "fail", "{}", out.dump());
+        assert_eq!(out.scenario(id)["known_failure"], true, "{}", out.dump());
+    }
+    for (line, entry) in [(3, "t.fma.one"), (4, "t.gone.away")] {
+        let want = format!("known.txt:{line}: `{entry}` matches no scenario id");
+        assert!(out.stderr.contains(&want), "lacks {want:?}: {}", out.dump());
+    }
+    assert!(!out.stderr.contains("`t.fam.*` matches no"), "{}", out.dump());
+
+    // An entry for a scenario left out by the selection is still in use.
+    let out = ws.run(server.port, &["t.fam.two", "--known-failures", list]);
+    assert!(!out.stderr.contains("`t.fam.*` matches no"), "{}", out.dump());
+
+    let strict = ws.run(server.port, &["--known-failures", list, "--strict"]);
+    assert_eq!(strict.code, 1, "stale entries fail a strict run: {}", strict.dump());
+    assert!(strict.stderr.contains("2 --known-failures entries match no scenario"), "{}", strict.dump());
+    assert!(strict.json.is_some(), "the reports are still written");
+}

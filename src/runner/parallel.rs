@@ -313,7 +313,7 @@ async fn work(shared: &Shared, worker: &Worker, mut emit: impl FnMut(usize, Scen
             }
         }
         shared.freed.notify_waiters();
-        result.known_failure = shared.opts.known_failures.contains(&result.id);
+        result.known_failure = shared.opts.known_failures.matches(&result.id);
         if result.fails_run() && shared.opts.fail_fast {
             shared.stop.store(true, Ordering::SeqCst);
         }
