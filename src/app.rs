@@ -288,6 +288,11 @@ pub async fn run(args: RunArgs) -> u8 {
         },
         None => Default::default(),
     };
+    if let Err(e) = check_report_destinations(&args.output) {
+        return usage(&format!(
+            "{e}\nnothing was run: fix the path, or pass --no-reports"
+        ));
+    }
     // Entries that name no scenario in the files read would rot unnoticed.
     let unused = known_failures.unused(loaded.iter().map(String::as_str));
     for entry in &unused {
@@ -533,6 +538,46 @@ fn shared_account_scenarios(scenarios: &[crate::scenario::Scenario], workers: &[
             (u.first && first_shared) || (u.second && second_shared)
         })
         .count()
+}
+
+/// Every file the run will write, checked before anything connects: a report
+/// that cannot be written should not cost a whole run to find out.
+pub fn check_report_destinations(output: &OutputArgs) -> Result<(), String> {
+    let mut files = Vec::new();
+    if !output.no_reports {
+        files.push((output.junit.clone(), "--junit"));
+        files.push((output.json.clone(), "--json"));
+    }
+    if let Some((path, _)) = report::markdown::destination(output) {
+        files.push((path, "the Markdown summary"));
+    }
+    for (path, what) in files {
+        check_writable(&path).map_err(|e| format!("{what} {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Whether `path` can be written: its folder exists or can be made, and the
+/// file can be opened for writing. Nothing is truncated; a file made only to
+/// find out is removed again.
+fn check_writable(path: &Path) -> Result<(), String> {
+    if path.is_dir() {
+        return Err("is a folder; give a file name".into());
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("cannot be written: {e}"))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 fn write_reports(result: &RunResult, output: &OutputArgs) -> Result<(), String> {

@@ -11,8 +11,8 @@ Exit codes:
   1  a scenario failed or errored (known failures excepted), or was not run
      before --deadline; with --strict, a --known-failures entry matching no scenario
   2  bad command line (-j 0, a zero duration), invalid scenario files, a
-     scenario path that does not exist, or a selection that leaves no scenario
-     (nothing was run)
+     scenario path that does not exist, a selection that leaves no scenario, or
+     a report file that cannot be written (nothing was run)
   3  the target could not be reached at all";
 
 #[derive(Debug, Parser)]

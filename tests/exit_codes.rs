@@ -202,3 +202,32 @@ fn known_failures_take_globs_and_unused_entries_are_warned_about() {
     assert!(strict.stderr.contains("2 --known-failures entries match no scenario"), "{}", strict.dump());
     assert!(strict.json.is_some(), "the reports are still written");
 }
+
+// ------------------------------------------------------------ report destinations
+
+#[test]
+fn a_report_that_cannot_be_written_is_found_before_connecting() {
+    let server = FakeServer::start(good());
+    let ws = two_scenarios();
+    let blocker = ws.dir.path().join("not-a-folder");
+    std::fs::write(&blocker, "a file where a folder should be").unwrap();
+    let under_file = blocker.join("junit.xml");
+    let folder = ws.dir.path().join("a-folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    let port = server.port.to_string();
+    let base = ["run", "scenarios", "--host", "127.0.0.1", "--port", port.as_str()];
+    let cases: [(Vec<&str>, &str); 3] = [
+        (vec!["--junit", under_file.to_str().unwrap()], "--junit"),
+        (vec!["--json", folder.to_str().unwrap()], "--json"),
+        (vec!["--no-reports", "--summary-md", under_file.to_str().unwrap()], "Markdown summary"),
+    ];
+    for (args, what) in cases {
+        let out = pop3spec(&[&base[..], &args].concat(), ws.dir.path());
+        assert_eq!(out.code, 2, "{args:?}: {}", out.dump());
+        assert!(out.stderr.contains(what) && out.stderr.contains("nothing was run"), "{args:?}: {}", out.dump());
+    }
+    assert_eq!(server.connections(), 0, "nothing connected before the check");
+    // A writable destination is left as it was found until the run writes it.
+    let out = ws.run(server.port, &[]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+}
