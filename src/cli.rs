@@ -32,7 +32,7 @@ pub struct Cli {
 pub enum Command {
     /// Run scenarios against a server (the bundled reference server without --host)
     #[command(after_help = EXIT_CODES)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List scenarios (id, level, spec, title, tags) without connecting anywhere
     List(ListArgs),
     /// Validate scenario files without connecting: reports file:line:col for every problem

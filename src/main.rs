@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Run(args) => runtime.block_on(pop3spec::app::run(args)),
+        Command::Run(args) => runtime.block_on(pop3spec::app::run(*args)),
         Command::List(args) => pop3spec::app::list(args),
         Command::Check(args) => pop3spec::app::check(args),
         Command::Selftest(args) => runtime.block_on(pop3spec::selftest::selftest(args)),
