@@ -94,6 +94,10 @@ faults! {
     NoCloseNotify = "no-close-notify": "a TLS session is ended by closing TCP without a close_notify alert; RFC 8314 §3.4 the closing side should send TLS close alerts first",
     LoginDelayNotEnforced = "login-delay-not-enforced": "LOGIN-DELAY above 0 announced but a login right after another is accepted; RFC 2449 §6.5 a server that announces it should enforce it",
     LoginDelayUserTokenAfterLogin = "login-delay-user-token-after-login": "LOGIN-DELAY announced with the USER token after login too; RFC 2449 §6.5 USER is only for AUTHORIZATION",
+    CapaDropsExtensionsAfterLogin = "capa-drops-extensions-after-login": "SASL, AUTH-RESP-CODE, EXPIRE and LOGIN-DELAY missing from CAPA after login; RFC 2449 §5 capabilities available in AUTHORIZATION MUST be announced in both states",
+    SaslMechanismCaseSensitive = "sasl-mechanism-case-sensitive": "AUTH accepts only `PLAIN` in upper case; RFC 5034 §5 implementations MUST accept these strings in a case-insensitive fashion",
+    Utf8InTransaction = "utf8-in-transaction": "UTF8 answered +OK after login; RFC 6856 §2 UTF8 is valid in AUTHORIZATION only",
+    CapaStlsAfterLogin = "capa-stls-after-login": "STLS announced in TRANSACTION; RFC 2595 §4 STLS is only permitted in AUTHORIZATION, and a capability means the command is permitted",
 }
 
 /// The set of faults a server instance has switched on.

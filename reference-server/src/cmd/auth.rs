@@ -49,7 +49,12 @@ impl Auth {
             s.multi("SASL mechanisms follow", lines, true, true).await?;
             return Ok(Flow::Continue);
         };
-        if !mech.eq_ignore_ascii_case("PLAIN") {
+        let known = if s.fault(Fault::SaslMechanismCaseSensitive) {
+            mech == "PLAIN"
+        } else {
+            mech.eq_ignore_ascii_case("PLAIN")
+        };
+        if !known {
             s.err("unsupported SASL mechanism").await?;
             return Ok(Flow::Continue);
         }

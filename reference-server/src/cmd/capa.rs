@@ -23,29 +23,40 @@ impl Capa {
         let mut caps: Vec<String> = Vec::new();
         // Under require_tls, USER and SASL are not offered on a plaintext
         // connection (RFC 2595 §9 spirit): the client must send STLS first.
+        let drop_extensions = !auth && s.fault(Fault::CapaDropsExtensionsAfterLogin);
         if s.auth_allowed() {
             caps.push("USER".into());
-            caps.push(format!("SASL {}", super::auth::MECHANISMS.join(" ")));
+            if !drop_extensions {
+                caps.push(format!("SASL {}", super::auth::MECHANISMS.join(" ")));
+            }
         }
         caps.push("RESP-CODES".into());
-        caps.push("AUTH-RESP-CODE".into());
+        if !drop_extensions {
+            caps.push("AUTH-RESP-CODE".into());
+        }
         caps.push("PIPELINING".into());
         caps.push("TOP".into());
         caps.push("UIDL".into());
-        caps.push(match s.config().expire {
-            Some(d) => format!("EXPIRE {d}"),
-            None => "EXPIRE NEVER".into(),
-        });
+        if !drop_extensions {
+            caps.push(match s.config().expire {
+                Some(d) => format!("EXPIRE {d}"),
+                None => "EXPIRE NEVER".into(),
+            });
+        }
         // RFC 2449 §6.5: one value for every user, so the same in both
         // states and without the USER token.
-        if let Some(d) = s.config().login_delay {
+        if let Some(d) = s.config().login_delay.filter(|_| !drop_extensions) {
             if s.fault(Fault::LoginDelayUserTokenAfterLogin) {
                 caps.push(format!("LOGIN-DELAY {d} USER"));
             } else {
                 caps.push(format!("LOGIN-DELAY {d}"));
             }
         }
-        if auth && s.tls_available() && (!s.conn.is_tls() || s.fault(Fault::CapaStlsWhenActive)) {
+        let stls_state = auth || s.fault(Fault::CapaStlsAfterLogin);
+        if stls_state
+            && s.tls_available()
+            && (!s.conn.is_tls() || s.fault(Fault::CapaStlsWhenActive))
+        {
             caps.push("STLS".into());
         }
         caps.push("UTF8".into());

@@ -6,6 +6,7 @@
 use std::io;
 
 use super::{wrong_state, ParseResult, Request};
+use crate::faults::Fault;
 use crate::session::{Flow, Session};
 
 pub struct Utf8;
@@ -17,7 +18,7 @@ impl Utf8 {
     }
 
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
-        if s.in_transaction() {
+        if s.in_transaction() && !s.fault(Fault::Utf8InTransaction) {
             return wrong_state(s).await;
         }
         s.utf8 = true;
