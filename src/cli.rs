@@ -453,7 +453,10 @@ pub struct SelftestArgs {
 fn parse_positive_duration(s: &str) -> Result<std::time::Duration, String> {
     let d = crate::scenario::parse_duration(s)?;
     if d.is_zero() {
-        return Err("a zero duration would end every wait at once: give a positive one, e.g. 5s or 500ms".into());
+        return Err(
+            "a zero duration would end every wait at once: give a positive one, e.g. 5s or 500ms"
+                .into(),
+        );
     }
     Ok(d)
 }

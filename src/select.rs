@@ -123,7 +123,12 @@ pub fn filter(scenarios: Vec<Scenario>, selection: &Selection) -> Result<Vec<Sce
         kept.into_iter()
             .filter(|s| exclude.as_ref().is_none_or(|g| !g.is_match(&s.id)))
             .collect(),
-        &|| format!("--exclude {} left out every one", quoted(&selection.exclude)),
+        &|| {
+            format!(
+                "--exclude {} left out every one",
+                quoted(&selection.exclude)
+            )
+        },
     );
     let kept = stage(
         kept.into_iter()
@@ -139,7 +144,10 @@ pub fn filter(scenarios: Vec<Scenario>, selection: &Selection) -> Result<Vec<Sce
                 .cloned()
                 .collect();
             if unknown.is_empty() {
-                format!("no selected scenario has the tag {}", quoted(&selection.tag))
+                format!(
+                    "no selected scenario has the tag {}",
+                    quoted(&selection.tag)
+                )
             } else {
                 format!(
                     "no scenario has the tag {} (tags in use: {})",
@@ -153,7 +161,12 @@ pub fn filter(scenarios: Vec<Scenario>, selection: &Selection) -> Result<Vec<Sce
         kept.into_iter()
             .filter(|s| !s.tags.iter().any(|t| selection.skip_tag.contains(t)))
             .collect(),
-        &|| format!("--skip-tag {} left out every one", quoted(&selection.skip_tag)),
+        &|| {
+            format!(
+                "--skip-tag {} left out every one",
+                quoted(&selection.skip_tag)
+            )
+        },
     );
     if kept.is_empty() && !selection.allow_empty {
         let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();

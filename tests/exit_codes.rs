@@ -16,7 +16,10 @@ fn good() -> Script {
 /// A workspace with two passing scenarios, `t.a.one` (tag `alpha`) and `t.b.two`.
 fn two_scenarios() -> Workspace {
     let ws = Workspace::new();
-    ws.write("a.yaml", &scenario("t.a.one", "must", "tags: [alpha]\n", NOOP));
+    ws.write(
+        "a.yaml",
+        &scenario("t.a.one", "must", "tags: [alpha]\n", NOOP),
+    );
     ws.write("b.yaml", &scenario("t.b.two", "must", "", NOOP));
     ws
 }
@@ -30,14 +33,19 @@ fn a_path_that_does_not_exist_is_a_usage_error() {
         let out = pop3spec(&[cmd, "/nonexistent/scenarios"], ws.dir.path());
         assert_eq!(out.code, 2, "{cmd}: {}", out.dump());
         assert!(
-            out.stderr.contains("/nonexistent/scenarios: no such file or folder"),
+            out.stderr
+                .contains("/nonexistent/scenarios: no such file or folder"),
             "{cmd}: {}",
             out.dump()
         );
     }
     let out = pop3spec(&["run", "missing.yaml"], ws.dir.path());
     assert_eq!(out.code, 2, "{}", out.dump());
-    assert!(out.stderr.contains("missing.yaml: no such file or folder"), "{}", out.dump());
+    assert!(
+        out.stderr.contains("missing.yaml: no such file or folder"),
+        "{}",
+        out.dump()
+    );
 }
 
 #[test]
@@ -46,17 +54,35 @@ fn a_selection_that_matches_nothing_is_a_usage_error_with_the_reason() {
     let ws = two_scenarios();
     let cases: [(&[&str], &str); 4] = [
         (&["nomatch.*"], "no scenario id matches 'nomatch.*'"),
-        (&["--tag", "typo"], "no scenario has the tag 'typo' (tags in use: alpha)"),
+        (
+            &["--tag", "typo"],
+            "no scenario has the tag 'typo' (tags in use: alpha)",
+        ),
         (&["--exclude", "t.*"], "--exclude 't.*' left out every one"),
-        (&["t.b.*", "--tag", "alpha"], "no selected scenario has the tag 'alpha'"),
+        (
+            &["t.b.*", "--tag", "alpha"],
+            "no selected scenario has the tag 'alpha'",
+        ),
     ];
     for (args, reason) in cases {
         let out = ws.run(server.port, args);
         assert_eq!(out.code, 2, "{args:?}: {}", out.dump());
-        assert!(out.stderr.contains("the selection is empty"), "{args:?}: {}", out.dump());
-        assert!(out.stderr.contains(reason), "{args:?} lacks {reason:?}: {}", out.dump());
+        assert!(
+            out.stderr.contains("the selection is empty"),
+            "{args:?}: {}",
+            out.dump()
+        );
+        assert!(
+            out.stderr.contains(reason),
+            "{args:?} lacks {reason:?}: {}",
+            out.dump()
+        );
         assert!(out.stderr.contains("--allow-empty"), "{}", out.dump());
-        assert!(out.json.is_none(), "nothing was run, no report: {}", out.dump());
+        assert!(
+            out.json.is_none(),
+            "nothing was run, no report: {}",
+            out.dump()
+        );
         let listed = pop3spec(&[&["list", "scenarios"], args].concat(), ws.dir.path());
         assert_eq!(listed.code, 2, "list {args:?}: {}", listed.dump());
     }
@@ -69,7 +95,11 @@ fn an_empty_folder_is_a_usage_error() {
     std::fs::create_dir_all(ws.scenarios()).unwrap();
     let out = pop3spec(&["list", "scenarios"], ws.dir.path());
     assert_eq!(out.code, 2, "{}", out.dump());
-    assert!(out.stderr.contains("no scenario files in scenarios"), "{}", out.dump());
+    assert!(
+        out.stderr.contains("no scenario files in scenarios"),
+        "{}",
+        out.dump()
+    );
 }
 
 #[test]
@@ -78,10 +108,20 @@ fn allow_empty_lets_an_empty_selection_pass() {
     let ws = two_scenarios();
     let out = ws.run(server.port, &["--tag", "typo", "--allow-empty"]);
     assert_eq!(out.code, 0, "{}", out.dump());
-    assert_eq!(out.json.as_ref().unwrap()["scenarios"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        out.json.as_ref().unwrap()["scenarios"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let out = pop3spec(&["list", "scenarios", "--tag", "typo"], ws.dir.path());
     assert_eq!(out.code, 2);
-    let out = pop3spec_env(&["list", "scenarios", "--tag", "typo"], ws.dir.path(), &[("POP3SPEC_ALLOW_EMPTY", "true")]);
+    let out = pop3spec_env(
+        &["list", "scenarios", "--tag", "typo"],
+        ws.dir.path(),
+        &[("POP3SPEC_ALLOW_EMPTY", "true")],
+    );
     assert_eq!(out.code, 0, "the env twin: {}", out.dump());
 }
 
@@ -96,19 +136,44 @@ fn silent_on_noop() -> Script {
 fn max_timeout_caps_a_scenarios_own_timeout() {
     let server = FakeServer::start(silent_on_noop());
     let ws = Workspace::new();
-    ws.write("a.yaml", &scenario("t.a.slow", "must", "timeout: 30s\n", NOOP));
+    ws.write(
+        "a.yaml",
+        &scenario("t.a.slow", "must", "timeout: 30s\n", NOOP),
+    );
     let out = ws.run(server.port, &["--max-timeout", "1s"]);
-    assert!(out.elapsed.as_secs() < 8, "took {:?}\n{}", out.elapsed, out.dump());
+    assert!(
+        out.elapsed.as_secs() < 8,
+        "took {:?}\n{}",
+        out.elapsed,
+        out.dump()
+    );
     assert_eq!(out.code, 1, "{}", out.dump());
     assert_eq!(out.outcome("t.a.slow"), "error", "{}", out.dump());
-    assert!(out.message("t.a.slow").contains("within 1s"), "{}", out.dump());
+    assert!(
+        out.message("t.a.slow").contains("within 1s"),
+        "{}",
+        out.dump()
+    );
     // The env twin does the same.
     let out = pop3spec_env(
-        &["run", "scenarios", "--host", "127.0.0.1", "--port", &server.port.to_string(), "--no-reports"],
+        &[
+            "run",
+            "scenarios",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &server.port.to_string(),
+            "--no-reports",
+        ],
         ws.dir.path(),
         &[("POP3SPEC_MAX_TIMEOUT", "1s")],
     );
-    assert!(out.elapsed.as_secs() < 8, "took {:?}\n{}", out.elapsed, out.dump());
+    assert!(
+        out.elapsed.as_secs() < 8,
+        "took {:?}\n{}",
+        out.elapsed,
+        out.dump()
+    );
     assert_eq!(out.code, 1, "{}", out.dump());
 }
 
@@ -120,30 +185,66 @@ fn a_close_wait_cut_short_by_max_timeout_is_not_judged() {
     let ws = Workspace::new();
     ws.write(
         "a.yaml",
-        &scenario("t.a.close", "must", "timeout: 30s\n", &format!("{NOOP}  - expect_close: true\n")),
+        &scenario(
+            "t.a.close",
+            "must",
+            "timeout: 30s\n",
+            &format!("{NOOP}  - expect_close: true\n"),
+        ),
     );
     let out = ws.run(server.port, &["--max-timeout", "1s"]);
     assert_eq!(out.outcome("t.a.close"), "error", "{}", out.dump());
-    assert!(out.message("t.a.close").contains("cut short by --max-timeout"), "{}", out.dump());
+    assert!(
+        out.message("t.a.close")
+            .contains("cut short by --max-timeout"),
+        "{}",
+        out.dump()
+    );
 }
 
 #[test]
 fn deadline_ends_the_run_and_reports_what_was_not_run() {
     let server = FakeServer::start(silent_on_noop());
     let ws = Workspace::new();
-    for (file, id) in [("a.yaml", "t.a.first"), ("b.yaml", "t.b.second"), ("c.yaml", "t.c.third")] {
+    for (file, id) in [
+        ("a.yaml", "t.a.first"),
+        ("b.yaml", "t.b.second"),
+        ("c.yaml", "t.c.third"),
+    ] {
         ws.write(file, &scenario(id, "must", "timeout: 30s\n", NOOP));
     }
     let out = ws.run(server.port, &["--deadline", "2s", "-j", "1"]);
-    assert!(out.elapsed.as_secs() < 8, "took {:?}\n{}", out.elapsed, out.dump());
+    assert!(
+        out.elapsed.as_secs() < 8,
+        "took {:?}\n{}",
+        out.elapsed,
+        out.dump()
+    );
     assert_eq!(out.code, 1, "{}", out.dump());
-    assert!(out.json.is_some() && out.junit.is_some(), "reports written: {}", out.dump());
+    assert!(
+        out.json.is_some() && out.junit.is_some(),
+        "reports written: {}",
+        out.dump()
+    );
     assert_eq!(out.outcome("t.a.first"), "error", "{}", out.dump());
-    let reason = |id: &str| out.scenario(id)["reason"].as_str().unwrap_or_default().to_string();
-    assert!(reason("t.a.first").contains("--deadline of 2s passed while it ran"), "{}", out.dump());
+    let reason = |id: &str| {
+        out.scenario(id)["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        reason("t.a.first").contains("--deadline of 2s passed while it ran"),
+        "{}",
+        out.dump()
+    );
     for id in ["t.b.second", "t.c.third"] {
         assert_eq!(out.outcome(id), "error", "{}", out.dump());
-        assert!(reason(id).contains("not run: the run's --deadline of 2s had passed"), "{}", out.dump());
+        assert!(
+            reason(id).contains("not run: the run's --deadline of 2s had passed"),
+            "{}",
+            out.dump()
+        );
     }
 }
 
@@ -160,11 +261,22 @@ fn zero_jobs_and_zero_timeouts_are_refused() {
         (&["--deadline", "0s"], "a zero duration"),
     ];
     for (args, reason) in cases {
-        let out = pop3spec(&[&["run", "scenarios", "--host", "127.0.0.1", "--port", "1"], args].concat(), ws.dir.path());
+        let out = pop3spec(
+            &[
+                &["run", "scenarios", "--host", "127.0.0.1", "--port", "1"],
+                args,
+            ]
+            .concat(),
+            ws.dir.path(),
+        );
         assert_eq!(out.code, 2, "{args:?}: {}", out.dump());
         assert!(out.stderr.contains(reason), "{args:?}: {}", out.dump());
     }
-    let out = pop3spec_env(&["run", "scenarios"], ws.dir.path(), &[("POP3SPEC_JOBS", "0")]);
+    let out = pop3spec_env(
+        &["run", "scenarios"],
+        ws.dir.path(),
+        &[("POP3SPEC_JOBS", "0")],
+    );
     assert_eq!(out.code, 2, "{}", out.dump());
 }
 
@@ -178,7 +290,11 @@ fn known_failures_take_globs_and_unused_entries_are_warned_about() {
     ws.write("a.yaml", &scenario("t.fam.one", "must", "", NOOP));
     ws.write("b.yaml", &scenario("t.fam.two", "must", "", NOOP));
     let list = ws.dir.path().join("known.txt");
-    std::fs::write(&list, "# accepted deviations\nt.fam.*   # a family\nt.fma.one # a typo\nt.gone.away\n").unwrap();
+    std::fs::write(
+        &list,
+        "# accepted deviations\nt.fam.*   # a family\nt.fma.one # a typo\nt.gone.away\n",
+    )
+    .unwrap();
     let list = list.to_str().unwrap();
 
     let out = ws.run(server.port, &["--known-failures", list]);
@@ -191,15 +307,34 @@ fn known_failures_take_globs_and_unused_entries_are_warned_about() {
         let want = format!("known.txt:{line}: `{entry}` matches no scenario id");
         assert!(out.stderr.contains(&want), "lacks {want:?}: {}", out.dump());
     }
-    assert!(!out.stderr.contains("`t.fam.*` matches no"), "{}", out.dump());
+    assert!(
+        !out.stderr.contains("`t.fam.*` matches no"),
+        "{}",
+        out.dump()
+    );
 
     // An entry for a scenario left out by the selection is still in use.
     let out = ws.run(server.port, &["t.fam.two", "--known-failures", list]);
-    assert!(!out.stderr.contains("`t.fam.*` matches no"), "{}", out.dump());
+    assert!(
+        !out.stderr.contains("`t.fam.*` matches no"),
+        "{}",
+        out.dump()
+    );
 
     let strict = ws.run(server.port, &["--known-failures", list, "--strict"]);
-    assert_eq!(strict.code, 1, "stale entries fail a strict run: {}", strict.dump());
-    assert!(strict.stderr.contains("2 --known-failures entries match no scenario"), "{}", strict.dump());
+    assert_eq!(
+        strict.code,
+        1,
+        "stale entries fail a strict run: {}",
+        strict.dump()
+    );
+    assert!(
+        strict
+            .stderr
+            .contains("2 --known-failures entries match no scenario"),
+        "{}",
+        strict.dump()
+    );
     assert!(strict.json.is_some(), "the reports are still written");
 }
 
@@ -215,18 +350,36 @@ fn a_report_that_cannot_be_written_is_found_before_connecting() {
     let folder = ws.dir.path().join("a-folder");
     std::fs::create_dir_all(&folder).unwrap();
     let port = server.port.to_string();
-    let base = ["run", "scenarios", "--host", "127.0.0.1", "--port", port.as_str()];
+    let base = [
+        "run",
+        "scenarios",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        port.as_str(),
+    ];
     let cases: [(Vec<&str>, &str); 3] = [
         (vec!["--junit", under_file.to_str().unwrap()], "--junit"),
         (vec!["--json", folder.to_str().unwrap()], "--json"),
-        (vec!["--no-reports", "--summary-md", under_file.to_str().unwrap()], "Markdown summary"),
+        (
+            vec!["--no-reports", "--summary-md", under_file.to_str().unwrap()],
+            "Markdown summary",
+        ),
     ];
     for (args, what) in cases {
         let out = pop3spec(&[&base[..], &args].concat(), ws.dir.path());
         assert_eq!(out.code, 2, "{args:?}: {}", out.dump());
-        assert!(out.stderr.contains(what) && out.stderr.contains("nothing was run"), "{args:?}: {}", out.dump());
+        assert!(
+            out.stderr.contains(what) && out.stderr.contains("nothing was run"),
+            "{args:?}: {}",
+            out.dump()
+        );
     }
-    assert_eq!(server.connections(), 0, "nothing connected before the check");
+    assert_eq!(
+        server.connections(),
+        0,
+        "nothing connected before the check"
+    );
     // A writable destination is left as it was found until the run writes it.
     let out = ws.run(server.port, &[]);
     assert_eq!(out.code, 0, "{}", out.dump());

@@ -1164,7 +1164,9 @@ impl<'a> Executor<'a> {
             BodyEnd::OverLimit => {
                 return Err(self.fail(
                     step,
-                    format!("the multi-line body exceeded the limit of {max_body} octets (--max-body)"),
+                    format!(
+                        "the multi-line body exceeded the limit of {max_body} octets (--max-body)"
+                    ),
                     vec![],
                     vec![],
                     false,
@@ -1197,14 +1199,22 @@ impl<'a> Executor<'a> {
         }
     }
 
-    fn judge_body(&mut self, step: &Step, e: &ExpectMultiline, body: &Body) -> Result<(), StepFail> {
+    fn judge_body(
+        &mut self,
+        step: &Step,
+        e: &ExpectMultiline,
+        body: &Body,
+    ) -> Result<(), StepFail> {
         let octets = body.octets();
         // Comparisons use the bytes as sent; reports get escaped text (the
         // first lines only: a finding need not carry a whole mailbox), and
         // regexes see the lines decoded (invalid UTF-8 as U+FFFD).
         let mut shown: Vec<String> = body.lines().take(BODY_LINES_SHOWN).map(escape).collect();
         if body.len() > BODY_LINES_SHOWN {
-            shown.push(format!("... {} more line(s)", body.len() - BODY_LINES_SHOWN));
+            shown.push(format!(
+                "... {} more line(s)",
+                body.len() - BODY_LINES_SHOWN
+            ));
         }
         let text = || body.lines().map(String::from_utf8_lossy);
         if let Some(lines) = &e.lines {

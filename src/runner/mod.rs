@@ -94,7 +94,13 @@ pub fn read_known_failures(path: &std::path::Path) -> Result<KnownFailures, Stri
     let mut entries = Vec::new();
     let mut builder = globset::GlobSetBuilder::new();
     for (n, line) in text.lines().enumerate() {
-        let Some(entry) = line.split('#').next().unwrap_or("").split_whitespace().next() else {
+        let Some(entry) = line
+            .split('#')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .next()
+        else {
             continue;
         };
         let glob = globset::GlobBuilder::new(entry)

@@ -285,7 +285,9 @@ async fn work(shared: &Shared, worker: &Worker, mut emit: impl FnMut(usize, Scen
             let task = tokio::spawn(async move { execute::run_scenario(&s, &t, &i, strict).await });
             let abort = task.abort_handle();
             let joined = match shared.ends_at {
-                Some(t) => tokio::time::timeout_at(t, task).await.map_err(|_| abort.abort()),
+                Some(t) => tokio::time::timeout_at(t, task)
+                    .await
+                    .map_err(|_| abort.abort()),
                 None => Ok(task.await),
             };
             match joined {

@@ -180,7 +180,7 @@ fn outside_quotes_find(s: &str, needle: &str) -> Option<usize> {
     for i in 0..bytes.len() {
         if bytes[i] == b'"' {
             in_quotes = !in_quotes;
-        } else if !in_quotes && s[i..].starts_with(needle) {
+        } else if !in_quotes && bytes[i..].starts_with(needle.as_bytes()) {
             return Some(i);
         }
     }
@@ -255,6 +255,14 @@ mod tests {
                 )
             })
             .collect()
+    }
+
+    #[test]
+    fn non_ascii_text_is_an_error_not_a_panic() {
+        // Found by tests/loader_properties.rs: a multi-byte character before an
+        // operator used to be sliced through the middle.
+        assert!(Assertion::parse("\u{fffd}elected == listed").is_err());
+        assert!(Assertion::parse("\"\u{e9}\" == \"\u{e9}\"").is_ok());
     }
 
     #[test]
