@@ -8,7 +8,7 @@ use crate::cli::{
 use crate::outcome::RunResult;
 use crate::report::{self, console::ConsoleOptions, console::Progress};
 use crate::runner::seed::Seeder;
-use crate::runner::target::{Account, Target};
+use crate::runner::target::{Account, Target, TargetInfo};
 use crate::runner::tls::TlsOptions;
 use crate::runner::{self, RunOptions, Worker};
 use crate::scenario::load::{self, Problem};
@@ -21,6 +21,8 @@ use std::path::Path;
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
+/// The pre-flight probe found a set-up problem (nothing POP3 on the port, an
+/// account that cannot log in): nothing was judged.
 pub const EXIT_UNREACHABLE: u8 = 3;
 
 /// Jobs (account pairs on the bundled server) when --jobs is not given: the
@@ -181,6 +183,7 @@ pub fn target_from_args(
     target.connect_timeout = a.connect_timeout;
     target.timeout = a.timeout;
     target.max_timeout = a.max_timeout;
+    target.login_timeout = a.login_timeout.max(a.timeout);
     target.max_line = a.max_line;
     target.max_body = a.max_body;
     target.declared_capabilities = a.capabilities.clone();
@@ -314,6 +317,13 @@ pub async fn run(args: RunArgs) -> u8 {
         let mut workers = Vec::new();
         for (target, info) in targets.into_iter().zip(infos) {
             match info {
+                Ok(TargetInfo {
+                    login_problem: Some(problem),
+                    ..
+                }) => {
+                    eprintln!("error: {problem}");
+                    return EXIT_UNREACHABLE;
+                }
                 Ok(info) => workers.push(Worker::new(target, info)),
                 Err(e) => {
                     eprintln!("error: {e}\nnothing was run: check --host/--port (and --tls), and that the server is up.");
@@ -399,22 +409,26 @@ pub async fn run_against(
             scenarios.len(),
             target.label
         );
-        println!(
-            "  greeting: {}\n  CAPA: {}",
-            clip(&info.greeting, HEADER_LINE_CHARS),
-            if info.capa_supported {
+        println!("  greeting: {}", clip(&info.greeting, HEADER_LINE_CHARS));
+        if !info.capa_supported {
+            println!("  CAPA: not supported");
+        } else {
+            println!(
+                "  CAPA before login: {}",
                 capability_summary(&info.capabilities)
-            } else {
-                "not supported".into()
+            );
+            match &info.capabilities_after_login {
+                Some(after) => println!("  CAPA after login: {}", capability_summary(after)),
+                None if target.account.is_some() => println!("  CAPA after login: refused"),
+                None => println!("  CAPA after login: not checked (no account)"),
             }
-        );
+        }
         if let Some(p) = &info.capa_problem {
             println!("  warning: {p}");
         }
         for w in workers {
-            if let Some(p) = &w.info.login_problem {
-                let user = w.target.account.as_ref().map_or("", |a| a.user.as_str());
-                println!("  warning: the account {user} could not log in ({p}); TRANSACTION scenarios on it will error");
+            for (user, took) in &w.info.slow_logins {
+                println!("  note: logging in as {user} took {:.1} s (slow: longer than --timeout; the harness's own logins wait up to --login-timeout {:?})", took.as_secs_f64(), w.target.login_timeout);
             }
         }
         if workers.len() > 1 {

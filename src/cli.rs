@@ -318,6 +318,10 @@ pub struct ServerArgs {
     /// Cap on every step's read timeout, a scenario's own `timeout:` included (scripted waits such as `sleep`, `within` and `expect_silence` are bounded by `run --deadline` instead)
     #[arg(long, env = "POP3SPEC_MAX_TIMEOUT", value_name = "DURATION", value_parser = parse_positive_duration)]
     pub max_timeout: Option<std::time::Duration>,
+    /// How long the harness's own logins wait for each answer (servers delay
+    /// answers to logins on purpose, e.g. after failed attempts)
+    #[arg(long, env = "POP3SPEC_LOGIN_TIMEOUT", default_value = "30s", value_parser = parse_positive_duration)]
+    pub login_timeout: std::time::Duration,
     /// Connect timeout
     #[arg(long, env = "POP3SPEC_CONNECT_TIMEOUT", default_value = "5s", value_parser = parse_positive_duration)]
     pub connect_timeout: std::time::Duration,

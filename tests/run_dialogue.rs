@@ -337,7 +337,12 @@ fn expect_close_fails_when_the_server_stays_open() {
 
 #[test]
 fn a_server_that_never_sends_a_greeting_is_an_error_within_the_timeout() {
-    let server = FakeServer::start(Script::new().greeting(vec![Act::Hang]));
+    // The probe (connection 0) is greeted; a port that never greets at all
+    // stops the run before any scenario (tests/verdict_trust.rs).
+    let server = FakeServer::start_each(|i| match i {
+        0 => Script::new(),
+        _ => Script::new().greeting(vec![Act::Hang]),
+    });
     let ws = Workspace::new();
     ws.write(
         "s.yaml",
@@ -414,11 +419,19 @@ fn variables_in_regexes_match_their_values_literally() {
 /// and then an error (the run could not judge), not a failure of the server.
 #[test]
 fn login_refused_for_login_delay_is_an_error_not_a_failure() {
-    let script = Script::new()
-        .on("USER alice", "+OK\r\n")
-        .on("PASS pw1", "-ERR [LOGIN-DELAY] wait 900 seconds\r\n")
-        .on("NOOP", "+OK\r\n");
-    let server = FakeServer::start(script);
+    // Connections 0 and 1 are the probe's (greeting and CAPA, then its
+    // login, which succeeds); every later login is refused under the delay.
+    let server = FakeServer::start_each(|i| {
+        let refusal = if i < 2 {
+            "+OK logged in\r\n"
+        } else {
+            "-ERR [LOGIN-DELAY] wait 900 seconds\r\n"
+        };
+        Script::new()
+            .on("USER alice", "+OK\r\n")
+            .on("PASS pw1", refusal)
+            .on("NOOP", "+OK\r\n")
+    });
     let ws = Workspace::new();
     ws.write(
         "s.yaml",

@@ -81,7 +81,7 @@ requirement: >-
   TODO: the rule in your own words; it is printed under every failure.
 level: {level}  # must: a deviation fails | should: graded non-strict | info: never fails
 tags: []  # labels for --tag / --skip-tag
-# requires: [UIDL]          # CAPA tags, or capa, apop, second-account, implicit-tls
+# requires: [UIDL]          # CAPA tags, or capa, apop, second-account, implicit-tls, certificate-verification
 # state: transaction        # connected | authorization (default) | transaction
 # fixture: three-messages   # a folder of scenarios/fixtures/ seeded before the run
 # catches: []               # reference-server faults this scenario must detect

@@ -30,6 +30,13 @@ struct Session {
     /// False until the greeting was read (state `connected` leaves it to the steps).
     greeted: bool,
     last_command: Option<String>,
+    /// The bytes of the last send, to tell whether they owe an answer.
+    last_sent: Vec<u8>,
+    /// The server answered a command on this connection (a step's or the
+    /// harness's login): it was working before any later silence.
+    answered: bool,
+    /// The last line read was a SASL continuation (`+ ...`).
+    in_sasl: bool,
     /// A read timed out: the server is not answering, so ending the session
     /// politely would only wait for another timeout.
     stalled: bool,
@@ -183,13 +190,31 @@ pub async fn run_scenario(
 }
 
 fn skip_reason(scenario: &Scenario, target: &Target, info: &TargetInfo) -> Option<String> {
+    let logged_in = scenario.state == State::Transaction;
     for r in &scenario.requires {
-        if let Some(why) = info.unmet(r, target) {
+        if let Some(why) = info.unmet(r, target, logged_in) {
             return Some(format!("requires {r}: {why}"));
         }
     }
-    if scenario.state == State::Transaction && target.account.is_none() {
-        return Some("needs a logged-in session: pass --user and --pass".into());
+    // A capability declared with --capability stands in for `requires:`
+    // only: a scenario that asks the server for its CAPA list tests the CAPA
+    // command itself, which RFC 2449 leaves optional.
+    if !info.capa_supported && scenario.expects_capa_listing() {
+        return Some(
+            "it asks for the CAPA list, and the server does not support CAPA (optional, RFC 2449 §5)"
+                .into(),
+        );
+    }
+    let uses = scenario.account_use();
+    if uses.first && target.account.is_none() {
+        return Some(if logged_in {
+            "needs a logged-in session: pass --user and --pass".into()
+        } else {
+            "needs the test account: pass --user and --pass".into()
+        });
+    }
+    if uses.second && target.account2.is_none() {
+        return Some("needs the second test account: pass --user2 and --pass2".into());
     }
     if let Some(f) = &scenario.fixture {
         if target.seeder.is_none() {
@@ -356,6 +381,9 @@ impl<'a> Executor<'a> {
                 conn,
                 greeted: false,
                 last_command: None,
+                last_sent: Vec::new(),
+                answered: false,
+                in_sasl: false,
                 stalled: false,
                 implicit_tls: false,
             },
@@ -453,7 +481,10 @@ impl<'a> Executor<'a> {
                 .login(&mut session.conn, &account, &greeting, &mut log)
                 .await
             {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    session.answered = true;
+                    return Ok(());
+                }
                 Err(OpenError::Protocol(m))
                     if (tries * LOCK_RETRY_PAUSE < self.target.lock_wait
                         && is_lock_refusal(&m))
@@ -589,6 +620,7 @@ impl<'a> Executor<'a> {
                         .push(&step.session, Direction::Client, shown.clone());
                     let session = self.session(step)?;
                     session.last_command = Some(shown);
+                    session.last_sent = bytes.clone();
                     if let Err(e) = session.conn.send(&bytes).await {
                         return Err(self.fail(
                             step,
@@ -913,8 +945,33 @@ impl<'a> Executor<'a> {
                     session.greeted = true;
                     let text = String::from_utf8_lossy(&line.bytes).into_owned();
                     set_greeting_vars(&mut self.vars, &name, &text);
+                } else if !session.last_sent.is_empty() {
+                    session.answered = true;
                 }
+                session.in_sasl = line.bytes == b"+" || line.bytes.starts_with(b"+ ");
                 Ok(line)
+            }
+            ReadEvent::Timeout { ref partial } if partial.is_empty() && self.owes_answer(&name) => {
+                let actual = self.note_unfinished(&name, &event);
+                if self.accepts_connections().await {
+                    self.rec.push(
+                        &name,
+                        Direction::Note,
+                        "a new connection was greeted: the server is up, and this one went silent"
+                            .into(),
+                    );
+                    return Err(self.fail(
+                        step,
+                        format!("no answer within {timeout:?} to a command that must be answered (RFC 1939 §3: every command gets a +OK or -ERR response); the server answered earlier commands on this connection and still accepts new ones"),
+                        vec!["a response line".into()],
+                        vec![actual],
+                        false,
+                    ));
+                }
+                Err(self.error(
+                    step,
+                    format!("no complete response line within {timeout:?}, and the server greets no new connection either"),
+                ))
             }
             other => {
                 let actual = self.note_unfinished(&name, &other);
@@ -957,6 +1014,50 @@ impl<'a> Executor<'a> {
                 })
             }
         }
+    }
+
+    /// Whether the session's last send owes an answer: the connection
+    /// answered an earlier command, and what was sent is complete command
+    /// lines within RFC 2449 §4's 255 octets (a longer or unfinished line
+    /// may go unanswered), not a login.
+    fn owes_answer(&self, name: &str) -> bool {
+        let Some(session) = self.sessions.get(name) else {
+            return false;
+        };
+        let sent = &session.last_sent;
+        // Logins are left out: servers delay the answer to a failed one on
+        // purpose (seconds of penalty), which is allowed.
+        let login = sent
+            .split(|&b| b == b' ' || b == b'\r')
+            .next()
+            .is_some_and(|w| {
+                ["USER", "PASS", "APOP", "AUTH"]
+                    .iter()
+                    .any(|c| c.as_bytes().eq_ignore_ascii_case(w))
+            });
+        session.answered
+            && !login
+            && !session.in_sasl
+            && sent.ends_with(b"\r\n")
+            && sent
+                .split_inclusive(|&b| b == b'\n')
+                .all(|l| l.len() <= 255 && l.ends_with(b"\r\n") && !l[..l.len() - 2].is_empty())
+    }
+
+    /// Whether the server still greets a new connection (then a silent
+    /// session is the server's doing, not a dead machine or network).
+    async fn accepts_connections(&self) -> bool {
+        let implicit = self
+            .sessions
+            .values()
+            .any(|s| s.implicit_tls && !self.target.implicit_tls);
+        let Ok(mut conn) = self.target.connect(implicit).await else {
+            return false;
+        };
+        let deadline = Instant::now() + self.timeout;
+        let greeted = matches!(conn.read_line(deadline).await, ReadEvent::Line(l) if status_of(&l.bytes.to_ascii_uppercase()).is_some());
+        conn.drop_connection().await;
+        greeted
     }
 
     /// Records in the transcript what a read that produced no line left behind

@@ -47,6 +47,11 @@ pub struct Target {
     pub seeder2: Option<Seeder>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
+    /// How long the harness's own logins (the probe's, a scenario's
+    /// precondition, `login:` steps) wait for each answer: longer than
+    /// `timeout`, since servers delay answers to logins on purpose
+    /// (authentication penalties).
+    pub login_timeout: Duration,
     /// Caps every step's timeout, a scenario's own `timeout:` included (the
     /// self-test's fault runs, where a swallowed answer should cost little).
     pub max_timeout: Option<Duration>,
@@ -86,6 +91,7 @@ impl Target {
             seeder2: None,
             connect_timeout: Duration::from_secs(5),
             timeout: Duration::from_secs(5),
+            login_timeout: Duration::from_secs(30),
             max_timeout: None,
             max_line: crate::DEFAULT_MAX_LINE,
             max_body: crate::DEFAULT_MAX_BODY,
@@ -103,21 +109,60 @@ pub struct TargetInfo {
     pub greeting: String,
     pub apop: bool,
     pub capa_supported: bool,
-    /// Escaped capability lines (at most a thousand are kept).
+    /// CAPA before login (AUTHORIZATION state): escaped capability lines (at
+    /// most a thousand are kept).
     pub capabilities: Vec<String>,
+    /// CAPA after login (TRANSACTION state); None when no account was given or
+    /// CAPA was refused there.
+    pub capabilities_after_login: Option<Vec<String>>,
     /// Why a CAPA response could not be read whole (over --max-body, no end).
     pub capa_problem: Option<String>,
-    /// Why the probe login failed, if it did (transaction scenarios will error).
+    /// Accounts whose probe login took longer than the step timeout, and how long.
+    pub slow_logins: Vec<(String, Duration)>,
+    /// Why a configured account could not log in (a run against `--host`
+    /// stops with exit 3; on the bundled server under a fault, the
+    /// scenarios judge it).
     pub login_problem: Option<String>,
 }
 
+/// How long the probe retries a login refused for a lock or LOGIN-DELAY.
+const LOGIN_RETRY_WAIT: Duration = Duration::from_millis(2500);
+
+/// What a first answer that is not POP3 suggests is listening: ": a TLS
+/// server; pass --tls" and the like, or the generic hint.
+fn what_speaks(bytes: &[u8], tls_hint: &str) -> String {
+    if matches!(bytes.first(), Some(0x14..=0x17)) && bytes.get(1) == Some(&0x03) {
+        ": that is a TLS record, so the port speaks TLS: pass --tls (POP3S, RFC 8314)".into()
+    } else if bytes.starts_with(b"HTTP/") || bytes.starts_with(b"<") {
+        ": that is an HTTP server; wrong port? (POP3 is usually 110, POP3S 995)".into()
+    } else if bytes.starts_with(b"* OK") {
+        ": that is an IMAP server; wrong port? (POP3 is usually 110, POP3S 995)".into()
+    } else if bytes.starts_with(b"220") {
+        ": that is an SMTP server; wrong port? (POP3 is usually 110, POP3S 995)".into()
+    } else {
+        format!(": wrong port?{tls_hint}")
+    }
+}
+
 impl TargetInfo {
-    /// `None` when the requirement holds, else the reason to skip.
-    pub fn unmet(&self, requirement: &str, target: &Target) -> Option<String> {
+    /// The CAPA list of the state a scenario's commands run in: after login
+    /// when it starts logged in (and CAPA answered there), else before login.
+    /// RFC 2449 §5 lets the lists differ; a capability announced only after
+    /// login says nothing about AUTHORIZATION, and the reverse.
+    pub fn capabilities_in(&self, logged_in: bool) -> &[String] {
+        match &self.capabilities_after_login {
+            Some(after) if logged_in => after,
+            _ => &self.capabilities,
+        }
+    }
+
+    /// `None` when the requirement holds for a scenario whose commands run
+    /// logged in (`logged_in`) or before login, else the reason to skip.
+    pub fn unmet(&self, requirement: &str, target: &Target, logged_in: bool) -> Option<String> {
         let r = requirement.trim();
         let ok = |b: bool, why: &str| if b { None } else { Some(why.to_string()) };
         match r {
-            "capa" => ok(self.capa_supported, "the server does not support CAPA"),
+            "capa" => ok(self.capa_supported, "the server does not support CAPA (optional, RFC 2449 §5)"),
             "apop" => ok(
                 self.apop,
                 "the greeting carries no APOP timestamp, so APOP is not offered",
@@ -130,12 +175,23 @@ impl TargetInfo {
                 target.implicit_tls || target.tls_port.is_some(),
                 "no implicit-TLS port (--tls-port)",
             ),
+            "certificate-verification" => ok(
+                !target.tls.insecure,
+                "--insecure turns certificate verification off, so the certificate cannot be judged",
+            ),
             _ => {
                 let mut words = r.split_whitespace();
                 let tag = words.next().unwrap_or("");
                 let args: Vec<&str> = words.collect();
-                let announced = self
-                    .capabilities
+                // STLS, USER and SASL announce commands of the AUTHORIZATION
+                // state (RFC 2595 §4, RFC 2449 §6.2, RFC 5034 §3): a scenario
+                // that checks them after login needs them offered before.
+                let logged_in = logged_in
+                    && !["STLS", "USER", "SASL"]
+                        .iter()
+                        .any(|c| c.eq_ignore_ascii_case(tag));
+                let state_list = self.capabilities_in(logged_in);
+                let announced = state_list
                     .iter()
                     .chain(&target.declared_capabilities)
                     .any(|line| {
@@ -147,6 +203,11 @@ impl TargetInfo {
                                     .any(|x| x.eq_ignore_ascii_case(a))
                             })
                     });
+                let state = if logged_in && self.capabilities_after_login.is_some() {
+                    "after login"
+                } else {
+                    "before login"
+                };
                 if announced {
                     None
                 } else if !self.capa_supported {
@@ -154,7 +215,7 @@ impl TargetInfo {
                         "the server does not support CAPA, so `{r}` cannot be confirmed (declare it with --capability '{r}')"
                     ))
                 } else {
-                    Some(format!("the server does not announce `{r}` in CAPA"))
+                    Some(format!("the server does not announce `{r}` in CAPA {state}, the state this scenario's commands run in"))
                 }
             }
         }
@@ -231,13 +292,22 @@ impl Target {
         Ok(conn)
     }
 
-    /// Reads one status line; Ok((is_ok, text)).
+    /// Reads one status line within the step timeout; Ok((is_ok, text)).
     pub async fn read_status(
         &self,
         conn: &mut Connection,
         log: Log<'_>,
     ) -> Result<(bool, String), OpenError> {
-        let deadline = Instant::now() + self.timeout;
+        self.read_status_within(conn, log, self.timeout).await
+    }
+
+    async fn read_status_within(
+        &self,
+        conn: &mut Connection,
+        log: Log<'_>,
+        timeout: Duration,
+    ) -> Result<(bool, String), OpenError> {
+        let deadline = Instant::now() + timeout;
         match conn.read_line(deadline).await {
             ReadEvent::Line(line) => {
                 let text = String::from_utf8_lossy(&line.bytes).into_owned();
@@ -257,10 +327,9 @@ impl Target {
             ReadEvent::Closed { .. } => Err(OpenError::Protocol(
                 "the server closed the connection".into(),
             )),
-            ReadEvent::Timeout { .. } => Err(OpenError::Other(format!(
-                "no response within {:?}",
-                self.timeout
-            ))),
+            ReadEvent::Timeout { .. } => {
+                Err(OpenError::Other(format!("no response within {timeout:?}")))
+            }
             ReadEvent::TooLong { .. } => Err(OpenError::Protocol("over-long response line".into())),
         }
     }
@@ -273,11 +342,23 @@ impl Target {
         shown: &str,
         log: Log<'_>,
     ) -> Result<(bool, String), OpenError> {
+        self.command_within(conn, line, shown, log, self.timeout)
+            .await
+    }
+
+    async fn command_within(
+        &self,
+        conn: &mut Connection,
+        line: &str,
+        shown: &str,
+        log: Log<'_>,
+        timeout: Duration,
+    ) -> Result<(bool, String), OpenError> {
         log(false, shown.to_string());
         conn.send(format!("{line}\r\n").as_bytes())
             .await
             .map_err(|e| OpenError::Protocol(format!("sending `{shown}` failed: {e}")))?;
-        self.read_status(conn, log).await
+        self.read_status_within(conn, log, timeout).await
     }
 
     /// STLS on a fresh connection, when the run uses `--starttls`.
@@ -306,18 +387,25 @@ impl Target {
         match self.auth {
             AuthMechanism::User => {
                 let (ok, text) = self
-                    .command(
+                    .command_within(
                         conn,
                         &format!("USER {}", account.user),
                         &format!("USER {}", account.user),
                         log,
+                        self.login_timeout,
                     )
                     .await?;
                 if !ok {
                     return Err(refused("USER", text));
                 }
                 let (ok, text) = self
-                    .command(conn, &format!("PASS {}", account.pass), "PASS ***", log)
+                    .command_within(
+                        conn,
+                        &format!("PASS {}", account.pass),
+                        "PASS ***",
+                        log,
+                        self.login_timeout,
+                    )
                     .await?;
                 if !ok {
                     return Err(refused("PASS", text));
@@ -331,11 +419,12 @@ impl Target {
                 };
                 let digest = apop_digest(&ts, &account.pass);
                 let (ok, text) = self
-                    .command(
+                    .command_within(
                         conn,
                         &format!("APOP {} {digest}", account.user),
                         &format!("APOP {} ***", account.user),
                         log,
+                        self.login_timeout,
                     )
                     .await?;
                 if !ok {
@@ -347,7 +436,13 @@ impl Target {
                 let token = base64::engine::general_purpose::STANDARD
                     .encode(format!("\0{}\0{}", account.user, account.pass));
                 let (ok, text) = self
-                    .command(conn, &format!("AUTH PLAIN {token}"), "AUTH PLAIN ***", log)
+                    .command_within(
+                        conn,
+                        &format!("AUTH PLAIN {token}"),
+                        "AUTH PLAIN ***",
+                        log,
+                        self.login_timeout,
+                    )
                     .await?;
                 if !ok {
                     return Err(refused("AUTH PLAIN", text));
@@ -357,23 +452,21 @@ impl Target {
         Ok(())
     }
 
-    /// Learns the greeting and capabilities. Err only when the server cannot be reached.
+    /// Learns the greeting and the capabilities before and after login, and
+    /// checks that the configured accounts log in (`login_problem`). Err (the
+    /// run stops with exit 3, nothing judged) when nothing POP3 answers on
+    /// the port: the set-up's problem, not the server's.
     pub async fn probe(&self) -> Result<TargetInfo, String> {
         let mut info = TargetInfo::default();
         let mut quiet = |_: bool, _: String| {};
         let mut conn = match self.connect(false).await {
             Ok(c) => c,
-            Err(OpenError::Unreachable(m)) => return Err(m),
+            Err(OpenError::Other(m)) if m.starts_with("TLS handshake failed") && !m.contains("certificate") => {
+                return Err(format!("{m}\nhint: the port may not speak TLS: drop --tls (or use --starttls for STLS on a plain POP3 port)"))
+            }
             Err(e) => return Err(e.message().to_string()),
         };
-        // Whatever the greeting is, judging it is the scenarios' job; the probe
-        // only needs to know that something listens there.
-        let greeting = match conn.read_line(Instant::now() + self.timeout).await {
-            ReadEvent::Line(l) => escape(&l.bytes),
-            // A server that does not greet will not answer CAPA either; the
-            // scenarios will report it, each within its own timeout.
-            _ => return Ok(info),
-        };
+        let greeting = self.probe_greeting(&mut conn).await?;
         info.apop = apop_timestamp(&greeting).is_some();
         info.greeting = greeting.clone();
         if self.starttls {
@@ -387,35 +480,131 @@ impl Target {
             info.capa_problem = capa.problem;
         }
         let _ = self.command(&mut conn, "QUIT", "QUIT", &mut quiet).await;
-        if let Some(account) = &self.account {
+        for account in self.account.iter().chain(&self.account2) {
+            let started = Instant::now();
             match self.open_logged_in(account).await {
                 Ok(mut conn) => {
-                    if let Some(capa) = self.capa(&mut conn).await {
-                        info.capa_supported = true;
-                        info.capa_problem = info.capa_problem.take().or(capa.problem);
-                        for c in capa.lines {
-                            if !info.capabilities.contains(&c) {
-                                info.capabilities.push(c);
-                            }
+                    let took = started.elapsed();
+                    if took > self.timeout {
+                        info.slow_logins.push((account.user.clone(), took));
+                    }
+                    if info.capabilities_after_login.is_none() {
+                        if let Some(capa) = self.capa(&mut conn).await {
+                            info.capa_supported = true;
+                            info.capa_problem = info.capa_problem.take().or(capa.problem);
+                            info.capabilities_after_login = Some(capa.lines);
                         }
                     }
                     let _ = self.command(&mut conn, "QUIT", "QUIT", &mut quiet).await;
                 }
                 Err(e) => {
-                    let mut problem = e.message().to_string();
+                    let took = started.elapsed();
+                    let mut problem = match e {
+                        OpenError::Other(m) if took >= self.login_timeout => format!(
+                            "the account {} could not log in within --login-timeout {:?}: the server is slow to answer a login ({m}); give it more time with --login-timeout",
+                            account.user, self.login_timeout
+                        ),
+                        e => format!(
+                            "the account {} could not log in: {}\nhint: check --user/--pass (and --user2/--pass2, --auth); nothing was judged",
+                            account.user,
+                            e.message()
+                        ),
+                    };
                     for a in self.account.iter().chain(&self.account2) {
                         if !a.pass.is_empty() {
                             problem = problem.replace(&a.pass, "***");
                         }
                     }
                     info.login_problem = Some(problem);
+                    break;
                 }
             }
         }
         Ok(info)
     }
 
+    /// Reads the greeting for the probe; Err (with a hint) when what answers
+    /// on the port is not a POP3 server. The greeting's exact form is the
+    /// scenarios' to judge: `+ok` still counts as POP3 here.
+    async fn probe_greeting(&self, conn: &mut Connection) -> Result<String, String> {
+        let port = self.port;
+        let deadline = Instant::now() + self.timeout;
+        let tls_hint = if self.implicit_tls {
+            ""
+        } else {
+            " (a POP3S port such as 995 needs --tls)"
+        };
+        match conn.read_line(deadline).await {
+            ReadEvent::Line(l) => {
+                let upper = l.bytes.to_ascii_uppercase();
+                if status_of(&upper).is_some() {
+                    return Ok(escape(&l.bytes));
+                }
+                Err(format!(
+                    "port {port} answered `{}`, which is not a POP3 greeting (+OK or -ERR){}",
+                    escape(&l.bytes[..l.bytes.len().min(80)]),
+                    what_speaks(&l.bytes, tls_hint)
+                ))
+            }
+            ReadEvent::TooLong { prefix } => Err(format!(
+                "port {port} sent a line of over {} octets instead of a POP3 greeting{}",
+                self.max_line,
+                what_speaks(&prefix, tls_hint)
+            )),
+            ReadEvent::Closed { partial, .. } if !partial.is_empty() => Err(format!(
+                "port {port} sent `{}` and closed the connection: not a POP3 greeting{}",
+                escape(&partial[..partial.len().min(80)]),
+                what_speaks(&partial, tls_hint)
+            )),
+            ReadEvent::Closed { .. } => Err(format!(
+                "port {port} closed the connection without a greeting: is a POP3 server listening there?"
+            )),
+            ReadEvent::Timeout { partial } if !partial.is_empty() => Err(format!(
+                "port {port} sent `{}` and no complete greeting within {:?}{}",
+                escape(&partial[..partial.len().min(80)]),
+                self.timeout,
+                what_speaks(&partial, tls_hint)
+            )),
+            ReadEvent::Timeout { .. } => {
+                // TLS and HTTP servers wait for the client to speak first; a
+                // line from us makes them show what they are.
+                let _ = conn.send(b"QUIT\r\n").await;
+                let answer = conn
+                    .wait_for_bytes(Instant::now() + self.timeout.min(Duration::from_secs(2)))
+                    .await
+                    .unwrap_or_default();
+                let kind = if answer.is_empty() {
+                    format!(": nothing on it speaks first, and a POP3 server greets at once; wrong port?{tls_hint}")
+                } else {
+                    what_speaks(&answer, tls_hint)
+                };
+                Err(format!(
+                    "port {port} sent no greeting within {:?}{kind}",
+                    self.timeout
+                ))
+            }
+        }
+    }
+
+    /// A connection logged in as `account`; a login refused because the
+    /// maildrop is still locked, or under LOGIN-DELAY, is tried again for a
+    /// while on a fresh connection.
     async fn open_logged_in(&self, account: &Account) -> Result<Connection, OpenError> {
+        let started = Instant::now();
+        loop {
+            match self.try_open_logged_in(account).await {
+                Err(OpenError::Protocol(m))
+                    if started.elapsed() < self.lock_wait.max(LOGIN_RETRY_WAIT)
+                        && (m.contains("[LOGIN-DELAY]") || m.contains("[IN-USE]")) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn try_open_logged_in(&self, account: &Account) -> Result<Connection, OpenError> {
         let mut quiet = |_: bool, _: String| {};
         let mut conn = self.connect(false).await?;
         let (ok, greeting) = self.read_status(&mut conn, &mut quiet).await?;

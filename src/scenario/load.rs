@@ -817,10 +817,16 @@ fn undefined_hint(defined: &BTreeSet<String>) -> String {
     )
 }
 
-const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, second-account, implicit-tls";
+const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, second-account, implicit-tls, certificate-verification";
 
 /// Harness-known conditions a scenario may require (see docs/scenario-format.md).
-pub const CONDITIONS: &[&str] = &["capa", "apop", "second-account", "implicit-tls"];
+pub const CONDITIONS: &[&str] = &[
+    "capa",
+    "apop",
+    "second-account",
+    "implicit-tls",
+    "certificate-verification",
+];
 
 fn check_requirement(r: &str) -> Result<(), String> {
     let r = r.trim();

@@ -111,6 +111,25 @@ impl Scenario {
         self.wait_steps().len()
     }
 
+    /// Whether the scenario sends CAPA and expects the listing (`+OK` and a
+    /// body): it tests the CAPA command, so a server without CAPA skips it
+    /// even when `--capability` declares what `requires:` names.
+    pub fn expects_capa_listing(&self) -> bool {
+        fn scan(steps: &[Step]) -> bool {
+            steps.windows(2).any(|pair| {
+                let sends_capa = matches!(&pair[0].action, Action::Send(t)
+                    if t.source.split_whitespace().next().is_some_and(|w| w.eq_ignore_ascii_case("CAPA")));
+                let wants_listing = matches!(&pair[1].action, Action::ExpectMultiline(e)
+                    if e.head.status == StatusWant::Ok);
+                sends_capa && wants_listing && pair[0].session == pair[1].session
+            }) || steps.iter().any(|step| match &step.action {
+                Action::OneOf(alternatives) => alternatives.iter().any(|a| scan(&a.steps)),
+                _ => false,
+            })
+        }
+        scan(&self.steps)
+    }
+
     /// Whether the scenario waits for the server's autologout timer (it reads
     /// `idle_wait`), which the bundled server runs short on a server of its own.
     pub fn uses_autologout(&self) -> bool {

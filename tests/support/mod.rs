@@ -388,13 +388,8 @@ impl Workspace {
     /// `pop3spec run scenarios/ --host 127.0.0.1 --port P --timeout 1s --json .. --junit .. --color never EXTRA`.
     pub fn run(&self, port: u16, extra: &[&str]) -> RunOutput {
         let scen = self.scenarios();
-        let json = self.json_path();
-        let junit = self.junit_path();
-        let _ = std::fs::remove_file(&json);
-        let _ = std::fs::remove_file(&junit);
         let port = port.to_string();
-        let mut args: Vec<&std::ffi::OsStr> = vec![
-            "run".as_ref(),
+        let head: Vec<&std::ffi::OsStr> = vec![
             scen.as_os_str(),
             "--host".as_ref(),
             "127.0.0.1".as_ref(),
@@ -404,13 +399,31 @@ impl Workspace {
             "1s".as_ref(),
             "--connect-timeout".as_ref(),
             "2s".as_ref(),
+        ];
+        self.run_reported(&head, extra)
+    }
+
+    /// `pop3spec run PATH` on the bundled reference server, with the reports
+    /// of [`Workspace::run`].
+    pub fn run_bundled(&self, path: &Path, extra: &[&str]) -> RunOutput {
+        self.run_reported(&[path.as_os_str()], extra)
+    }
+
+    fn run_reported(&self, head: &[&std::ffi::OsStr], extra: &[&str]) -> RunOutput {
+        let json = self.json_path();
+        let junit = self.junit_path();
+        let _ = std::fs::remove_file(&json);
+        let _ = std::fs::remove_file(&junit);
+        let mut args: Vec<&std::ffi::OsStr> = vec!["run".as_ref()];
+        args.extend_from_slice(head);
+        args.extend([
             "--json".as_ref(),
             json.as_os_str(),
             "--junit".as_ref(),
             junit.as_os_str(),
             "--color".as_ref(),
             "never".as_ref(),
-        ];
+        ]);
         args.extend(extra.iter().map(std::ffi::OsStr::new));
         let out = pop3spec(&args, self.dir.path());
         let json_text = std::fs::read_to_string(&json).ok();

@@ -1,0 +1,419 @@
+//! Verdicts a server maintainer can trust (issue 13): a broken set-up stops
+//! the run before anything is judged (exit 3, with a hint), behaviour the RFCs
+//! allow is never a failure, and silence where an answer is owed is.
+//! Each test runs the real binary against a scripted fake server.
+
+mod support;
+
+use std::time::Duration;
+use support::*;
+
+const PASSING: &str = "  - send: NOOP\n  - expect: { status: ok }\n";
+
+fn noop_server() -> Script {
+    Script::new().on("NOOP", "+OK\r\n")
+}
+
+/// Exit 3, nothing judged (no report written), quickly, and stderr holds
+/// every one of `parts`.
+fn assert_stopped(out: &RunOutput, parts: &[&str]) {
+    assert_eq!(out.code, 3, "{}", out.dump());
+    assert!(
+        out.json.is_none(),
+        "nothing is judged, so no report\n{}",
+        out.dump()
+    );
+    assert!(
+        out.elapsed < Duration::from_secs(8),
+        "took {:?}\n{}",
+        out.elapsed,
+        out.dump()
+    );
+    for part in parts {
+        assert!(
+            out.stderr.contains(part),
+            "stderr lacks {part:?}\n{}",
+            out.dump()
+        );
+    }
+}
+
+fn one_passing(ws: &Workspace) {
+    ws.write("p.yaml", &scenario("trust.passing", "must", "", PASSING));
+}
+
+// ---------------------------------------------------------------- 7: no POP3 on the port
+
+#[test]
+fn http_server_on_the_port_stops_the_run_with_exit_3() {
+    // Speaks only when spoken to, like any HTTP server.
+    let server = FakeServer::start(Script::new().greeting(vec![]).on_fn(
+        |_| true,
+        vec![
+            Act::Send(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec()),
+            Act::Close,
+        ],
+    ));
+    let ws = Workspace::new();
+    one_passing(&ws);
+    let out = ws.run(server.port, &[]);
+    assert_stopped(&out, &["no greeting", "HTTP server", "wrong port"]);
+}
+
+#[test]
+fn tls_on_a_plaintext_port_stops_the_run_and_suggests_tls() {
+    // A TLS server answers a plaintext line with an alert record and closes.
+    let alert = vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32];
+    let server = FakeServer::start(
+        Script::new()
+            .greeting(vec![])
+            .on_fn(|_| true, vec![Act::Send(alert.clone()), Act::Close]),
+    );
+    let ws = Workspace::new();
+    one_passing(&ws);
+    let out = ws.run(server.port, &[]);
+    assert_stopped(&out, &["TLS record", "--tls"]);
+}
+
+#[test]
+fn a_greeting_that_is_not_pop3_stops_the_run() {
+    let server = FakeServer::start(
+        Script::new().greeting(vec![Act::Send(b"* OK IMAP4rev1 ready\r\n".to_vec())]),
+    );
+    let ws = Workspace::new();
+    one_passing(&ws);
+    let out = ws.run(server.port, &[]);
+    assert_stopped(&out, &["not a POP3 greeting", "IMAP"]);
+}
+
+#[test]
+fn nothing_speaking_on_the_port_stops_the_run() {
+    let server = FakeServer::start(Script::new().greeting(vec![Act::Hang]));
+    let ws = Workspace::new();
+    one_passing(&ws);
+    let out = ws.run(server.port, &[]);
+    assert_stopped(&out, &["no greeting within 1s", "--tls"]);
+}
+
+#[test]
+fn tls_flag_on_a_plaintext_pop3_port_says_to_drop_it() {
+    let server = FakeServer::start(noop_server());
+    let ws = Workspace::new();
+    one_passing(&ws);
+    let out = ws.run(server.port, &["--tls", "--insecure"]);
+    assert_stopped(&out, &["drop --tls"]);
+}
+
+// ---------------------------------------------------------------- 8: accounts that cannot log in
+
+#[test]
+fn rejected_credentials_stop_the_run_naming_the_account_and_the_answer() {
+    let server = FakeServer::start(noop_server().account("alice", "right"));
+    let ws = Workspace::new();
+    one_passing(&ws);
+    ws.write(
+        "t.yaml",
+        &scenario("trust.logged-in", "must", "state: transaction\n", PASSING),
+    );
+    let out = ws.run(server.port, &["--user", "alice", "--pass", "wrong"]);
+    assert_stopped(&out, &["alice could not log in", "-ERR invalid password"]);
+    assert!(!out.stderr.contains("wrong"), "{}", out.dump());
+}
+
+#[test]
+fn a_rejected_second_account_stops_the_run_too() {
+    let server = FakeServer::start(
+        noop_server()
+            .account("alice", "a-pass")
+            .on("USER bob", "+OK\r\n"),
+    );
+    let ws = Workspace::new();
+    one_passing(&ws);
+    let out = ws.run(
+        server.port,
+        &[
+            "--user", "alice", "--pass", "a-pass", "--user2", "bob", "--pass2", "b-pass",
+        ],
+    );
+    assert_stopped(&out, &["bob could not log in", "-ERR invalid password"]);
+}
+
+#[test]
+fn a_slow_login_is_waited_for_and_reported_as_slow() {
+    // PASS answered after 1.5 s, beyond --timeout 1s: an authentication
+    // penalty, not a refusal.
+    let server = FakeServer::start(noop_server().account("alice", "pw").on_acts(
+        "PASS pw",
+        vec![
+            Act::Sleep(Duration::from_millis(1500)),
+            Act::Send(b"+OK logged in\r\n".to_vec()),
+        ],
+    ));
+    let ws = Workspace::new();
+    ws.write(
+        "t.yaml",
+        &scenario("trust.logged-in", "must", "state: transaction\n", PASSING),
+    );
+    let out = ws.run(server.port, &["--user", "alice", "--pass", "pw"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(out.outcome("trust.logged-in"), "pass", "{}", out.dump());
+    assert!(
+        out.stdout.contains("logging in as alice took") && out.stdout.contains("slow"),
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn a_login_slower_than_the_login_timeout_stops_the_run_saying_slow() {
+    let server = FakeServer::start(
+        noop_server()
+            .account("alice", "pw")
+            .on_acts("PASS pw", vec![Act::Hang]),
+    );
+    let ws = Workspace::new();
+    one_passing(&ws);
+    let out = ws.run(
+        server.port,
+        &["--user", "alice", "--pass", "pw", "--login-timeout", "2s"],
+    );
+    assert_stopped(
+        &out,
+        &["alice could not log in within --login-timeout", "slow"],
+    );
+}
+
+// ---------------------------------------------------------------- 9: no account given
+
+#[test]
+fn without_an_account_scenarios_that_need_one_are_skipped() {
+    let server = FakeServer::start(noop_server().on("USER *", "+OK\r\n"));
+    let ws = Workspace::new();
+    one_passing(&ws);
+    ws.write(
+        "u.yaml",
+        &scenario(
+            "trust.names-user",
+            "must",
+            "",
+            "  - send: USER {{user}}\n  - expect: { status: ok }\n",
+        ),
+    );
+    ws.write(
+        "l.yaml",
+        &scenario(
+            "trust.logs-in",
+            "must",
+            "",
+            "  - login: true\n  - send: NOOP\n  - expect: { status: ok }\n",
+        ),
+    );
+    ws.write(
+        "t.yaml",
+        &scenario("trust.transaction", "must", "state: transaction\n", PASSING),
+    );
+    ws.write(
+        "b.yaml",
+        &scenario(
+            "trust.second",
+            "must",
+            "",
+            "  - send: USER {{user2}}\n  - expect: { status: ok }\n",
+        ),
+    );
+    let out = ws.run(server.port, &[]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(out.outcome("trust.passing"), "pass", "{}", out.dump());
+    for id in ["trust.names-user", "trust.logs-in", "trust.transaction"] {
+        assert_eq!(out.outcome(id), "skipped", "{id}\n{}", out.dump());
+        let reason = out.scenario(id)["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains("--user and --pass"), "{id}: {reason}");
+    }
+    assert_eq!(out.outcome("trust.second"), "skipped", "{}", out.dump());
+    let reason = out.scenario("trust.second")["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("--user2"), "{reason}");
+}
+
+// ---------------------------------------------------------------- 1: capabilities per state
+
+/// CAPA lists `USER` before login and adds PIPELINING and RESP-CODES after
+/// it; connection 1 is the probe's login, the only one that asks CAPA
+/// logged in here.
+fn capabilities_after_login_only() -> FakeServer {
+    FakeServer::start_each(|i| {
+        let script = noop_server().account("alice", "pw");
+        if i == 1 {
+            script.capa(&["USER", "PIPELINING", "RESP-CODES"])
+        } else {
+            script.capa(&["USER"])
+        }
+    })
+}
+
+#[test]
+fn capabilities_are_kept_per_state_and_checked_in_the_scenarios_state() {
+    let server = capabilities_after_login_only();
+    let ws = Workspace::new();
+    // Before login the server promised no response codes: a failed PASS
+    // without [AUTH] is no deviation.
+    ws.write(
+        "a.yaml",
+        &scenario(
+            "trust.caps.before",
+            "must",
+            "requires: [RESP-CODES]\n",
+            "  - send: USER alice\n  - expect: { status: ok }\n  - send: PASS nope\n  - expect: { status: err, code: AUTH }\n",
+        ),
+    );
+    ws.write(
+        "b.yaml",
+        &scenario(
+            "trust.caps.after",
+            "must",
+            "requires: [PIPELINING]\nstate: transaction\n",
+            "  - send_raw: \"NOOP\\r\\nNOOP\\r\\n\"\n  - expect: { status: ok }\n  - expect: { status: ok }\n",
+        ),
+    );
+    let out = ws.run(server.port, &["--user", "alice", "--pass", "pw"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(
+        out.outcome("trust.caps.before"),
+        "skipped",
+        "{}",
+        out.dump()
+    );
+    let reason = out.scenario("trust.caps.before")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("before login"), "{reason}");
+    assert_eq!(out.outcome("trust.caps.after"), "pass", "{}", out.dump());
+    assert!(
+        out.stdout.contains("CAPA before login: USER\n")
+            && out
+                .stdout
+                .contains("CAPA after login: USER, PIPELINING, RESP-CODES"),
+        "{}",
+        out.dump()
+    );
+}
+
+// ---------------------------------------------------------------- 5: --capability vs CAPA scenarios
+
+#[test]
+fn a_declared_capability_satisfies_requires_but_not_a_capa_listing() {
+    let server = FakeServer::start(noop_server());
+    let ws = Workspace::new();
+    ws.write(
+        "a.yaml",
+        &scenario(
+            "trust.capa.listing",
+            "must",
+            "requires: [PIPELINING]\n",
+            "  - send: CAPA\n  - expect_multiline: { status: ok, contains_match: ['^PIPELINING'] }\n",
+        ),
+    );
+    ws.write(
+        "b.yaml",
+        &scenario(
+            "trust.capa.declared",
+            "must",
+            "requires: [PIPELINING]\n",
+            "  - send_raw: \"NOOP\\r\\nNOOP\\r\\n\"\n  - expect: { status: ok }\n  - expect: { status: ok }\n",
+        ),
+    );
+    let out = ws.run(server.port, &["--capability", "PIPELINING"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(
+        out.outcome("trust.capa.listing"),
+        "skipped",
+        "{}",
+        out.dump()
+    );
+    let reason = out.scenario("trust.capa.listing")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("does not support CAPA"), "{reason}");
+    assert_eq!(out.outcome("trust.capa.declared"), "pass", "{}", out.dump());
+}
+
+// ---------------------------------------------------------------- 6: certificate-valid under --insecure
+
+#[test]
+fn certificate_valid_is_skipped_when_verification_is_off() {
+    let ws = Workspace::new();
+    let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/rfc8314/tls/certificate-valid.yaml");
+    // The bundled server's certificate is self-signed, so it runs insecure.
+    let out = ws.run_bundled(&scenario, &[]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    let id = "rfc8314.tls.certificate-valid";
+    assert_eq!(out.outcome(id), "skipped", "{}", out.dump());
+    let reason = out.scenario(id)["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("--insecure"), "{reason}");
+}
+
+// ---------------------------------------------------------------- 10: silence where an answer is owed
+
+#[test]
+fn silence_after_a_command_that_must_be_answered_is_a_failure() {
+    let server = FakeServer::start(noop_server().on_acts("STAT", vec![Act::Hang]));
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &scenario(
+            "trust.silent",
+            "must",
+            "",
+            "  - send: NOOP\n  - expect: { status: ok }\n  - send: STAT\n  - expect: { status: ok }\n",
+        ),
+    );
+    let out = ws.run(server.port, &[]);
+    assert_eq!(out.code, 1, "{}", out.dump());
+    assert_eq!(out.outcome("trust.silent"), "fail", "{}", out.dump());
+    assert!(
+        out.message("trust.silent")
+            .contains("no answer within 1s to a command that must be answered"),
+        "{}",
+        out.dump()
+    );
+}
+
+#[test]
+fn silence_to_a_login_or_to_the_first_command_stays_an_error() {
+    // A failed login may be answered late on purpose (a penalty).
+    let server = FakeServer::start(
+        noop_server()
+            .on_acts("PASS *", vec![Act::Hang])
+            .on("USER *", "+OK\r\n"),
+    );
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &scenario(
+            "trust.slow-pass",
+            "must",
+            "",
+            "  - send: NOOP\n  - expect: { status: ok }\n  - send: USER x\n  - expect: { status: ok }\n  - send: PASS y\n  - expect: { status: err }\n",
+        ),
+    );
+    let out = ws.run(server.port, &[]);
+    assert_eq!(out.outcome("trust.slow-pass"), "error", "{}", out.dump());
+    // The first command on a connection proves nothing about the server yet.
+    let server = FakeServer::start(noop_server().on_acts("STAT", vec![Act::Hang]));
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &scenario(
+            "trust.first",
+            "must",
+            "",
+            "  - send: STAT\n  - expect: { status: ok }\n",
+        ),
+    );
+    let out = ws.run(server.port, &[]);
+    assert_eq!(out.outcome("trust.first"), "error", "{}", out.dump());
+}
