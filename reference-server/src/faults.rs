@@ -69,7 +69,7 @@ faults! {
     ListIncludesDeleted = "list-includes-deleted": "LIST shows messages marked as deleted; RFC 1939 §5 they are not listed",
     UidlIncludesDeleted = "uidl-includes-deleted": "UIDL shows messages marked as deleted; RFC 1939 §7 they are not listed",
     UidlUnstable = "uidl-unstable": "UIDL from the full file name with folder and flags, changing across sessions; RFC 1939 §7 UIDs persist",
-    UidlSameSecondCollision = "uidl-same-second-collision": "UIDL from the delivery second, so messages delivered in one second share it; RFC 1939 §7 UIDs are unique",
+    UidlSameSecondCollision = "uidl-same-second-collision": "UIDL from the delivery second that leads the Maildir file name, so messages delivered in one second share it; RFC 1939 §7 UIDs are unique",
     TopIgnoresLineCount = "top-ignores-line-count": "TOP returns the whole message; RFC 1939 §7 TOP sends headers, blank line and n body lines",
     TopNoBlankLine = "top-no-blank-line": "TOP omits the blank line between headers and body; RFC 1939 §7 it is included",
     TopOffByOne = "top-off-by-one": "TOP sends n+1 body lines; RFC 1939 §7 exactly n lines",

@@ -152,7 +152,7 @@ pub fn open(dir: &Path, faults: &FaultSet) -> io::Result<Maildrop> {
     });
 
     let mut messages = Vec::with_capacity(found.len());
-    for (orig, path, meta) in found {
+    for (orig, path, _) in found {
         let raw = match fs::read(&path) {
             Ok(r) => r,
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -163,7 +163,8 @@ pub fn open(dir: &Path, faults: &FaultSet) -> io::Result<Maildrop> {
         let uid = if faults.contains(Fault::UidlUnstable) {
             uid_for(&orig)
         } else if faults.contains(Fault::UidlSameSecondCollision) {
-            mtime_key(&meta).0.to_string()
+            // The delivery second that leads a Maildir name (`TIME.UNIQUE.HOST`).
+            base.split('.').next().unwrap_or(&base).to_string()
         } else {
             uid_for(&base)
         };

@@ -4,6 +4,13 @@
 //! disposable. Messages are delivered the Maildir way (write into `tmp/`, then
 //! rename into `new/`) and take the Maildir's owner, so a server running under
 //! its own uid never sees half a message or a file it cannot read.
+//!
+//! A fixture file may use CRLF or LF; the store gets its native form (one LF
+//! per line, RFC 1939 §11), which is what a delivery agent would write and
+//! what every Maildir server expects. Each message gets a delivery time of its
+//! own, one second after the previous one, and a file name that sorts after the
+//! previous one's, so servers that number messages by mtime, by name or by
+//! both all number them as the fixture does.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -55,6 +62,40 @@ impl Seeder {
     }
 }
 
+/// The message as a Maildir or mbox stores it: every CRLF becomes LF. Bare CRs
+/// stay, and a last line without a line end keeps having none (the
+/// `no-final-newline` fixture is about exactly that).
+pub fn store_form(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The message as a POP3 server sends it (RFC 1939 §3, §11), before
+/// byte-stuffing: every line, the last one too, ends with CRLF. Its length is
+/// the size a scan listing gives.
+pub fn wire_form(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 32 + 2);
+    let stored = store_form(bytes);
+    let mut lines: Vec<&[u8]> = stored.split(|b| *b == b'\n').collect();
+    if stored.ends_with(b"\n") || stored.is_empty() {
+        lines.pop();
+    }
+    for line in lines {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 fn seed_maildir(
     maildir: &Path,
     messages: &[PathBuf],
@@ -104,38 +145,55 @@ fn seed_maildir(
     for p in &existing {
         fs::remove_file(p).map_err(|e| format!("cannot remove {}: {e}", p.display()))?;
     }
-    let now = SystemTime::now();
-    let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-    let pid = std::process::id();
-    let nonce = now
+    let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos();
+        .unwrap_or_default();
+    // Message i is delivered at first + i seconds; the last one a second ago,
+    // so no delivery time lies in the future.
+    let first = now.as_secs().saturating_sub(messages.len() as u64);
+    let pid = std::process::id();
+    let micros = now.subsec_micros();
+    let width = messages.len().to_string().len().max(4);
     let mut written = Vec::new();
     for (i, msg) in messages.iter().enumerate() {
-        let name = format!("{secs}.M{nonce}Q{i:04}P{pid}.pop3spec");
+        // One seeding second and microsecond in every name, then the index,
+        // zero-padded: names sort in fixture order, both as strings and the
+        // way Maildir servers compare them (time, then the rest).
+        let name = format!("{first}.M{micros}Q{i:0width$}P{pid}.pop3spec");
         let tmp = maildir.join("tmp").join(&name);
         let bytes = fs::read(msg).map_err(|e| format!("cannot read {}: {e}", msg.display()))?;
-        write_file(&tmp, &bytes, durable)?;
+        let delivered = UNIX_EPOCH + Duration::from_secs(first + i as u64);
+        write_file(&tmp, &store_form(&bytes), durable, Some(delivered))?;
         chown(&tmp, owner);
-        let when = UNIX_EPOCH + Duration::from_secs(secs);
-        if let Ok(f) = fs::File::options().write(true).open(&tmp) {
-            let _ = f.set_modified(when);
-        }
         fs::rename(&tmp, maildir.join("new").join(&name))
             .map_err(|e| format!("cannot deliver {name} into new/: {e}"))?;
         written.push(name);
     }
-    write_file(&marker, (written.join("\n") + "\n").as_bytes(), durable)?;
+    write_file(
+        &marker,
+        (written.join("\n") + "\n").as_bytes(),
+        durable,
+        None,
+    )?;
     chown(&marker, owner);
     Ok(())
 }
 
-fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<(), String> {
+/// Writes `bytes` to a new file, with `modified` as its mtime when given.
+fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    modified: Option<SystemTime>,
+) -> Result<(), String> {
     use std::io::Write;
     let mut f =
         fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     f.write_all(bytes)
+        .and_then(|_| match modified {
+            Some(t) => f.set_modified(t),
+            None => Ok(()),
+        })
         .and_then(|_| if durable { f.sync_all() } else { Ok(()) })
         .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
@@ -212,7 +270,7 @@ mod tests {
             .collect();
         delivered.sort();
         assert_eq!(delivered.len(), 2);
-        assert_eq!(fs::read(&delivered[1]).unwrap(), b"Subject: b\r\n\r\nB\r\n");
+        assert_eq!(fs::read(&delivered[1]).unwrap(), b"Subject: b\n\nB\n");
         assert_eq!(fs::read_dir(md.join("tmp")).unwrap().count(), 0);
         // A server moves delivered mail to cur/ with flags; it is still ours.
         let moved = md
@@ -222,6 +280,100 @@ mod tests {
         seeder.seed(&fx, "u").unwrap();
         assert!(!moved.exists());
         assert_eq!(fs::read_dir(md.join("new")).unwrap().count(), 2);
+    }
+
+    /// What a Maildir server sees: LF line ends only, message n+1 delivered a
+    /// second after message n and named so that it sorts after it.
+    #[test]
+    fn maildir_holds_lf_lines_with_increasing_times_and_names() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fx = tmp.path().join("fx");
+        fs::create_dir(&fx).unwrap();
+        let fixture: [(&str, &[u8], &[u8]); 12] = std::array::from_fn(|i| match i % 4 {
+            0 => (
+                "crlf",
+                &b"Subject: c\r\n\r\nline\r\n.\r\n"[..],
+                &b"Subject: c\n\nline\n.\n"[..],
+            ),
+            1 => (
+                "lf",
+                &b"Subject: l\n\nline\n"[..],
+                &b"Subject: l\n\nline\n"[..],
+            ),
+            2 => (
+                "nfn",
+                &b"Subject: n\r\n\r\nno end"[..],
+                &b"Subject: n\n\nno end"[..],
+            ),
+            _ => (
+                "cr",
+                &b"Subject: r\r\n\r\nbare\rCR\r\n"[..],
+                &b"Subject: r\n\nbare\rCR\n"[..],
+            ),
+        });
+        for (i, (name, bytes, _)) in fixture.iter().enumerate() {
+            fs::write(fx.join(format!("{i:02}-{name}.eml")), bytes).unwrap();
+        }
+        let md = tmp.path().join("Maildir");
+        fs::create_dir(&md).unwrap();
+        Seeder::Maildir {
+            path: md.clone(),
+            disposable: false,
+            durable: false,
+        }
+        .seed(&fx, "u")
+        .unwrap();
+        let mut delivered: Vec<(String, SystemTime, Vec<u8>)> = fs::read_dir(md.join("new"))
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (
+                    name,
+                    fs::metadata(&p).unwrap().modified().unwrap(),
+                    fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        // Sorted by name, they are the fixture in order...
+        delivered.sort_by(|a, b| a.0.cmp(&b.0));
+        let contents: Vec<&[u8]> = delivered.iter().map(|d| &d.2[..]).collect();
+        let stored: Vec<&[u8]> = fixture.iter().map(|f| f.2).collect();
+        assert_eq!(contents, stored);
+        // ...and so they are sorted by delivery time, a whole second apart
+        // (servers compare seconds), none of them in the future.
+        for pair in delivered.windows(2) {
+            let gap = pair[1].1.duration_since(pair[0].1).unwrap();
+            assert_eq!(
+                gap,
+                Duration::from_secs(1),
+                "{} -> {}",
+                pair[0].0,
+                pair[1].0
+            );
+        }
+        assert!(delivered.last().unwrap().1 <= SystemTime::now());
+        // Servers that compare the leading time numerically, then the rest.
+        let leading: BTreeSet<&str> = delivered
+            .iter()
+            .map(|d| d.0.split('.').next().unwrap())
+            .collect();
+        assert_eq!(leading.len(), 1, "one seeding second in every name");
+    }
+
+    #[test]
+    fn wire_form_ends_every_line_with_crlf() {
+        assert_eq!(wire_form(b"a\nb\n"), b"a\r\nb\r\n");
+        assert_eq!(wire_form(b"a\r\nb\r\n"), b"a\r\nb\r\n");
+        assert_eq!(wire_form(b"a\r\nlast"), b"a\r\nlast\r\n");
+        assert_eq!(wire_form(b""), b"");
+        // The README's figures for the lf-only fixture: 309 stored, 326 sent.
+        let lf = fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scenarios/fixtures/lf-only/01-lf-only.eml"
+        ))
+        .unwrap();
+        assert_eq!((store_form(&lf).len(), wire_form(&lf).len()), (309, 326));
     }
 
     #[test]
