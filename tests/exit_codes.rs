@@ -384,3 +384,58 @@ fn a_report_that_cannot_be_written_is_found_before_connecting() {
     let out = ws.run(server.port, &[]);
     assert_eq!(out.code, 0, "{}", out.dump());
 }
+
+// ------------------------------------------------------------ the loader
+
+/// Runs the binary, killing it after `limit` (a loader blocked on a FIFO would
+/// otherwise hang the test). Returns (exit code or None when killed, stderr, stdout).
+fn run_with_limit(args: &[&str], cwd: &std::path::Path, limit: std::time::Duration) -> (Option<i32>, String, String) {
+    use std::io::Read;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pop3spec"))
+        .args(args)
+        .current_dir(cwd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let (mut out, mut err) = (String::new(), String::new());
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (code, err, out)
+}
+
+#[test]
+fn the_loader_reads_only_regular_files_and_reports_a_symlink_loop_once() {
+    let ws = two_scenarios();
+    let fifo = ws.scenarios().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success(), "mkfifo");
+    std::os::unix::fs::symlink(".", ws.scenarios().join("loop")).unwrap();
+    std::os::unix::fs::symlink("self.yaml", ws.scenarios().join("self.yaml")).unwrap();
+    let limit = std::time::Duration::from_secs(20);
+    let (code, stderr, stdout) = run_with_limit(&["check", "scenarios"], ws.dir.path(), limit);
+    assert_eq!(code, Some(0), "check ended: {stdout}\n{stderr}");
+    assert!(stdout.contains("2 scenario file(s) OK"), "{stdout}\n{stderr}");
+    assert!(stderr.contains("pipe.yaml: a FIFO (named pipe), not a scenario file; left out"), "{stderr}");
+    assert!(stderr.contains("self.yaml: a symbolic-link loop"), "{stderr}");
+    assert_eq!(stderr.matches("loop: a symbolic-link loop (it leads back to").count(), 1, "{stderr}");
+    assert!(!stderr.contains("duplicate"), "{stderr}");
+    let (code, stderr, stdout) = run_with_limit(&["list", "scenarios"], ws.dir.path(), limit);
+    assert_eq!(code, Some(0), "list ended: {stdout}\n{stderr}");
+    // Named on the command line, a FIFO is refused, not opened.
+    let (code, stderr, _) = run_with_limit(&["check", "scenarios/pipe.yaml"], ws.dir.path(), limit);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("a FIFO (named pipe), not a scenario file"), "{stderr}");
+}

@@ -6,7 +6,7 @@
 use super::raw::{self, RawConnect, RawExpectClose, RawLogin, RawScenario, RawStep, S};
 use super::*;
 use std::collections::{BTreeSet, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Variables every scenario may use without defining them.
 pub const BUILTIN_VARS: &[&str] = &[
@@ -53,35 +53,111 @@ impl Problem {
 }
 
 /// Scenario files below `paths` (files are taken as given; folders are walked for
-/// `*.yaml`/`*.yml`, skipping `fixtures/`), in a stable order.
+/// `*.yaml`/`*.yml`, skipping `fixtures/`), in a stable order. Only regular
+/// files are read (a FIFO would block the loader for good); entries left out
+/// and symbolic-link loops are printed as warnings on stderr, each once.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let (files, notes) = discover_noting(paths)?;
+    for note in notes {
+        eprintln!("warning: {note}");
+    }
+    Ok(files)
+}
+
+/// [`discover`], returning the warnings instead of printing them.
+pub fn discover_noting(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>), String> {
     let mut out = Vec::new();
+    let mut notes = Vec::new();
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+            let mut ancestors = Vec::new();
+            walk(p, &mut ancestors, &mut out, &mut notes)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
         } else if p.is_file() {
             out.push(p.clone());
+        } else if let Some(kind) = not_regular(p) {
+            return Err(format!(
+                "{}: {kind}, not a scenario file; give a regular file or a folder",
+                p.display()
+            ));
         } else {
             return Err(format!("{}: no such file or folder", p.display()));
         }
     }
     out.sort();
     out.dedup();
-    Ok(out)
+    Ok((out, notes))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
+/// What `path` is when it exists but is neither a regular file nor a folder.
+fn not_regular(path: &Path) -> Option<String> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let t = m.file_type();
+            Some(
+                if t.is_fifo() {
+                    "a FIFO (named pipe)"
+                } else if t.is_char_device() || t.is_block_device() {
+                    "a device"
+                } else if t.is_socket() {
+                    "a socket"
+                } else {
+                    "not a regular file"
+                }
+                .to_string(),
+            )
+            .filter(|_| !t.is_file() && !t.is_dir())
+        }
+        // ELOOP: a link that leads back to itself.
+        Err(e) if e.raw_os_error() == Some(40) => Some("a symbolic-link loop".into()),
+        Err(_) if std::fs::symlink_metadata(path).is_ok() => {
+            Some("a symbolic link to nothing".into())
+        }
+        Err(_) => None,
+    }
+}
+
+/// `ancestors` are the folders being walked (resolved), so a link back to one
+/// of them is reported as a loop once instead of read again and again.
+fn walk(
+    dir: &Path,
+    ancestors: &mut Vec<PathBuf>,
+    out: &mut Vec<PathBuf>,
+    notes: &mut Vec<String>,
+) -> std::io::Result<()> {
+    let resolved = std::fs::canonicalize(dir)?;
+    if ancestors.contains(&resolved) {
+        notes.push(format!(
+            "{}: a symbolic-link loop (it leads back to {}); left out",
+            dir.display(),
+            resolved.display()
+        ));
+        return Ok(());
+    }
+    ancestors.push(resolved);
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    entries.sort();
+    for path in entries {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let is_yaml = (name.ends_with(".yaml") || name.ends_with(".yml")) && name != REQUIREMENTS_FILE;
         if path.is_dir() {
             if name != "fixtures" && !name.starts_with('.') {
-                walk(&path, out)?;
+                walk(&path, ancestors, out, notes)?;
             }
-        } else if (name.ends_with(".yaml") || name.ends_with(".yml")) && name != REQUIREMENTS_FILE {
-            out.push(path);
+        } else if path.is_file() {
+            if is_yaml {
+                out.push(path);
+            }
+        } else if is_yaml {
+            if let Some(kind) = not_regular(&path) {
+                notes.push(format!("{}: {kind}, not a scenario file; left out", path.display()));
+            }
         }
     }
+    ancestors.pop();
     Ok(())
 }
 
