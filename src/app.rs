@@ -18,6 +18,19 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
+/// Console output of a run: a reader that went away (`pop3spec run | head`)
+/// must not stop the run before its reports are written and its verdict known.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
@@ -73,6 +86,44 @@ pub fn check(args: CheckArgs) -> u8 {
         print_problems(&suite.problems);
         EXIT_USAGE
     }
+}
+
+/// Exit code of a process that lost its reader, as if SIGPIPE had ended it
+/// (128 + 13): quiet, and never mistaken for success by `set -o pipefail`
+/// where a run's output was cut short.
+pub const EXIT_BROKEN_PIPE: u8 = 141;
+
+/// Writes a command's whole output to stdout. A reader that stopped early
+/// (`pop3spec man | head`) is not an error: exit 0 quietly.
+pub fn write_stdout(bytes: &[u8]) -> u8 {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => EXIT_OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            EXIT_FAILED
+        }
+    }
+}
+
+/// Ends the process quietly when a `print!` found stdout closed by its reader
+/// (Rust's print macros panic then), instead of "failed printing to stdout:
+/// Broken pipe (os error 32)"; any other panic is reported as usual.
+pub fn exit_quietly_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.contains("failed printing to std") && message.contains("Broken pipe") {
+            std::process::exit(EXIT_BROKEN_PIPE.into());
+        }
+        default(info)
+    }));
 }
 
 fn usage(message: &str) -> u8 {
@@ -404,42 +455,42 @@ pub async fn run_against(
         return usage("no worker to run on");
     };
     if !console.quiet {
-        println!(
+        outln!(
             "pop3spec: {} scenario(s) against {}",
             scenarios.len(),
             target.label
         );
-        println!("  greeting: {}", clip(&info.greeting, HEADER_LINE_CHARS));
+        outln!("  greeting: {}", clip(&info.greeting, HEADER_LINE_CHARS));
         if !info.capa_supported {
-            println!("  CAPA: not supported");
+            outln!("  CAPA: not supported");
         } else {
-            println!(
+            outln!(
                 "  CAPA before login: {}",
                 capability_summary(&info.capabilities)
             );
             match &info.capabilities_after_login {
-                Some(after) => println!("  CAPA after login: {}", capability_summary(after)),
-                None if target.account.is_some() => println!("  CAPA after login: refused"),
-                None => println!("  CAPA after login: not checked (no account)"),
+                Some(after) => outln!("  CAPA after login: {}", capability_summary(after)),
+                None if target.account.is_some() => outln!("  CAPA after login: refused"),
+                None => outln!("  CAPA after login: not checked (no account)"),
             }
         }
         if let Some(p) = &info.capa_problem {
-            println!("  warning: {p}");
+            outln!("  warning: {p}");
         }
         for w in workers {
             for (user, took) in &w.info.slow_logins {
-                println!("  note: logging in as {user} took {:.1} s (slow: longer than --timeout; the harness's own logins wait up to --login-timeout {:?})", took.as_secs_f64(), w.target.login_timeout);
+                outln!("  note: logging in as {user} took {:.1} s (slow: longer than --timeout; the harness's own logins wait up to --login-timeout {:?})", took.as_secs_f64(), w.target.login_timeout);
             }
         }
         if workers.len() > 1 {
             let sharing = shared_account_scenarios(scenarios, workers);
             if sharing > 0 {
-                println!("  {} jobs; {sharing} scenario(s) use the one test account and run one at a time (--user-template gives each job its own)", workers.len());
+                outln!("  {} jobs; {sharing} scenario(s) use the one test account and run one at a time (--user-template gives each job its own)", workers.len());
             } else {
-                println!("  {} jobs", workers.len());
+                outln!("  {} jobs", workers.len());
             }
         }
-        println!();
+        outln!("");
     }
     // A status line on stderr while both streams are a terminal (never in CI logs).
     let mut progress = {
@@ -470,7 +521,7 @@ pub async fn run_against(
         waiting.insert(position.get(r.id.as_str()).copied().unwrap_or(next), line);
         while let Some(line) = waiting.remove(&next) {
             if let Some(line) = line {
-                println!("{line}");
+                outln!("{line}");
             }
             next += 1;
         }
@@ -483,9 +534,9 @@ pub async fn run_against(
     if progress.is_some() {
         eprint!("{}", Progress::ERASE);
     }
-    println!("{}", report::console::render_tail(&result, &console));
+    outln!("{}", report::console::render_tail(&result, &console));
     if report::github::enabled(output.annotations) {
-        print!("{}", report::github::render(&result));
+        out!("{}", report::github::render(&result));
     }
     if let Some((path, append)) = report::markdown::destination(output) {
         if let Err(e) = report::markdown::write(&path, append, &report::markdown::render(&result)) {

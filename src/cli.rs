@@ -145,7 +145,18 @@ pub struct ExplainArgs {
 pub struct CompletionsArgs {
     /// Shell to generate the script for
     #[arg(value_enum)]
-    pub shell: clap_complete::Shell,
+    pub shell: ShellArg,
+}
+
+/// The shells `pop3spec completions` writes scripts for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShellArg {
+    Bash,
+    Elvish,
+    Fish,
+    Nushell,
+    Powershell,
+    Zsh,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ use pop3spec::cli::{Cli, Command};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    pop3spec::app::exit_quietly_on_broken_pipe();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

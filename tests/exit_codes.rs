@@ -439,3 +439,77 @@ fn the_loader_reads_only_regular_files_and_reports_a_symlink_loop_once() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("a FIFO (named pipe), not a scenario file"), "{stderr}");
 }
+
+// ------------------------------------------------------------ messages
+
+#[test]
+fn a_huge_scenario_file_says_which_limit_it_hit_and_where() {
+    let ws = Workspace::new();
+    let steps = "  - send: NOOP\n".repeat(130_000);
+    ws.write("huge.yaml", &scenario("t.a.huge", "must", "", &steps));
+    let out = pop3spec(&["check", "scenarios"], ws.dir.path());
+    assert_eq!(out.code, 2, "{}", &out.stderr[..out.stderr.len().min(2000)]);
+    assert!(!out.stderr.contains("budget breached"), "{}", &out.stderr[..out.stderr.len().min(2000)]);
+    assert!(!out.stderr.contains("Nodes {"), "{}", &out.stderr[..out.stderr.len().min(2000)]);
+    assert!(
+        out.stderr.contains("too large to be a scenario: it has more than 250000 YAML values"),
+        "{}",
+        &out.stderr[..out.stderr.len().min(2000)]
+    );
+    assert!(out.stderr.contains("huge.yaml:"), "the position is given: {}", &out.stderr[..out.stderr.len().min(2000)]);
+}
+
+/// Runs the binary with stdout on a pipe whose reader has already gone.
+fn run_into_closed_pipe(args: &[&str], cwd: &std::path::Path) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pop3spec"))
+        .args(args)
+        .current_dir(cwd)
+        .env("NO_COLOR", "1")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_output_quietly() {
+    let ws = two_scenarios();
+    for args in [
+        &["man"][..],
+        &["man", "run"],
+        &["completions", "bash"],
+        &["schema"],
+        &["list", "scenarios"],
+        &["explain", "t.a.one", "--dir", "scenarios"],
+        &["--help"],
+    ] {
+        let (code, stderr) = run_into_closed_pipe(args, ws.dir.path());
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?} printed: {stderr}");
+    }
+    // A run keeps going: its reports are written and its exit code is the verdict.
+    let server = FakeServer::start(good());
+    let port = server.port.to_string();
+    let json = ws.dir.path().join("r.json");
+    let (code, stderr) = run_into_closed_pipe(
+        &["run", "scenarios", "--host", "127.0.0.1", "--port", &port, "--json", json.to_str().unwrap(), "--junit", "j.xml"],
+        ws.dir.path(),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("Broken pipe") && !stderr.contains("panicked"), "{stderr}");
+    assert!(json.exists(), "the report was written");
+}
+
+#[test]
+fn completions_cover_nushell_and_name_the_shells_otherwise() {
+    let ws = Workspace::new();
+    let out = pop3spec(&["completions", "nushell"], ws.dir.path());
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert!(out.stdout.contains("export extern pop3spec"), "{}", out.stdout);
+    let out = pop3spec(&["completions", "tcsh"], ws.dir.path());
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("bash, elvish, fish, nushell, powershell, zsh"), "{}", out.stderr);
+}

@@ -8,15 +8,25 @@ pub mod schema;
 pub mod skeleton;
 
 use crate::app::{EXIT_OK, EXIT_USAGE};
-use crate::cli::{Cli, CompletionsArgs, ExplainArgs, LevelArg, ManArgs, NewArgs};
+use crate::cli::{Cli, CompletionsArgs, ExplainArgs, LevelArg, ManArgs, NewArgs, ShellArg};
 use crate::outcome::Level;
 use crate::scenario::load;
 use clap::CommandFactory;
 use std::io::Write;
 
 /// `pop3spec completions SHELL`: the completion script on `out`.
-pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) {
-    clap_complete::generate(shell, &mut Cli::command(), "pop3spec", out);
+pub fn completions(shell: ShellArg, out: &mut dyn Write) {
+    use clap_complete::{generate, Shell};
+    let cmd = &mut Cli::command();
+    let name = "pop3spec";
+    match shell {
+        ShellArg::Bash => generate(Shell::Bash, cmd, name, out),
+        ShellArg::Elvish => generate(Shell::Elvish, cmd, name, out),
+        ShellArg::Fish => generate(Shell::Fish, cmd, name, out),
+        ShellArg::Nushell => generate(clap_complete_nushell::Nushell, cmd, name, out),
+        ShellArg::Powershell => generate(Shell::PowerShell, cmd, name, out),
+        ShellArg::Zsh => generate(Shell::Zsh, cmd, name, out),
+    }
 }
 
 /// `pop3spec man [SUBCOMMAND]`: the roff man page of pop3spec, or of one
@@ -51,8 +61,7 @@ pub fn man(subcommand: Option<&str>, out: &mut dyn Write) -> Result<(), String> 
 
 /// `pop3spec schema`.
 pub fn schema_command() -> u8 {
-    print!("{}", schema::render());
-    EXIT_OK
+    crate::app::write_stdout(schema::render().as_bytes())
 }
 
 /// `pop3spec new ID`.
@@ -108,20 +117,22 @@ pub fn explain_command(args: ExplainArgs) -> u8 {
         return EXIT_USAGE;
     };
     let dir = rfc::find_rfc_dir(args.rfc_dir.as_deref(), &explain::rfc_anchors(s));
-    print!("{}", explain::render(s, dir.as_deref()));
-    EXIT_OK
+    crate::app::write_stdout(explain::render(s, dir.as_deref()).as_bytes())
 }
 
 /// `pop3spec completions SHELL`.
 pub fn completions_command(args: CompletionsArgs) -> u8 {
-    completions(args.shell, &mut std::io::stdout().lock());
-    EXIT_OK
+    // Generated whole first: the generator panics on a write error.
+    let mut script = Vec::new();
+    completions(args.shell, &mut script);
+    crate::app::write_stdout(&script)
 }
 
 /// `pop3spec man [SUBCOMMAND]`.
 pub fn man_command(args: ManArgs) -> u8 {
-    match man(args.subcommand.as_deref(), &mut std::io::stdout().lock()) {
-        Ok(()) => EXIT_OK,
+    let mut page = Vec::new();
+    match man(args.subcommand.as_deref(), &mut page) {
+        Ok(()) => crate::app::write_stdout(&page),
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_USAGE

@@ -34,17 +34,23 @@ impl Diagnostic {
             .location()
             .map(|l| (l.line() as u32, l.column() as u32))
             .unwrap_or((1, 1));
+        let pos = SourcePos {
+            file: file.to_path_buf(),
+            line,
+            column,
+        };
+        if let Some(message) = budget_message(err) {
+            // Said in words (serde-saphyr would print `Nodes { nodes: 250001 }`);
+            // the snippet comes from the file's text like our own diagnostics.
+            return Diagnostic::new(pos, message);
+        }
         let name = file.display().to_string();
         let rendered = err.render_with_options(serde_saphyr::render_options! {
             source_name: Some(name.as_str()),
         });
         let message = first_line_message(&rendered);
         Diagnostic {
-            pos: SourcePos {
-                file: file.to_path_buf(),
-                line,
-                column,
-            },
+            pos,
             message,
             hint: None,
             rendered: Some(rendered),
@@ -71,6 +77,35 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// A YAML size limit the file went past, in words with the limit, or None for
+/// any other error.
+fn budget_message(mut err: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach as B;
+    use serde_saphyr::Error as E;
+    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = err {
+        err = error;
+    }
+    let E::Budget { breach, .. } = err else {
+        return None;
+    };
+    let limits = serde_saphyr::Budget::default();
+    let what = match breach {
+        B::Nodes { .. } => format!("more than {} YAML values (lists, maps and scalars)", limits.max_nodes),
+        B::Events { .. } => format!("more than {} YAML parser events", limits.max_events),
+        B::Depth { .. } => format!("nesting deeper than {} levels", limits.max_depth),
+        B::Documents { .. } => format!("more than {} YAML documents", limits.max_documents),
+        B::ScalarBytes { .. } => format!("more than {} octets of text in its values", limits.max_total_scalar_bytes),
+        B::Aliases { .. } | B::Anchors { .. } | B::AliasAnchorRatio { .. } | B::MergeKeys { .. } => {
+            "too many YAML anchors, aliases or merge keys".to_string()
+        }
+        B::InputBytes { .. } => "more input than the YAML reader accepts".to_string(),
+        other => format!("more than the YAML reader accepts ({other:?})"),
+    };
+    Some(format!(
+        "the file is too large to be a scenario: it has {what}, the limit the loader sets against runaway input; split it into several scenario files"
+    ))
 }
 
 impl fmt::Display for Diagnostic {
