@@ -513,3 +513,48 @@ fn completions_cover_nushell_and_name_the_shells_otherwise() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("bash, elvish, fish, nushell, powershell, zsh"), "{}", out.stderr);
 }
+
+// ------------------------------------------------------------ GitHub annotations
+
+#[test]
+fn annotations_point_only_at_files_in_the_repository() {
+    // NOOP is answered -ERR: both scenarios fail.
+    let server = FakeServer::start(Script::new());
+    let repo = Workspace::new();
+    std::fs::create_dir_all(repo.dir.path().join(".git")).unwrap();
+    repo.write("mine.yaml", &scenario("t.a.mine", "must", "", NOOP));
+    let elsewhere = Workspace::new();
+    elsewhere.write("theirs.yaml", &scenario("t.b.theirs", "must", "", NOOP));
+    let port = server.port.to_string();
+    let other_folder = elsewhere.scenarios();
+    let args = [
+        "run",
+        "scenarios",
+        other_folder.to_str().unwrap(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--annotations",
+        "github",
+        "--no-reports",
+    ];
+    let root = repo.dir.path().to_str().unwrap();
+    for workspace in [root, ""] {
+        // In Actions ($GITHUB_WORKSPACE), and found from the .git folder.
+        let out = pop3spec_env(&args, repo.dir.path(), &[("GITHUB_WORKSPACE", workspace)]);
+        assert_eq!(out.code, 1, "{}", out.dump());
+        let lines: Vec<&str> = out.stdout.lines().filter(|l| l.starts_with("::")).collect();
+        assert_eq!(lines.len(), 2, "{}", out.dump());
+        let mine = lines.iter().find(|l| l.contains("title=t.a.mine")).unwrap();
+        assert!(
+            mine.starts_with("::error file=scenarios/mine.yaml,line=8,col=5,title=t.a.mine::fail: "),
+            "{mine}"
+        );
+        let theirs = lines.iter().find(|l| l.contains("title=t.b.theirs")).unwrap();
+        assert!(theirs.starts_with("::error title=t.b.theirs::fail: "), "{theirs}");
+        assert!(!theirs.contains("file="), "{theirs}");
+        assert!(theirs.contains("RFC 1939 §5 (must): the fake server behaves as scripted"), "{theirs}");
+        assert!(theirs.contains("%0Ascenario file: ") && theirs.contains("theirs.yaml:8:5"), "{theirs}");
+    }
+}

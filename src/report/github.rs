@@ -36,14 +36,41 @@ fn severity(r: &ScenarioResult, strict: bool) -> Option<&'static str> {
     }
 }
 
-/// A path as GitHub expects it: relative to the workspace (the working directory)
-/// when it lies below it, with `/` separators.
-fn workspace_path(path: &Path, base: Option<&Path>) -> String {
-    let shown: PathBuf = match base {
-        Some(base) if path.is_absolute() => path.strip_prefix(base).unwrap_or(path).to_path_buf(),
-        _ => path.to_path_buf(),
+/// A scenario file as GitHub expects it, relative to the repository root
+/// with `/` separators, or None when the file is not in the repository (the
+/// bundled suite, a folder elsewhere): GitHub cannot place those, so the
+/// annotation goes without `file=` and names the place in its message.
+/// Relative paths are taken as they are when there is no root to check.
+fn workspace_path(path: &Path, root: Option<&Path>) -> Option<String> {
+    let shown: PathBuf = match root {
+        None if path.is_absolute() => return None,
+        None => path.to_path_buf(),
+        Some(root) => {
+            let absolute = if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                std::env::current_dir().ok()?.join(path)
+            };
+            let resolve = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+            resolve(&absolute)
+                .strip_prefix(resolve(root))
+                .ok()?
+                .to_path_buf()
+        }
     };
-    shown.to_string_lossy().replace('\\', "/")
+    Some(shown.to_string_lossy().replace('\\', "/"))
+}
+
+/// The repository the annotations are placed in: `$GITHUB_WORKSPACE` in
+/// GitHub Actions, else the Git work tree around the working directory, else
+/// the working directory.
+fn repository_root() -> Option<PathBuf> {
+    if let Some(ws) = std::env::var_os("GITHUB_WORKSPACE").filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(ws));
+    }
+    let cwd = std::env::current_dir().ok()?;
+    let git = cwd.ancestors().find(|d| d.join(".git").exists());
+    Some(git.unwrap_or(&cwd).to_path_buf())
 }
 
 /// Whether to print annotations: as `--annotations` says, else when running in
@@ -56,9 +83,9 @@ pub fn enabled(choice: Option<Annotations>) -> bool {
     }
 }
 
-/// Every annotation of the run, one per line, relative to the working directory.
+/// Every annotation of the run, one per line, placed in the repository.
 pub fn render(run: &RunResult) -> String {
-    render_relative_to(run, std::env::current_dir().ok().as_deref())
+    render_relative_to(run, repository_root().as_deref())
 }
 
 pub fn render_relative_to(run: &RunResult, base: Option<&Path>) -> String {
@@ -69,11 +96,15 @@ pub fn render_relative_to(run: &RunResult, base: Option<&Path>) -> String {
         };
         let step = r.finding.as_ref().and_then(|f| f.step.as_ref());
         let file = step.map_or(r.file.as_path(), |s| s.file.as_path());
-        let mut props = format!("file={}", escape_property(&workspace_path(file, base)));
-        if let Some(s) = step {
-            let _ = write!(props, ",line={},col={}", s.line, s.column);
+        let placed = workspace_path(file, base);
+        let mut props = String::new();
+        if let Some(path) = &placed {
+            let _ = write!(props, "file={},", escape_property(path));
+            if let Some(s) = step {
+                let _ = write!(props, "line={},col={},", s.line, s.column);
+            }
         }
-        let _ = write!(props, ",title={}", escape_property(&r.id));
+        let _ = write!(props, "title={}", escape_property(&r.id));
         let what = r
             .finding
             .as_ref()
@@ -93,6 +124,13 @@ pub fn render_relative_to(run: &RunResult, base: Option<&Path>) -> String {
             r.level.as_str(),
             r.requirement
         );
+        if placed.is_none() {
+            let at = match step {
+                Some(s) => format!("{}:{}:{}", file.display(), s.line, s.column),
+                None => file.display().to_string(),
+            };
+            let _ = write!(message, "\nscenario file: {at}");
+        }
         let _ = writeln!(out, "::{kind} {props}::{}", escape_data(&visible(&message)));
     }
     out
@@ -132,6 +170,28 @@ mod tests {
         assert!(lines[3].starts_with(
             "::warning file=scenarios/rfc1939/retr.yaml,line=14,col=7,title=rfc1939.top.lines::known failure (does not fail the run): fail: TOP"
         ));
+    }
+
+    #[test]
+    fn files_outside_the_repository_get_no_file_property() {
+        let mut run = fixture::run();
+        let f = run.scenarios[1].finding.as_mut().unwrap();
+        f.step.as_mut().unwrap().file = "/opt/pop3spec/scenarios/rfc1939/retr.yaml".into();
+        let text = render_relative_to(&run, Some(Path::new("/home/ci/server")));
+        let first = text.lines().next().unwrap();
+        assert!(
+            first.starts_with("::error title=rfc1939.retr.body::fail: message body differs%0ARFC 1939 §7 (must): "),
+            "{first}"
+        );
+        assert!(
+            first.ends_with("%0Ascenario file: /opt/pop3spec/scenarios/rfc1939/retr.yaml:14:7"),
+            "{first}"
+        );
+        let inside = render_relative_to(&run, Some(Path::new("/opt/pop3spec")));
+        assert!(
+            inside.starts_with("::error file=scenarios/rfc1939/retr.yaml,line=14,col=7,title=rfc1939.retr.body::"),
+            "{inside}"
+        );
     }
 
     #[test]
