@@ -52,7 +52,7 @@ pub enum Command {
     Man(ManArgs),
     /// Many concurrent clients doing random valid work, checked against a mailbox model
     #[command(after_help = crate::stress::EXIT_CODES)]
-    Stress(crate::stress::StressArgs),
+    Stress(Box<crate::stress::StressArgs>),
     /// Combine several `run --json` results into one scenario × server matrix (HTML and Markdown)
     #[command(after_help = REPORT_EXIT_CODES)]
     Report(ReportArgs),

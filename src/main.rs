@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => pop3spec::authoring::explain_command(args),
         Command::Completions(args) => pop3spec::authoring::completions_command(args),
         Command::Man(args) => pop3spec::authoring::man_command(args),
-        Command::Stress(args) => runtime.block_on(pop3spec::stress::stress(args)),
+        Command::Stress(args) => runtime.block_on(pop3spec::stress::stress(*args)),
         Command::Report(args) => pop3spec::report::matrix::command(args),
     };
     ExitCode::from(code)

@@ -459,10 +459,12 @@ fn a_huge_scenario_file_says_which_limit_it_hit_and_where() {
     assert!(out.stderr.contains("huge.yaml:"), "the position is given: {}", &out.stderr[..out.stderr.len().min(2000)]);
 }
 
-/// Runs the binary with stdout on a pipe whose reader has already gone.
+/// Runs the binary with stdout on a stream whose reader has already gone
+/// (a socket pair with one end closed: writes fail with EPIPE, as on a pipe).
 fn run_into_closed_pipe(args: &[&str], cwd: &std::path::Path) -> (Option<i32>, String) {
-    let (reader, writer) = std::io::pipe().unwrap();
+    let (writer, reader) = std::os::unix::net::UnixStream::pair().unwrap();
     drop(reader);
+    let writer = std::os::fd::OwnedFd::from(writer);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pop3spec"))
         .args(args)
         .current_dir(cwd)
