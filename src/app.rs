@@ -7,6 +7,7 @@ use crate::cli::{
 };
 use crate::outcome::RunResult;
 use crate::report::{self, console::ConsoleOptions, console::Progress};
+use crate::runner::deliver::Delivery;
 use crate::runner::seed::Seeder;
 use crate::runner::target::{Account, Target, TargetInfo};
 use crate::runner::tls::TlsOptions;
@@ -195,6 +196,14 @@ pub fn target_from_args(
         sni: a.sni.clone(),
     };
     let account1 = account(&a.user, &a.pass, "--user/--pass")?;
+    let delivery = a.deliver.as_ref().map(|endpoint| {
+        Seeder::Deliver(Delivery {
+            endpoint: endpoint.clone(),
+            recipient: a.deliver_to.clone(),
+            wait: a.deliver_wait,
+            disposable: a.disposable_account,
+        })
+    });
     let seeder = match (&a.maildir, &a.seed_command) {
         (Some(dir), _) => Some(Seeder::Maildir {
             path: dir.clone(),
@@ -202,7 +211,7 @@ pub fn target_from_args(
             durable: true,
         }),
         (None, Some(cmd)) => Some(Seeder::Command(cmd.clone())),
-        (None, None) => None,
+        (None, None) => delivery.clone(),
     };
     let seeder2 = match (&a.maildir2, &a.seed_command) {
         (Some(dir), _) => Some(Seeder::Maildir {
@@ -211,14 +220,14 @@ pub fn target_from_args(
             durable: true,
         }),
         (None, Some(cmd)) => Some(Seeder::Command(cmd.clone())),
-        (None, None) => None,
+        (None, None) => delivery,
     };
     if a.maildir2.is_some() && (a.user2.is_none() || a.pass2.is_none()) {
         return Err("--maildir2 seeds the second account: pass --user2 and --pass2 too".into());
     }
     if seeder.is_some() && account1.is_none() {
         return Err(
-            "seeding (--maildir/--seed-command) needs the account it seeds: pass --user and --pass"
+            "seeding (--maildir/--deliver/--seed-command) needs the account it seeds: pass --user and --pass"
                 .into(),
         );
     }

@@ -312,6 +312,27 @@ pub struct ServerArgs {
         conflicts_with = "maildir"
     )]
     pub seed_command: Option<String>,
+    /// Seed by delivering over LMTP or SMTP (lmtp://HOST:PORT, smtp://HOST:PORT, lmtp:/path/to/socket), after emptying the account through POP3: for stores pop3spec cannot write (Cyrus, databases, other hosts)
+    #[arg(
+        long,
+        env = "POP3SPEC_DELIVER",
+        value_name = "URL",
+        value_parser = parse_endpoint,
+        conflicts_with_all = ["maildir", "maildir2", "seed_command", "maildir_template"]
+    )]
+    pub deliver: Option<crate::runner::deliver::Endpoint>,
+    /// Recipient of --deliver's RCPT TO: `{user}` becomes the account's POP3 user name (e.g. '{user}@example.org')
+    #[arg(
+        long,
+        env = "POP3SPEC_DELIVER_TO",
+        value_name = "TEMPLATE",
+        default_value = "{user}",
+        requires = "deliver"
+    )]
+    pub deliver_to: String,
+    /// How long --deliver waits for POP3 to list the delivered messages (servers that deliver in the background)
+    #[arg(long, env = "POP3SPEC_DELIVER_WAIT", default_value = "10s", value_parser = parse_duration)]
+    pub deliver_wait: std::time::Duration,
     /// Let seeding delete mail that pop3spec did not deliver (the account is a throwaway)
     #[arg(long, env = "POP3SPEC_DISPOSABLE_ACCOUNT")]
     pub disposable_account: bool,
@@ -483,4 +504,8 @@ fn parse_jobs(s: &str) -> Result<usize, String> {
         Ok(n) => Ok(n),
         Err(_) => Err(format!("`{s}` is not a number of jobs")),
     }
+}
+
+fn parse_endpoint(s: &str) -> Result<crate::runner::deliver::Endpoint, String> {
+    s.parse()
 }

@@ -219,14 +219,14 @@ fn skip_reason(scenario: &Scenario, target: &Target, info: &TargetInfo) -> Optio
     if let Some(f) = &scenario.fixture {
         if target.seeder.is_none() {
             return Some(format!(
-                "needs fixture `{f}` in the maildrop: pass --maildir DIR or --seed-command CMD"
+                "needs fixture `{f}` in the maildrop: pass --maildir DIR, --deliver URL or --seed-command CMD"
             ));
         }
     }
     if let Some(f) = &scenario.fixture2 {
         if target.account2.is_none() || target.seeder2.is_none() {
             return Some(format!(
-                "needs fixture `{f}` in the second account's maildrop: pass --user2/--pass2 and --maildir2 DIR or --seed-command CMD"
+                "needs fixture `{f}` in the second account's maildrop: pass --user2/--pass2 and --maildir2 DIR, --deliver URL or --seed-command CMD"
             ));
         }
     }
@@ -300,22 +300,30 @@ impl<'a> Executor<'a> {
             let (Some(name), Some(dir)) = (name, dir) else {
                 continue;
             };
-            let seeder = seeder.clone().expect("checked by skip_reason");
-            let user = account.as_ref().map(|a| a.user.clone()).unwrap_or_default();
-            let (dir, who) = (dir.clone(), user.clone());
-            let seeded = tokio::task::spawn_blocking(move || seeder.seed(&dir, &who))
-                .await
-                .unwrap_or_else(|e| Err(format!("seeding panicked: {e}")));
-            if let Err(e) = seeded {
+            let seeder = seeder.as_ref().expect("checked by skip_reason");
+            let Some(account) = account.as_ref() else {
                 return Err(StepFail::error(Finding {
-                    message: format!("could not seed fixture `{name}` for {user}: {e}"),
+                    message: format!(
+                        "fixture `{name}` needs the account it seeds: pass --user and --pass"
+                    ),
                     ..Default::default()
                 }));
-            }
+            };
+            let user = &account.user;
+            let note = match seeder.seed_account(self.target, account, dir).await {
+                Ok(note) => note,
+                Err(e) => {
+                    return Err(StepFail::error(Finding {
+                        message: format!("could not seed fixture `{name}` for {user}: {e}"),
+                        ..Default::default()
+                    }))
+                }
+            };
+            let how = note.map(|n| format!(": {n}")).unwrap_or_default();
             self.rec.push(
                 MAIN_SESSION,
                 Direction::Note,
-                format!("seeded fixture {name} for {user}"),
+                format!("seeded fixture {name} for {user}{how}"),
             );
         }
         let login = self.scenario.state == State::Transaction;

@@ -3,6 +3,7 @@
 //! and the known-failures list, `execute` runs one scenario and judges it.
 
 pub mod connection;
+pub mod deliver;
 pub mod execute;
 pub mod parallel;
 pub mod seed;

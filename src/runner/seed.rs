@@ -35,6 +35,8 @@ pub enum Seeder {
     },
     /// A shell command that seeds the store; it gets the message files as arguments.
     Command(String),
+    /// Delivered over LMTP or SMTP after the account is emptied through POP3.
+    Deliver(super::deliver::Delivery),
 }
 
 /// The fixture's message files in delivery order.
@@ -58,7 +60,31 @@ impl Seeder {
                 durable,
             } => seed_maildir(path, &messages, *disposable, *durable),
             Seeder::Command(cmd) => run_seed_command(cmd, fixture_dir, user, &messages),
+            Seeder::Deliver(_) => Err("delivery needs the target: use Seeder::seed_account".into()),
         }
+    }
+
+    /// Seeds `account` on `target`: delivery runs as part of the run's own
+    /// async work (it talks POP3 and LMTP/SMTP), file seeding on a blocking
+    /// thread. Ok is a note for the transcript.
+    pub async fn seed_account(
+        &self,
+        target: &super::Target,
+        account: &super::target::Account,
+        fixture_dir: &Path,
+    ) -> Result<Option<String>, String> {
+        if let Seeder::Deliver(delivery) = self {
+            return delivery.seed(target, account, fixture_dir).await.map(Some);
+        }
+        let (seeder, dir, user) = (
+            self.clone(),
+            fixture_dir.to_path_buf(),
+            account.user.clone(),
+        );
+        tokio::task::spawn_blocking(move || seeder.seed(&dir, &user))
+            .await
+            .unwrap_or_else(|e| Err(format!("seeding panicked: {e}")))
+            .map(|()| None)
     }
 }
 

@@ -589,7 +589,7 @@ impl Target {
     /// A connection logged in as `account`; a login refused because the
     /// maildrop is still locked, or under LOGIN-DELAY, is tried again for a
     /// while on a fresh connection.
-    async fn open_logged_in(&self, account: &Account) -> Result<Connection, OpenError> {
+    pub async fn open_logged_in(&self, account: &Account) -> Result<Connection, OpenError> {
         let started = Instant::now();
         loop {
             match self.try_open_logged_in(account).await {
