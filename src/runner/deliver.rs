@@ -644,8 +644,13 @@ async fn wait_for_count(
             return Ok(());
         }
         if seen > expected || Instant::now() >= give_up {
+            let when = if seen > expected {
+                String::new()
+            } else {
+                format!(" after {wait:?}")
+            };
             return Err(format!(
-                "delivered {expected} message(s), but after {wait:?} the server lists {seen} for {}: is the delivery address the store this account reads?",
+                "delivered {expected} message(s), but{when} the server lists {seen} for {}: is the delivery address the store this account reads?",
                 account.user
             ));
         }
