@@ -14,27 +14,13 @@
 # (POP3SPEC_BIN, default target/release/pop3spec). Exits non-zero when the
 # results differ from the known-deviations file in either direction.
 set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-repo="$(dirname "$here")"
+source "$(dirname "$0")/lib.sh"
 variant="${1:-default}"; shift || true
-bin="${POP3SPEC_BIN:-$repo/target/release/pop3spec}"
-known="$here/dovecot/$variant.known"
-reports="${REPORTS:-$repo/reports}"
-jobs="${JOBS:-4}"
+known="$ci_here/dovecot/$variant.known"
+jobs="$ci_jobs"
+ci_init dovecot
 
-work="$(mktemp -d /tmp/pop3spec-dovecot.XXXXXX)"
-chmod 755 "$work"
-pid=""
-cleanup() {
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port=$((20000 + RANDOM % 20000))
+port=$(ci_port)
 tls_port=$((port + 1))
 mail_uid=$(id -u nobody); mail_gid=$(id -g nobody)
 pass1="pw-$RANDOM$RANDOM"; pass2="pw2-$RANDOM$RANDOM"
@@ -113,72 +99,11 @@ service imap-login {
 CONF
 
 dovecot -F -c "$work/dovecot.conf" &
-pid=$!
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+ci_pids+=($!)
+ci_wait_port "$port" "$work/dovecot.log"
 
-mkdir -p "$reports"
-set +e
-"$bin" run --host 127.0.0.1 --port "$port" --tls-port "$tls_port" --insecure \
-  --jobs "$jobs" --user-template 'alice{job}' --pass "$pass1" \
+ci_run_and_compare "dovecot-$variant" "$known" "$work/dovecot.log" \
+  --host 127.0.0.1 --port "$port" --tls-port "$tls_port" --insecure \
+  --user-template 'alice{job}' --pass "$pass1" \
   --user2-template 'bob{job}' --pass2 "$pass2" \
-  --maildir-template "$work/home/{user}/Maildir" \
-  --junit "$reports/dovecot-$variant.xml" --json "$reports/dovecot-$variant.json" \
-  --color never "$@"
-code=$?
-set -e
-if [ "$code" -ge 2 ]; then
-  echo "pop3spec exited with $code; dovecot log:" >&2
-  tail -20 "$work/dovecot.log" >&2 || true
-  exit "$code"
-fi
-
-# Compare the failing ids with the known deviations, both ways.
-python3 - "$reports/dovecot-$variant.json" "$known" <<'PY'
-import json, os, sys
-report, known_path = sys.argv[1], sys.argv[2]
-results = json.load(open(report))["scenarios"]
-bad = {r["id"]: r for r in results if r["outcome"] in ("fail", "error")}
-try:
-    known = {}
-    for line in open(known_path):
-        line = line.split("#", 1)[0].strip()
-        if line:
-            known[line.split()[0]] = line
-except FileNotFoundError:
-    known = {}
-if os.environ.get("UPDATE_KNOWN"):
-    # Keep the reviewed header (the comment lines before the first id).
-    header = []
-    try:
-        for line in open(known_path):
-            if not line.startswith("#"):
-                break
-            header.append(line)
-    except FileNotFoundError:
-        header = [
-            "# Scenarios that fail against this Dovecot set-up because Dovecot deviates\n",
-            "# from the RFC rule they check. One id per line; after # the rule and what\n",
-            "# Dovecot answered. Regenerate with UPDATE_KNOWN=1 ci/dovecot.sh VARIANT, then\n",
-            "# review every line: a failure caused by the harness or a scenario is a bug to fix.\n",
-        ]
-    with open(known_path, "w") as out:
-        out.writelines(header)
-        for i in sorted(bad):
-            r = bad[i]
-            actual = ((r.get("finding") or {}).get("actual") or [""])[0]
-            out.write(f"{i}  # {r['spec']}: {r.get('reason')}; observed `{actual}`\n")
-    print(f"wrote {known_path} with {len(bad)} id(s)")
-    sys.exit(0)
-new = sorted(set(bad) - set(known))
-gone = sorted(set(known) - set(bad))
-for i in new:
-    r = bad[i]
-    print(f"NEW FAILURE {i} ({r['spec']}): {r.get('reason')}")
-for i in gone:
-    print(f"NO LONGER FAILING {i}: remove it from {known_path}")
-print(f"{len(bad)} failing, {len(known)} known, {len(new)} new, {len(gone)} gone")
-sys.exit(1 if new or gone else 0)
-PY
+  --maildir-template "$work/home/{user}/Maildir" "$@"

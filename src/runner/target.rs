@@ -179,6 +179,10 @@ impl TargetInfo {
                 !target.tls.insecure,
                 "--insecure turns certificate verification off, so the certificate cannot be judged",
             ),
+            "verbatim-fixture" => ok(
+                !matches!(target.seeder, Some(Seeder::Deliver(_))),
+                "the fixture is seeded by delivery (--deliver), so the server stores it with trace headers of its own and the Message-ID pop3spec gave it: its exact lines are not the fixture's",
+            ),
             _ => {
                 let mut words = r.split_whitespace();
                 let tag = words.next().unwrap_or("");

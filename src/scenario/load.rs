@@ -893,7 +893,7 @@ fn undefined_hint(defined: &BTreeSet<String>) -> String {
     )
 }
 
-const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, second-account, implicit-tls, certificate-verification";
+const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, second-account, implicit-tls, certificate-verification, verbatim-fixture";
 
 /// Harness-known conditions a scenario may require (see docs/scenario-format.md).
 pub const CONDITIONS: &[&str] = &[
@@ -902,6 +902,7 @@ pub const CONDITIONS: &[&str] = &[
     "second-account",
     "implicit-tls",
     "certificate-verification",
+    "verbatim-fixture",
 ];
 
 fn check_requirement(r: &str) -> Result<(), String> {
