@@ -230,10 +230,12 @@ fn chown(path: &Path, (uid, gid): (u32, u32)) {
     let _ = std::os::unix::fs::chown(path, Some(uid), Some(gid));
 }
 
-/// The Maildir unique name: the file name without the `:2,FLAGS` info part.
+/// The Maildir unique name: the file name without the `:2,FLAGS` info part
+/// and without the `,key=value` fields servers append to it (Dovecot's
+/// `,S=size`, GNU Mailutils' `,a=O,u=1`); pop3spec's own names hold no comma.
 fn base_name(p: &Path) -> String {
     let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.split(':').next().unwrap_or(name).to_string()
+    name.split([':', ',']).next().unwrap_or(name).to_string()
 }
 
 fn run_seed_command(
@@ -303,8 +305,13 @@ mod tests {
             .join("cur")
             .join(format!("{}:2,S", base_name(&delivered[0])));
         fs::rename(&delivered[0], &moved).unwrap();
+        // GNU Mailutils renames with fields of its own before the flags.
+        let renamed = md
+            .join("cur")
+            .join(format!("{},a=O,u=1:2,", base_name(&delivered[1])));
+        fs::rename(&delivered[1], &renamed).unwrap();
         seeder.seed(&fx, "u").unwrap();
-        assert!(!moved.exists());
+        assert!(!moved.exists() && !renamed.exists());
         assert_eq!(fs::read_dir(md.join("new")).unwrap().count(), 2);
     }
 
