@@ -331,7 +331,7 @@ pub struct ServerArgs {
     )]
     pub deliver_to: String,
     /// How long --deliver waits for POP3 to list the delivered messages (servers that deliver in the background)
-    #[arg(long, env = "POP3SPEC_DELIVER_WAIT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "POP3SPEC_DELIVER_WAIT", default_value = "10s", value_parser = parse_positive_duration)]
     pub deliver_wait: std::time::Duration,
     /// Let seeding delete mail that pop3spec did not deliver (the account is a throwaway)
     #[arg(long, env = "POP3SPEC_DISPOSABLE_ACCOUNT")]
