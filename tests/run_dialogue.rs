@@ -234,6 +234,49 @@ fn wrong_multiline_body_fails_with_a_diff() {
 }
 
 #[test]
+fn ends_with_judges_the_last_lines_in_order() {
+    // Headers a server adds before the body are free; the order of the body is not.
+    let steps =
+        "  - send: RETR 1\n  - expect_multiline: { ends_with: [\"\", \"a\", \"b\"] }  # HERE\n";
+    let (ok, _) = run_one(
+        Script::new().on(
+            "RETR 1",
+            "+OK\r\nX-Added: 1\r\nSubject: s\r\n\r\na\r\nb\r\n.\r\n",
+        ),
+        "fake.ends-with.ok",
+        steps,
+    );
+    assert_eq!(ok.outcome("fake.ends-with.ok"), "pass");
+    let (out, text) = run_one(
+        Script::new().on("RETR 1", "+OK\r\nSubject: s\r\n\r\nb\r\na\r\n.\r\n"),
+        "fake.ends-with.swapped",
+        steps,
+    );
+    assert_fail_at(
+        &out,
+        &text,
+        "fake.ends-with.swapped",
+        "# HERE",
+        "does not end with",
+    );
+    let f = &out.scenario("fake.ends-with.swapped")["finding"];
+    assert_eq!(f["expected"], json!(["", "a", "b"]));
+    assert_eq!(f["actual"], json!(["", "b", "a"]));
+    let (short, text) = run_one(
+        Script::new().on("RETR 1", "+OK\r\nb\r\n.\r\n"),
+        "fake.ends-with.short",
+        steps,
+    );
+    assert_fail_at(
+        &short,
+        &text,
+        "fake.ends-with.short",
+        "# HERE",
+        "does not end with",
+    );
+}
+
+#[test]
 fn missing_terminator_fails_when_the_server_closes_mid_body() {
     let (out, text) = run_one(
         Script::new().on_acts(

@@ -75,8 +75,8 @@ faults! {
     TopOffByOne = "top-off-by-one": "TOP sends n+1 body lines; RFC 1939 §7 exactly n lines",
     CapaStlsWhenActive = "capa-stls-when-active": "STLS announced on a TLS connection; RFC 2595 §4 STLS is only offered when TLS is not active",
     CapaMissingTerminator = "capa-missing-terminator": "CAPA listing lacks the final `.` line; RFC 2449 §5 CAPA is a multi-line response",
-    NoMaildropLock = "no-maildrop-lock": "a second login to the same maildrop succeeds; RFC 1939 §8 the maildrop is locked exclusively",
-    LockNotReleasedOnDrop = "lock-not-released-on-drop": "the maildrop lock leaks when the connection drops; RFC 1939 §8 the lock ends with the session",
+    NoMaildropLock = "no-maildrop-lock": "a second login to the same maildrop succeeds; RFC 1939 §4 the maildrop is locked exclusively",
+    LockNotReleasedOnDrop = "lock-not-released-on-drop": "the maildrop lock leaks when the connection drops; RFC 1939 §4, §6 the lock ends with the session",
     InUseWithoutCode = "in-use-without-code": "lock refusal lacks the [IN-USE] response code; RFC 2449 §8.1.2",
     AuthCancelAccepted = "auth-cancel-accepted": "a `*` SASL cancel is answered +OK; RFC 5034 §4 the server must reject it with -ERR",
     StlsInTransaction = "stls-in-transaction": "STLS accepted after login; RFC 2595 §4 STLS only in AUTHORIZATION",
@@ -97,6 +97,7 @@ faults! {
     CapaDropsExtensionsAfterLogin = "capa-drops-extensions-after-login": "SASL, AUTH-RESP-CODE, EXPIRE and LOGIN-DELAY missing from CAPA after login; RFC 2449 §5 capabilities available in AUTHORIZATION MUST be announced in both states",
     SaslMechanismCaseSensitive = "sasl-mechanism-case-sensitive": "AUTH accepts only `PLAIN` in upper case; RFC 5034 §5 implementations MUST accept these strings in a case-insensitive fashion",
     Utf8InTransaction = "utf8-in-transaction": "UTF8 answered +OK after login; RFC 6856 §2 UTF8 is valid in AUTHORIZATION only",
+    DownloadDeleteOnDrop = "download-delete-on-drop": "messages sent with RETR are removed when the connection drops without QUIT (a download-and-delete policy); RFC 1939 §8 it is important not to delete messages on abnormal connection termination",
     CapaStlsAfterLogin = "capa-stls-after-login": "STLS announced in TRANSACTION; RFC 2595 §4 STLS is only permitted in AUTHORIZATION, and a capability means the command is permitted",
 }
 

@@ -1,6 +1,6 @@
 //! Per-server table of locked maildrops.
 //!
-//! RFC 1939 §8 requires exclusive access to a maildrop for the length of a
+//! RFC 1939 §4 requires exclusive access to a maildrop for the length of a
 //! session. The table lives in each `RunningServer` (not in a global) so that
 //! many servers can run side by side in one process, and the lock is held by
 //! a guard whose `Drop` releases it, so no early return, error or panic in a

@@ -64,6 +64,9 @@ pub struct Txn {
     pub maildrop: Maildrop,
     /// None only under the `no-maildrop-lock` fault.
     pub lock: Option<LockGuard>,
+    /// Messages sent with RETR; read only under the `download-delete-on-drop`
+    /// fault, which removes them although the session never reached QUIT.
+    pub downloaded: Vec<usize>,
 }
 
 /// What the command loop does after a command.
@@ -336,6 +339,7 @@ impl Session {
             user: user.to_string(),
             maildrop,
             lock,
+            downloaded: Vec::new(),
         }));
         self.ok(&format!("maildrop has {n} messages ({size} octets)"))
             .await
@@ -368,6 +372,14 @@ impl Session {
         };
         match end {
             End::Dropped if self.fault(Fault::DeleteOnDisconnect) => {
+                let _ = self.update().await;
+            }
+            End::Dropped if self.fault(Fault::DownloadDeleteOnDrop) => {
+                if let Some(txn) = self.txn() {
+                    for i in std::mem::take(&mut txn.downloaded) {
+                        txn.maildrop.messages[i].deleted = true;
+                    }
+                }
                 let _ = self.update().await;
             }
             End::IdleTimeout if self.fault(Fault::UpdateOnIdleTimeout) => {

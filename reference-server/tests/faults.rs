@@ -366,6 +366,13 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.alice().await;
             ok(&c.cmd("UTF8").await)
         }
+        Fault::DownloadDeleteOnDrop => {
+            let mut c = fx.alice().await;
+            assert!(ok(&c.multi("RETR 1").await.0));
+            drop(c);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            fx.files("alice").len() != 3
+        }
         Fault::CapaStlsAfterLogin => {
             let mut c = fx.alice().await;
             c.multi("CAPA").await.1.iter().any(|l| l == "STLS")
@@ -478,6 +485,7 @@ fault_tests! {
     sasl_mechanism_case_sensitive => SaslMechanismCaseSensitive,
     utf8_in_transaction => Utf8InTransaction,
     capa_stls_after_login => CapaStlsAfterLogin,
+    download_delete_on_drop => DownloadDeleteOnDrop,
 }
 
 #[test]

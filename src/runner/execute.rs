@@ -1341,6 +1341,31 @@ impl<'a> Executor<'a> {
                 ));
             }
         }
+        if let Some(tail) = &e.ends_with {
+            let want = tail
+                .iter()
+                .map(|t| self.render(step, t, false))
+                .collect::<Result<Vec<_>, _>>()?;
+            let skip = body.len().saturating_sub(want.len());
+            let ends = body.len() >= want.len()
+                && want
+                    .iter()
+                    .map(|w| w.bytes.as_slice())
+                    .eq(body.lines().skip(skip));
+            if !ends {
+                let last: Vec<String> = body.lines().skip(skip).map(escape).collect();
+                return Err(self.fail(
+                    step,
+                    format!(
+                        "the body does not end with the expected {} line(s), in order",
+                        want.len()
+                    ),
+                    want.iter().map(|w| escape(w.display.as_bytes())).collect(),
+                    last,
+                    true,
+                ));
+            }
+        }
         for t in &e.contains {
             let want = self.render(step, t, false)?;
             if !body.lines().any(|l| l == want.bytes.as_slice()) {

@@ -855,6 +855,7 @@ impl Converter<'_> {
                 .collect::<Vec<_>>()
         };
         let lines = raw.lines.as_ref().map(|l| templates(self, l, defined));
+        let ends_with = raw.ends_with.as_ref().map(|l| templates(self, l, defined));
         let contains = templates(self, &raw.contains, defined);
         let absent = templates(self, &raw.absent, defined);
         let contains_match = raw
@@ -870,6 +871,7 @@ impl Converter<'_> {
         Some(ExpectMultiline {
             head,
             lines,
+            ends_with,
             contains,
             contains_match,
             absent,

@@ -231,6 +231,7 @@ impl Action {
                     .lines
                     .iter()
                     .flatten()
+                    .chain(m.ends_with.iter().flatten())
                     .chain(&m.contains)
                     .chain(&m.absent)
                     .chain(&m.count)
@@ -332,6 +333,7 @@ pub struct ExpectLine {
 pub struct ExpectMultiline {
     pub head: ExpectLine,
     pub lines: Option<Vec<Template>>,
+    pub ends_with: Option<Vec<Template>>,
     pub contains: Vec<Template>,
     pub contains_match: Vec<Pattern>,
     pub absent: Vec<Template>,

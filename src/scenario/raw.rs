@@ -175,6 +175,10 @@ pub struct RawExpectMultiline {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub contains: Vec<S<String>>,
+    /// The last body lines, exactly and in this order (lines before them are free,
+    /// e.g. headers a server adds).
+    #[schemars(with = "Option<Vec<String>>")]
+    pub ends_with: Option<Vec<S<String>>>,
     /// Regexes that some body line must match (named groups captured).
     #[serde(default)]
     #[schemars(with = "Vec<String>")]

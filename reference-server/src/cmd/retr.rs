@@ -49,6 +49,11 @@ impl Retr {
         let stuff = !faults.contains(Fault::NoByteStuffing);
         s.multi(&format!("{size} octets"), lines, stuff, true)
             .await?;
+        if faults.contains(Fault::DownloadDeleteOnDrop) {
+            if let Some(t) = s.txn() {
+                t.downloaded.push(i);
+            }
+        }
         Ok(Flow::Continue)
     }
 }
