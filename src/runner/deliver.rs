@@ -136,16 +136,24 @@ pub struct Delivery {
     pub disposable: bool,
 }
 
+/// What a delivery did: a note for the transcript, and the Message-ID each
+/// fixture message was delivered with (in fixture order), which is how the
+/// served messages are told apart afterwards.
+#[derive(Clone, Debug)]
+pub struct Delivered {
+    pub note: String,
+    pub message_ids: Vec<String>,
+}
+
 impl Delivery {
     /// Empties the account through POP3, delivers the fixture's messages in
-    /// order and waits until POP3 lists all of them. Ok is a note for the
-    /// transcript.
+    /// order and waits until POP3 lists all of them.
     pub async fn seed(
         &self,
         target: &Target,
         account: &Account,
         fixture_dir: &Path,
-    ) -> Result<String, String> {
+    ) -> Result<Delivered, String> {
         let files = fixture_messages(fixture_dir)?;
         let mut messages = Vec::with_capacity(files.len());
         for f in &files {
@@ -154,20 +162,26 @@ impl Delivery {
         }
         let emptied = empty_account(target, account, self.disposable).await?;
         let recipient = self.recipient.replace("{user}", &account.user);
+        let message_ids: Vec<String> = messages.iter().map(|_| unique_message_id()).collect();
         if !messages.is_empty() {
             let timeout = target.timeout;
             let mut session =
                 MailSession::open(&self.endpoint, target.connect_timeout, timeout).await?;
-            let sent = session.deliver_all(&recipient, &messages, &files).await;
+            let sent = session
+                .deliver_all(&recipient, &messages, &message_ids, &files)
+                .await;
             session.quit().await;
             sent?;
         }
         wait_for_count(target, account, messages.len(), self.wait).await?;
-        Ok(format!(
-            "emptied {emptied} message(s) through POP3, delivered {} over {} to <{recipient}>",
-            messages.len(),
-            self.endpoint
-        ))
+        Ok(Delivered {
+            note: format!(
+                "emptied {emptied} message(s) through POP3, delivered {} over {} to <{recipient}>",
+                messages.len(),
+                self.endpoint
+            ),
+            message_ids,
+        })
     }
 }
 
@@ -359,6 +373,7 @@ impl MailSession {
         &mut self,
         recipient: &str,
         messages: &[Vec<u8>],
+        message_ids: &[String],
         files: &[PathBuf],
     ) -> Result<(), String> {
         for (i, message) in messages.iter().enumerate() {
@@ -387,7 +402,7 @@ impl MailSession {
             if reply.code != 354 {
                 return Err(self.refused(&format!("DATA for {which}"), &reply));
             }
-            self.send(&wire_form(message, &unique_message_id())).await?;
+            self.send(&wire_form(message, &message_ids[i])).await?;
             // LMTP answers once per accepted recipient (RFC 2033 §4.2): one here.
             let reply = self.reply(&format!("the reply to {which}")).await?;
             if !reply.positive() {

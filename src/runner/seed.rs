@@ -74,7 +74,10 @@ impl Seeder {
         fixture_dir: &Path,
     ) -> Result<Option<String>, String> {
         if let Seeder::Deliver(delivery) = self {
-            return delivery.seed(target, account, fixture_dir).await.map(Some);
+            return delivery
+                .seed(target, account, fixture_dir)
+                .await
+                .map(|d| Some(d.note));
         }
         let (seeder, dir, user) = (
             self.clone(),
