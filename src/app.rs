@@ -634,7 +634,7 @@ pub fn check_report_destinations(output: &OutputArgs) -> Result<(), String> {
 /// Whether `path` can be written: its folder exists or can be made, and the
 /// file can be opened for writing. Nothing is truncated; a file made only to
 /// find out is removed again.
-fn check_writable(path: &Path) -> Result<(), String> {
+pub fn check_writable(path: &Path) -> Result<(), String> {
     if path.is_dir() {
         return Err("is a folder; give a file name".into());
     }

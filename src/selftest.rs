@@ -162,6 +162,15 @@ pub async fn selftest(args: SelftestArgs) -> u8 {
         }
         return EXIT_USAGE;
     }
+    if suite.scenarios.is_empty() {
+        eprintln!("error: no scenario files in the given folders; nothing to self-test");
+        return EXIT_USAGE;
+    }
+    // The self-test takes minutes: find an unwritable matrix file first.
+    if let Err(e) = crate::app::check_writable(&args.json) {
+        eprintln!("error: --json {}: {e}\nnothing was run: fix the path", args.json.display());
+        return EXIT_USAGE;
+    }
     let faults = match chosen_faults(&args.faults) {
         Ok(f) => f,
         Err(e) => {

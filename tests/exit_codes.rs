@@ -560,3 +560,19 @@ fn annotations_point_only_at_files_in_the_repository() {
         assert!(theirs.contains("%0Ascenario file: ") && theirs.contains("theirs.yaml:8:5"), "{theirs}");
     }
 }
+
+#[test]
+fn selftest_checks_its_matrix_file_and_an_empty_folder_before_starting() {
+    let ws = two_scenarios();
+    let folder = ws.dir.path().join("a-folder");
+    std::fs::create_dir_all(&folder).unwrap();
+    let out = pop3spec(&["selftest", "scenarios", "--json", folder.to_str().unwrap()], ws.dir.path());
+    assert_eq!(out.code, 2, "{}", out.dump());
+    assert!(out.stderr.contains("--json") && out.stderr.contains("is a folder"), "{}", out.dump());
+    assert!(out.elapsed.as_secs() < 5, "refused before any server started: {:?}", out.elapsed);
+    let empty = ws.dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = pop3spec(&["selftest", "empty"], ws.dir.path());
+    assert_eq!(out.code, 2, "{}", out.dump());
+    assert!(out.stderr.contains("no scenario files"), "{}", out.dump());
+}
