@@ -389,7 +389,11 @@ fn a_report_that_cannot_be_written_is_found_before_connecting() {
 
 /// Runs the binary, killing it after `limit` (a loader blocked on a FIFO would
 /// otherwise hang the test). Returns (exit code or None when killed, stderr, stdout).
-fn run_with_limit(args: &[&str], cwd: &std::path::Path, limit: std::time::Duration) -> (Option<i32>, String, String) {
+fn run_with_limit(
+    args: &[&str],
+    cwd: &std::path::Path,
+    limit: std::time::Duration,
+) -> (Option<i32>, String, String) {
     use std::io::Read;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pop3spec"))
         .args(args)
@@ -411,8 +415,18 @@ fn run_with_limit(args: &[&str], cwd: &std::path::Path, limit: std::time::Durati
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
     let (mut out, mut err) = (String::new(), String::new());
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     (code, err, out)
 }
 
@@ -420,24 +434,45 @@ fn run_with_limit(args: &[&str], cwd: &std::path::Path, limit: std::time::Durati
 fn the_loader_reads_only_regular_files_and_reports_a_symlink_loop_once() {
     let ws = two_scenarios();
     let fifo = ws.scenarios().join("pipe.yaml");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success(), "mkfifo");
     std::os::unix::fs::symlink(".", ws.scenarios().join("loop")).unwrap();
     std::os::unix::fs::symlink("self.yaml", ws.scenarios().join("self.yaml")).unwrap();
     let limit = std::time::Duration::from_secs(20);
     let (code, stderr, stdout) = run_with_limit(&["check", "scenarios"], ws.dir.path(), limit);
     assert_eq!(code, Some(0), "check ended: {stdout}\n{stderr}");
-    assert!(stdout.contains("2 scenario file(s) OK"), "{stdout}\n{stderr}");
-    assert!(stderr.contains("pipe.yaml: a FIFO (named pipe), not a scenario file; left out"), "{stderr}");
-    assert!(stderr.contains("self.yaml: a symbolic-link loop"), "{stderr}");
-    assert_eq!(stderr.matches("loop: a symbolic-link loop (it leads back to").count(), 1, "{stderr}");
+    assert!(
+        stdout.contains("2 scenario file(s) OK"),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stderr.contains("pipe.yaml: a FIFO (named pipe), not a scenario file; left out"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("self.yaml: a symbolic-link loop"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("loop: a symbolic-link loop (it leads back to")
+            .count(),
+        1,
+        "{stderr}"
+    );
     assert!(!stderr.contains("duplicate"), "{stderr}");
     let (code, stderr, stdout) = run_with_limit(&["list", "scenarios"], ws.dir.path(), limit);
     assert_eq!(code, Some(0), "list ended: {stdout}\n{stderr}");
     // Named on the command line, a FIFO is refused, not opened.
     let (code, stderr, _) = run_with_limit(&["check", "scenarios/pipe.yaml"], ws.dir.path(), limit);
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("a FIFO (named pipe), not a scenario file"), "{stderr}");
+    assert!(
+        stderr.contains("a FIFO (named pipe), not a scenario file"),
+        "{stderr}"
+    );
 }
 
 // ------------------------------------------------------------ messages
@@ -449,14 +484,27 @@ fn a_huge_scenario_file_says_which_limit_it_hit_and_where() {
     ws.write("huge.yaml", &scenario("t.a.huge", "must", "", &steps));
     let out = pop3spec(&["check", "scenarios"], ws.dir.path());
     assert_eq!(out.code, 2, "{}", &out.stderr[..out.stderr.len().min(2000)]);
-    assert!(!out.stderr.contains("budget breached"), "{}", &out.stderr[..out.stderr.len().min(2000)]);
-    assert!(!out.stderr.contains("Nodes {"), "{}", &out.stderr[..out.stderr.len().min(2000)]);
     assert!(
-        out.stderr.contains("too large to be a scenario: it has more than 250000 YAML values"),
+        !out.stderr.contains("budget breached"),
         "{}",
         &out.stderr[..out.stderr.len().min(2000)]
     );
-    assert!(out.stderr.contains("huge.yaml:"), "the position is given: {}", &out.stderr[..out.stderr.len().min(2000)]);
+    assert!(
+        !out.stderr.contains("Nodes {"),
+        "{}",
+        &out.stderr[..out.stderr.len().min(2000)]
+    );
+    assert!(
+        out.stderr
+            .contains("too large to be a scenario: it has more than 250000 YAML values"),
+        "{}",
+        &out.stderr[..out.stderr.len().min(2000)]
+    );
+    assert!(
+        out.stderr.contains("huge.yaml:"),
+        "the position is given: {}",
+        &out.stderr[..out.stderr.len().min(2000)]
+    );
 }
 
 /// Runs the binary with stdout on a stream whose reader has already gone
@@ -473,7 +521,10 @@ fn run_into_closed_pipe(args: &[&str], cwd: &std::path::Path) -> (Option<i32>, S
         .stderr(std::process::Stdio::piped())
         .output()
         .unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -497,11 +548,25 @@ fn a_reader_that_goes_away_ends_output_quietly() {
     let port = server.port.to_string();
     let json = ws.dir.path().join("r.json");
     let (code, stderr) = run_into_closed_pipe(
-        &["run", "scenarios", "--host", "127.0.0.1", "--port", &port, "--json", json.to_str().unwrap(), "--junit", "j.xml"],
+        &[
+            "run",
+            "scenarios",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--json",
+            json.to_str().unwrap(),
+            "--junit",
+            "j.xml",
+        ],
         ws.dir.path(),
     );
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(!stderr.contains("Broken pipe") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
     assert!(json.exists(), "the report was written");
 }
 
@@ -510,10 +575,19 @@ fn completions_cover_nushell_and_name_the_shells_otherwise() {
     let ws = Workspace::new();
     let out = pop3spec(&["completions", "nushell"], ws.dir.path());
     assert_eq!(out.code, 0, "{}", out.dump());
-    assert!(out.stdout.contains("export extern pop3spec"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("export extern pop3spec"),
+        "{}",
+        out.stdout
+    );
     let out = pop3spec(&["completions", "tcsh"], ws.dir.path());
     assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("bash, elvish, fish, nushell, powershell, zsh"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("bash, elvish, fish, nushell, powershell, zsh"),
+        "{}",
+        out.stderr
+    );
 }
 
 // ------------------------------------------------------------ GitHub annotations
@@ -550,14 +624,28 @@ fn annotations_point_only_at_files_in_the_repository() {
         assert_eq!(lines.len(), 2, "{}", out.dump());
         let mine = lines.iter().find(|l| l.contains("title=t.a.mine")).unwrap();
         assert!(
-            mine.starts_with("::error file=scenarios/mine.yaml,line=8,col=5,title=t.a.mine::fail: "),
+            mine.starts_with(
+                "::error file=scenarios/mine.yaml,line=8,col=5,title=t.a.mine::fail: "
+            ),
             "{mine}"
         );
-        let theirs = lines.iter().find(|l| l.contains("title=t.b.theirs")).unwrap();
-        assert!(theirs.starts_with("::error title=t.b.theirs::fail: "), "{theirs}");
+        let theirs = lines
+            .iter()
+            .find(|l| l.contains("title=t.b.theirs"))
+            .unwrap();
+        assert!(
+            theirs.starts_with("::error title=t.b.theirs::fail: "),
+            "{theirs}"
+        );
         assert!(!theirs.contains("file="), "{theirs}");
-        assert!(theirs.contains("RFC 1939 §5 (must): the fake server behaves as scripted"), "{theirs}");
-        assert!(theirs.contains("%0Ascenario file: ") && theirs.contains("theirs.yaml:8:5"), "{theirs}");
+        assert!(
+            theirs.contains("RFC 1939 §5 (must): the fake server behaves as scripted"),
+            "{theirs}"
+        );
+        assert!(
+            theirs.contains("%0Ascenario file: ") && theirs.contains("theirs.yaml:8:5"),
+            "{theirs}"
+        );
     }
 }
 

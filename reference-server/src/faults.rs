@@ -93,6 +93,7 @@ faults! {
     LangNotAnnouncedAfterLogin = "lang-not-announced-after-login": "LANG missing from CAPA after login; RFC 6856 §3.1 and RFC 2449 §5 it is announced in both states",
     NoCloseNotify = "no-close-notify": "a TLS session is ended by closing TCP without a close_notify alert; RFC 8314 §3.4 the closing side should send TLS close alerts first",
     LoginDelayNotEnforced = "login-delay-not-enforced": "LOGIN-DELAY above 0 announced but a login right after another is accepted; RFC 2449 §6.5 a server that announces it should enforce it",
+    MessagesNewestFirst = "messages-newest-first": "messages numbered newest first; RFC 1939 §5 leaves the order to the server, so no scenario judges it: it proves that the harness reports a maildrop numbered unlike the seeded fixture as an error, never a failure",
     LoginDelayUserTokenAfterLogin = "login-delay-user-token-after-login": "LOGIN-DELAY announced with the USER token after login too; RFC 2449 §6.5 USER is only for AUTHORIZATION",
     CapaDropsExtensionsAfterLogin = "capa-drops-extensions-after-login": "SASL, AUTH-RESP-CODE, EXPIRE and LOGIN-DELAY missing from CAPA after login; RFC 2449 §5 capabilities available in AUTHORIZATION MUST be announced in both states",
     SaslMechanismCaseSensitive = "sasl-mechanism-case-sensitive": "AUTH accepts only `PLAIN` in upper case; RFC 5034 §5 implementations MUST accept these strings in a case-insensitive fashion",

@@ -150,6 +150,9 @@ pub fn open(dir: &Path, faults: &FaultSet) -> io::Result<Maildrop> {
             .cmp(&mtime_key(&b.2))
             .then_with(|| a.1.file_name().cmp(&b.1.file_name()))
     });
+    if faults.contains(Fault::MessagesNewestFirst) {
+        found.reverse();
+    }
 
     let mut messages = Vec::with_capacity(found.len());
     for (orig, path, _) in found {

@@ -182,6 +182,13 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.cmd("DELE 1").await;
             ok(&c.cmd("LIST 1").await)
         }
+        Fault::MessagesNewestFirst => {
+            let mut c = fx.alice().await;
+            c.multi("TOP 1 0")
+                .await
+                .1
+                .contains(&"Subject: three".to_string())
+        }
         Fault::ListIgnoresArgument => {
             let mut c = fx.alice().await;
             c.cmd("LIST 1").await != "+OK 1 60"
@@ -486,6 +493,7 @@ fault_tests! {
     utf8_in_transaction => Utf8InTransaction,
     capa_stls_after_login => CapaStlsAfterLogin,
     download_delete_on_drop => DownloadDeleteOnDrop,
+    messages_newest_first => MessagesNewestFirst,
 }
 
 #[test]

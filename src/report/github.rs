@@ -189,7 +189,9 @@ mod tests {
         );
         let inside = render_relative_to(&run, Some(Path::new("/opt/pop3spec")));
         assert!(
-            inside.starts_with("::error file=scenarios/rfc1939/retr.yaml,line=14,col=7,title=rfc1939.retr.body::"),
+            inside.starts_with(
+                "::error file=scenarios/rfc1939/retr.yaml,line=14,col=7,title=rfc1939.retr.body::"
+            ),
             "{inside}"
         );
     }

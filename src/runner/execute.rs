@@ -5,6 +5,7 @@
 
 use super::connection::{escape, Body, BodyEnd, Connection, Line, ReadEvent};
 use super::target::{apop_timestamp, status_of, Account, OpenError, Target, TargetInfo};
+use super::verify::{self, Verification};
 use crate::outcome::*;
 use crate::scenario::diagnostic::snippet;
 use crate::scenario::template::{Value, Vars};
@@ -15,6 +16,8 @@ use std::pin::Pin;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The transcript's name for a session that only checks a seeded fixture.
+const CHECK_SESSION: &str = "seed-check";
 /// How many lines of one multi-line body the transcript keeps.
 const BODY_LINES_SHOWN: usize = 40;
 /// Pause between logins refused because the maildrop is still locked (or
@@ -72,6 +75,18 @@ impl Recorder {
             expected: all(f.expected),
             actual: all(f.actual),
             ..f
+        }
+    }
+
+    /// A transcript callback for what goes over `session`: (from the server?, text).
+    fn log_to<'r>(&'r mut self, session: &'r str) -> impl FnMut(bool, String) + Send + 'r {
+        move |server, text| {
+            let direction = if server {
+                Direction::Server
+            } else {
+                Direction::Client
+            };
+            self.push(session, direction, text)
         }
     }
 
@@ -281,7 +296,7 @@ impl<'a> Executor<'a> {
         }
     }
 
-    async fn run(&mut self, _info: &TargetInfo) -> StepResult {
+    async fn run(&mut self, info: &TargetInfo) -> StepResult {
         let fixtures = [
             (
                 &self.scenario.fixture,
@@ -296,6 +311,8 @@ impl<'a> Executor<'a> {
                 &self.target.account2,
             ),
         ];
+        // (fixture name, account, what was seeded), first account first.
+        let mut seeded = Vec::new();
         for (name, dir, seeder, account) in fixtures {
             let (Some(name), Some(dir)) = (name, dir) else {
                 continue;
@@ -310,8 +327,8 @@ impl<'a> Executor<'a> {
                 }));
             };
             let user = &account.user;
-            let note = match seeder.seed_account(self.target, account, dir).await {
-                Ok(note) => note,
+            let (note, fixture) = match seeder.seed_account(self.target, account, dir).await {
+                Ok(done) => done,
                 Err(e) => {
                     return Err(StepFail::error(Finding {
                         message: format!("could not seed fixture `{name}` for {user}: {e}"),
@@ -325,8 +342,36 @@ impl<'a> Executor<'a> {
                 Direction::Note,
                 format!("seeded fixture {name} for {user}{how}"),
             );
+            seeded.push((name.clone(), account.clone(), fixture));
         }
         let login = self.scenario.state == State::Transaction;
+        let top = may_use_top(info, self.target);
+        // The scenario's first session checks its own account's fixture once
+        // logged in; any other check needs a login of its own, which would
+        // cost the scenario its login where the server enforces LOGIN-DELAY.
+        for (i, (name, account, fixture)) in seeded.iter().enumerate() {
+            if i == 0 && login && self.scenario.fixture.is_some() {
+                continue;
+            }
+            if let Some(delay) = login_delay(info) {
+                self.rec.push(CHECK_SESSION, Direction::Note, format!("fixture {name} for {} not checked: the server announces LOGIN-DELAY {delay}, and a login to check it would hold off the scenario's own", account.user));
+                continue;
+            }
+            self.rec.push(
+                CHECK_SESSION,
+                Direction::Note,
+                format!(
+                    "logging in as {} to check that the server serves fixture {name} (not judged)",
+                    account.user
+                ),
+            );
+            let verification = {
+                let Executor { rec, target, .. } = self;
+                let mut log = rec.log_to(CHECK_SESSION);
+                verify::check_new_session(target, account, fixture, top, &mut log).await
+            };
+            self.judge_check(name, &account.user, verification, CHECK_SESSION)?;
+        }
         self.open(
             MAIN_SESSION,
             self.scenario.state != State::Connected,
@@ -336,6 +381,37 @@ impl<'a> Executor<'a> {
             true,
         )
         .await?;
+        if let (true, Some((name, account, fixture))) =
+            (login && self.scenario.fixture.is_some(), seeded.first())
+        {
+            self.rec.push(
+                MAIN_SESSION,
+                Direction::Note,
+                format!(
+                    "checking that the server serves fixture {name} before the steps (not judged)"
+                ),
+            );
+            let checked = {
+                let Executor {
+                    rec,
+                    target,
+                    sessions,
+                    ..
+                } = self;
+                let session = sessions.get_mut(MAIN_SESSION).expect("opened above");
+                let mut log = rec.log_to(MAIN_SESSION);
+                verify::check_session(target, &mut session.conn, fixture, top, &mut log).await
+            };
+            self.judge_check(name, &account.user, checked.verification, MAIN_SESSION)?;
+            if !checked.session_usable {
+                // The steps need a session in step: start them on a fresh one.
+                if let Some(old) = self.sessions.get_mut(MAIN_SESSION) {
+                    old.conn.drop_connection().await;
+                }
+                self.open(MAIN_SESSION, true, true, false, None, true)
+                    .await?;
+            }
+        }
         let mut graded = None;
         for step in &self.scenario.steps {
             let r = self.step(step).await?;
@@ -519,6 +595,44 @@ impl<'a> Executor<'a> {
                     );
                 }
             }
+        }
+    }
+
+    /// A seeded fixture the server does not serve makes the scenario an error
+    /// (nothing it judged would be the server's doing); a check that could
+    /// not tell is only noted.
+    fn judge_check(
+        &mut self,
+        fixture: &str,
+        user: &str,
+        verification: Verification,
+        session: &str,
+    ) -> Result<(), StepFail> {
+        match verification {
+            Verification::Holds => {
+                self.rec.push(
+                    session,
+                    Direction::Note,
+                    format!("the server serves fixture {fixture} as seeded"),
+                );
+                Ok(())
+            }
+            Verification::Unknown(why) => {
+                self.rec.push(
+                    session,
+                    Direction::Note,
+                    format!(
+                        "could not check fixture {fixture}: {why}; the scenario runs unchecked"
+                    ),
+                );
+                Ok(())
+            }
+            Verification::Differs(what) => Err(StepFail::error(Finding {
+                message: format!(
+                    "the server does not serve fixture `{fixture}` as seeded for {user}: {what}"
+                ),
+                ..Default::default()
+            })),
         }
     }
 
@@ -1556,6 +1670,35 @@ fn want_text(s: StatusWant) -> &'static str {
         StatusWant::Any => "+OK ... or -ERR ...",
         StatusWant::Continue => "+ <base64 challenge>",
     }
+}
+
+/// Whether TOP may be tried for the seeding check: announced after login (or
+/// declared), or the server has no CAPA to say.
+fn may_use_top(info: &TargetInfo, target: &Target) -> bool {
+    !info.capa_supported
+        || info
+            .capabilities_in(true)
+            .iter()
+            .chain(&target.declared_capabilities)
+            .any(|c| {
+                c.split_whitespace()
+                    .next()
+                    .is_some_and(|t| t.eq_ignore_ascii_case("TOP"))
+            })
+}
+
+/// The LOGIN-DELAY the server announces, when above 0.
+fn login_delay(info: &TargetInfo) -> Option<String> {
+    info.capabilities
+        .iter()
+        .chain(info.capabilities_after_login.iter().flatten())
+        .find_map(|c| {
+            let mut w = c.split_whitespace();
+            let tag = w.next()?;
+            let secs = w.next()?;
+            (tag.eq_ignore_ascii_case("LOGIN-DELAY") && secs.parse::<u64>().is_ok_and(|n| n > 0))
+                .then(|| secs.to_string())
+        })
 }
 
 fn is_lock_refusal(message: &str) -> bool {

@@ -9,6 +9,7 @@ pub mod parallel;
 pub mod seed;
 pub mod target;
 pub mod tls;
+pub mod verify;
 
 use crate::outcome::{Outcome, ScenarioResult};
 use crate::scenario::Scenario;

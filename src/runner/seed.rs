@@ -12,6 +12,7 @@
 //! previous one's, so servers that number messages by mtime, by name or by
 //! both all number them as the fixture does.
 
+use super::verify::Seeded;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -51,6 +52,16 @@ pub fn fixture_messages(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 impl Seeder {
+    /// Where this seeder puts mail, for messages about a store the server
+    /// does not seem to read.
+    pub fn store(&self) -> String {
+        match self {
+            Seeder::Maildir { path, .. } => format!("the Maildir {}", path.display()),
+            Seeder::Command(_) => "the store --seed-command writes".into(),
+            Seeder::Deliver(d) => format!("the mailbox {} reaches", d.endpoint),
+        }
+    }
+
     pub fn seed(&self, fixture_dir: &Path, user: &str) -> Result<(), String> {
         let messages = fixture_messages(fixture_dir)?;
         match self {
@@ -66,28 +77,34 @@ impl Seeder {
 
     /// Seeds `account` on `target`: delivery runs as part of the run's own
     /// async work (it talks POP3 and LMTP/SMTP), file seeding on a blocking
-    /// thread. Ok is a note for the transcript.
+    /// thread. Ok is a note for the transcript and what the server should now
+    /// serve, for `verify`.
     pub async fn seed_account(
         &self,
         target: &super::Target,
         account: &super::target::Account,
         fixture_dir: &Path,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<(Option<String>, Seeded), String> {
         if let Seeder::Deliver(delivery) = self {
-            return delivery
-                .seed(target, account, fixture_dir)
-                .await
-                .map(|d| Some(d.note));
+            let delivered = delivery.seed(target, account, fixture_dir).await?;
+            let mut seeded = Seeded::from_fixture(fixture_dir, self.store())?;
+            for (m, id) in seeded.messages.iter_mut().zip(&delivered.message_ids) {
+                m.replace_message_id(id.as_bytes());
+            }
+            return Ok((Some(delivered.note), seeded));
         }
         let (seeder, dir, user) = (
             self.clone(),
             fixture_dir.to_path_buf(),
             account.user.clone(),
         );
-        tokio::task::spawn_blocking(move || seeder.seed(&dir, &user))
-            .await
-            .unwrap_or_else(|e| Err(format!("seeding panicked: {e}")))
-            .map(|()| None)
+        tokio::task::spawn_blocking(move || {
+            seeder.seed(&dir, &user)?;
+            Seeded::from_fixture(&dir, seeder.store())
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("seeding panicked: {e}")))
+        .map(|seeded| (None, seeded))
     }
 }
 

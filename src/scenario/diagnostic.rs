@@ -92,14 +92,21 @@ fn budget_message(mut err: &serde_saphyr::Error) -> Option<String> {
     };
     let limits = serde_saphyr::Budget::default();
     let what = match breach {
-        B::Nodes { .. } => format!("more than {} YAML values (lists, maps and scalars)", limits.max_nodes),
+        B::Nodes { .. } => format!(
+            "more than {} YAML values (lists, maps and scalars)",
+            limits.max_nodes
+        ),
         B::Events { .. } => format!("more than {} YAML parser events", limits.max_events),
         B::Depth { .. } => format!("nesting deeper than {} levels", limits.max_depth),
         B::Documents { .. } => format!("more than {} YAML documents", limits.max_documents),
-        B::ScalarBytes { .. } => format!("more than {} octets of text in its values", limits.max_total_scalar_bytes),
-        B::Aliases { .. } | B::Anchors { .. } | B::AliasAnchorRatio { .. } | B::MergeKeys { .. } => {
-            "too many YAML anchors, aliases or merge keys".to_string()
-        }
+        B::ScalarBytes { .. } => format!(
+            "more than {} octets of text in its values",
+            limits.max_total_scalar_bytes
+        ),
+        B::Aliases { .. }
+        | B::Anchors { .. }
+        | B::AliasAnchorRatio { .. }
+        | B::MergeKeys { .. } => "too many YAML anchors, aliases or merge keys".to_string(),
         B::InputBytes { .. } => "more input than the YAML reader accepts".to_string(),
         other => format!("more than the YAML reader accepts ({other:?})"),
     };

@@ -142,7 +142,8 @@ fn walk(
     entries.sort();
     for path in entries {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let is_yaml = (name.ends_with(".yaml") || name.ends_with(".yml")) && name != REQUIREMENTS_FILE;
+        let is_yaml =
+            (name.ends_with(".yaml") || name.ends_with(".yml")) && name != REQUIREMENTS_FILE;
         if path.is_dir() {
             if name != "fixtures" && !name.starts_with('.') {
                 walk(&path, ancestors, out, notes)?;
@@ -153,7 +154,10 @@ fn walk(
             }
         } else if is_yaml {
             if let Some(kind) = not_regular(&path) {
-                notes.push(format!("{}: {kind}, not a scenario file; left out", path.display()));
+                notes.push(format!(
+                    "{}: {kind}, not a scenario file; left out",
+                    path.display()
+                ));
             }
         }
     }
