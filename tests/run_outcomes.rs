@@ -687,3 +687,53 @@ fn fail_fast_stops_the_run_serially_and_with_jobs() {
         );
     }
 }
+
+/// RFC 1939 §13: a server "should not allow both methods of access for a given
+/// user". When it refuses APOP for an account that logs in with USER/PASS, the
+/// scenarios that need APOP to succeed are skipped with its answer; when APOP
+/// works they run (and judge).
+#[test]
+fn apop_refused_for_a_user_pass_account_skips_apop_logins() {
+    let greeting = || vec![Act::Send(b"+OK ready <1.2@fake.test>\r\n".to_vec())];
+    let steps = "  - send: APOP {{user}} {{apop(timestamp, pass)}}\n  - expect: { status: ok }\n";
+    let extra = "requires: [apop-allowed]\n";
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &scenario("fake.apop.allowed", "must", extra, steps),
+    );
+    let args = ["--user", "alice", "--pass", "pw1"];
+
+    let strict = FakeServer::start(
+        Script::new()
+            .greeting(greeting())
+            .account("alice", "pw1")
+            .on(
+                "APOP *",
+                "-ERR [AUTH] APOP is not enabled for this user\r\n",
+            ),
+    );
+    let out = ws.run(strict.port, &args);
+    assert_eq!(
+        out.outcome("fake.apop.allowed"),
+        "skipped",
+        "{}",
+        out.dump()
+    );
+    let reason = out.scenario("fake.apop.allowed")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("RFC 1939 §13"), "{reason}");
+    assert!(reason.contains("APOP is not enabled"), "{reason}");
+    assert_eq!(out.code, 0, "{}", out.dump());
+
+    let both = FakeServer::start(
+        Script::new()
+            .greeting(greeting())
+            .account("alice", "pw1")
+            .on("APOP *", "+OK maildrop ready\r\n"),
+    );
+    let out = ws.run(both.port, &args);
+    assert_eq!(out.outcome("fake.apop.allowed"), "pass", "{}", out.dump());
+}

@@ -123,6 +123,9 @@ pub struct TargetInfo {
     /// stops with exit 3; on the bundled server under a fault, the
     /// scenarios judge it).
     pub login_problem: Option<String>,
+    /// What the server answered when the probe tried APOP for an account that
+    /// logs in otherwise: RFC 1939 §13 lets it refuse one of the two methods.
+    pub apop_refused: Option<String>,
 }
 
 /// How long the probe retries a login refused for a lock or LOGIN-DELAY.
@@ -167,6 +170,15 @@ impl TargetInfo {
                 self.apop,
                 "the greeting carries no APOP timestamp, so APOP is not offered",
             ),
+            "apop-allowed" => match &self.apop_refused {
+                Some(answer) if target.auth != AuthMechanism::Apop => Some(format!(
+                    "the server refuses APOP for this account (`{answer}`), which RFC 1939 §13 allows for an account that logs in with USER/PASS (\"should not allow both methods of access for a given user\"); to judge APOP logins, give an APOP account with --auth apop"
+                )),
+                _ => ok(
+                    self.apop,
+                    "the greeting carries no APOP timestamp, so APOP is not offered",
+                ),
+            },
             "second-account" => ok(
                 target.account2.is_some(),
                 "no second account (--user2/--pass2)",
@@ -524,7 +536,40 @@ impl Target {
                 }
             }
         }
+        if info.apop && info.login_problem.is_none() && self.auth != AuthMechanism::Apop {
+            if let Some(account) = &self.account {
+                info.apop_refused = self.apop_refusal(account).await;
+            }
+        }
         Ok(info)
+    }
+
+    /// The server's answer when APOP is refused for an account that logs in
+    /// with another method; None when APOP works or the refusal was for a
+    /// reason of the moment (LOGIN-DELAY, the lock) or the dialogue broke,
+    /// so that the APOP scenarios run and judge for themselves.
+    async fn apop_refusal(&self, account: &Account) -> Option<String> {
+        let apop = Target {
+            auth: AuthMechanism::Apop,
+            ..self.clone()
+        };
+        let mut quiet = |_: bool, _: String| {};
+        match apop.open_logged_in(account).await {
+            Ok(mut conn) => {
+                let _ = self.command(&mut conn, "QUIT", "QUIT", &mut quiet).await;
+                None
+            }
+            Err(OpenError::Protocol(m))
+                if !m.contains("[LOGIN-DELAY]") && !m.contains("[IN-USE]") =>
+            {
+                Some(if account.pass.is_empty() {
+                    m
+                } else {
+                    m.replace(&account.pass, "***")
+                })
+            }
+            Err(_) => None,
+        }
     }
 
     /// Reads the greeting for the probe; Err (with a hint) when what answers

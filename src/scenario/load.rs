@@ -899,12 +899,13 @@ fn undefined_hint(defined: &BTreeSet<String>) -> String {
     )
 }
 
-const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, second-account, implicit-tls, certificate-verification, verbatim-fixture";
+const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, apop-allowed, second-account, implicit-tls, certificate-verification, verbatim-fixture";
 
 /// Harness-known conditions a scenario may require (see docs/scenario-format.md).
 pub const CONDITIONS: &[&str] = &[
     "capa",
     "apop",
+    "apop-allowed",
     "second-account",
     "implicit-tls",
     "certificate-verification",

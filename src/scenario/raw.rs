@@ -41,7 +41,7 @@ pub struct RawScenario {
     #[schemars(with = "Vec<String>")]
     pub tags: Vec<S<String>>,
     /// CAPA tags in upper case (TOP, UIDL, SASL PLAIN, ...) or capa, apop,
-    /// second-account, implicit-tls, certificate-verification, verbatim-fixture;
+    /// apop-allowed, second-account, implicit-tls, certificate-verification, verbatim-fixture;
     /// the scenario is skipped when one is missing.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
