@@ -24,6 +24,28 @@ fn two_scenarios() -> Workspace {
     ws
 }
 
+// ------------------------------------------------------------ bounded reads
+
+/// A body is kept once (as its lines) rather than also as raw bytes, except
+/// inside `one_of`, whose alternatives read the same bytes again.
+#[test]
+fn one_of_alternatives_reread_a_long_body() {
+    let lines = 3000;
+    let mut body = String::from("+OK\r\n");
+    for i in 0..lines {
+        body.push_str(&format!("line {i} of a body longer than the read chunk\r\n"));
+    }
+    body.push_str(".\r\n");
+    let server = FakeServer::start(good().on("RETR 1", body));
+    let ws = Workspace::new();
+    let steps = format!(
+        "  - send: RETR 1\n  - one_of:\n      - grade: fail\n        note: wrong count\n        steps:\n          - expect_multiline: {{ status: ok, count: 1 }}\n      - grade: pass\n        steps:\n          - expect_multiline: {{ status: ok, count: {lines} }}\n"
+    );
+    ws.write("a.yaml", &scenario("t.a.reread", "must", "", &steps));
+    let out = ws.run(server.port, &[]);
+    assert_eq!(out.outcome("t.a.reread"), "pass", "{}", out.dump());
+}
+
 // ------------------------------------------------------------ empty selections
 
 #[test]

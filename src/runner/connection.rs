@@ -54,6 +54,9 @@ pub struct Connection {
     /// TCP closing under it (false); None while open or without TLS.
     tls_close_notify: Option<bool>,
     max_line: usize,
+    /// A `one_of` may rewind to a mark and read the same bytes again; until
+    /// it ends, what was read must stay in the buffer.
+    rewindable: bool,
 }
 
 const CHUNK: usize = 16 * 1024;
@@ -68,7 +71,14 @@ impl Connection {
             eof: None,
             tls_close_notify: None,
             max_line,
+            rewindable: false,
         }
+    }
+
+    /// Keeps read bytes for `rewind` (or stops keeping them); returns the
+    /// previous setting, for nesting.
+    pub fn set_rewindable(&mut self, on: bool) -> bool {
+        std::mem::replace(&mut self.rewindable, on)
     }
 
     pub fn is_tls(&self) -> bool {
@@ -342,6 +352,11 @@ impl Connection {
                 return (body, BodyEnd::OverLimit);
             }
             body.push(unstuffed);
+            // The body holds the lines now: unless a `one_of` may rewind,
+            // the raw bytes need not be kept twice.
+            if !self.rewindable && self.pos > CHUNK {
+                self.compact();
+            }
         }
     }
 }

@@ -986,6 +986,21 @@ impl<'a> Executor<'a> {
     }
 
     async fn one_of(&mut self, step: &Step, alternatives: &[Alternative]) -> StepResult {
+        let before: Vec<(String, bool)> = self
+            .sessions
+            .iter_mut()
+            .map(|(n, s)| (n.clone(), s.conn.set_rewindable(true)))
+            .collect();
+        let result = self.try_alternatives(step, alternatives).await;
+        for (n, was) in before {
+            if let Some(s) = self.sessions.get_mut(&n) {
+                s.conn.set_rewindable(was);
+            }
+        }
+        result
+    }
+
+    async fn try_alternatives(&mut self, step: &Step, alternatives: &[Alternative]) -> StepResult {
         let marks: Vec<(String, usize)> = self
             .sessions
             .iter()
