@@ -13,7 +13,7 @@ use crate::runner::parallel::{probe_all, Lane, Twin, Worker};
 use crate::runner::seed::Seeder;
 use crate::runner::target::{Account, Target};
 use crate::runner::tls::TlsOptions;
-use pop3_reference_server::{FaultSet, RunningServer, ServerConfig, TlsSetup};
+use pop3_reference_server::{FaultSet, RunningServer, ServerConfig, TlsSetup, VariantSet};
 use std::path::Path;
 use std::time::Duration;
 
@@ -35,6 +35,8 @@ pub const LOGIN_DELAY: u32 = 1;
 #[derive(Clone, Debug)]
 pub struct BundledOptions {
     pub faults: FaultSet,
+    /// Allowed behaviours switched on, on every server (main and twins).
+    pub variants: VariantSet,
     /// The main server's autologout timer: far above any scenario's pauses.
     pub idle_timeout: Duration,
     /// The autologout twin's timer, which the `idle_wait` scenarios wait out.
@@ -49,6 +51,7 @@ impl Default for BundledOptions {
     fn default() -> Self {
         BundledOptions {
             faults: FaultSet::none(),
+            variants: VariantSet::none(),
             idle_timeout: Duration::from_secs(60),
             autologout: Duration::from_millis(250),
             timeout: Duration::from_secs(5),
@@ -213,6 +216,7 @@ async fn start_server(
     let mut config = ServerConfig::new(mail_root.path(), users);
     config.tls = TlsSetup::SelfSigned;
     config.faults = opts.faults.clone();
+    config.variants = opts.variants.clone();
     configure(&mut config);
     let server = RunningServer::start(config)
         .await

@@ -471,9 +471,12 @@ pub struct SelftestArgs {
     /// Scenarios run at the same time, over runs of 4 jobs each (runs mostly wait on timeouts, so more than the cores)
     #[arg(long, env = "POP3SPEC_JOBS", default_value_t = 16, value_parser = parse_jobs)]
     pub jobs: usize,
-    /// Only these faults (repeatable; default all)
+    /// Only these faults (repeatable; default all; `none` runs no fault)
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
+    /// Only these allowed variants (repeatable; default all; `none` runs no variant)
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
     /// Write the fault × scenario matrix here
     #[arg(
         long,

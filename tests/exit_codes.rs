@@ -33,7 +33,9 @@ fn one_of_alternatives_reread_a_long_body() {
     let lines = 3000;
     let mut body = String::from("+OK\r\n");
     for i in 0..lines {
-        body.push_str(&format!("line {i} of a body longer than the read chunk\r\n"));
+        body.push_str(&format!(
+            "line {i} of a body longer than the read chunk\r\n"
+        ));
     }
     body.push_str(".\r\n");
     let server = FakeServer::start(good().on("RETR 1", body));
@@ -676,10 +678,21 @@ fn selftest_checks_its_matrix_file_and_an_empty_folder_before_starting() {
     let ws = two_scenarios();
     let folder = ws.dir.path().join("a-folder");
     std::fs::create_dir_all(&folder).unwrap();
-    let out = pop3spec(&["selftest", "scenarios", "--json", folder.to_str().unwrap()], ws.dir.path());
+    let out = pop3spec(
+        &["selftest", "scenarios", "--json", folder.to_str().unwrap()],
+        ws.dir.path(),
+    );
     assert_eq!(out.code, 2, "{}", out.dump());
-    assert!(out.stderr.contains("--json") && out.stderr.contains("is a folder"), "{}", out.dump());
-    assert!(out.elapsed.as_secs() < 5, "refused before any server started: {:?}", out.elapsed);
+    assert!(
+        out.stderr.contains("--json") && out.stderr.contains("is a folder"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        out.elapsed.as_secs() < 5,
+        "refused before any server started: {:?}",
+        out.elapsed
+    );
     let empty = ws.dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let out = pop3spec(&["selftest", "empty"], ws.dir.path());

@@ -13,6 +13,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::faults::FaultSet;
+use crate::variants::{Variant, VariantSet};
 
 /// Where the TLS certificate comes from (used by STLS and the implicit-TLS listener).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +47,8 @@ pub struct ServerConfig {
     /// Host name in the APOP timestamp of the greeting.
     pub hostname: String,
     pub faults: FaultSet,
+    /// Allowed behaviours switched on (not faults: the suite must pass).
+    pub variants: VariantSet,
     /// Pause before answering a failed PASS, APOP or AUTH, to slow down
     /// password guessing. Zero here (tests stay fast); the binary's
     /// `--auth-failure-delay` defaults to 500 ms.
@@ -72,8 +75,21 @@ impl ServerConfig {
             login_delay: None,
             hostname: "localhost".to_string(),
             faults: FaultSet::none(),
+            variants: VariantSet::none(),
             auth_failure_delay: Duration::ZERO,
             require_tls: false,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// The LOGIN-DELAY announced in CAPA: the configured one, or the
+    /// `login-delay-enforced` variant's when that is switched on.
+    pub fn effective_login_delay(&self) -> Option<u32> {
+        if self.variants.contains(Variant::LoginDelayEnforced) {
+            Some(self.login_delay.unwrap_or(0).max(Variant::LOGIN_DELAY))
+        } else {
+            self.login_delay
         }
     }
 }

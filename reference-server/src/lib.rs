@@ -17,7 +17,9 @@ pub mod logins;
 pub mod maildrop;
 pub mod server;
 pub mod session;
+pub mod variants;
 
 pub use config::{ServerConfig, TlsSetup};
 pub use faults::{Fault, FaultSet};
 pub use server::RunningServer;
+pub use variants::{Variant, VariantSet};

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use pop3_reference_server::config::parse_users;
-use pop3_reference_server::{Fault, FaultSet, RunningServer, ServerConfig, TlsSetup};
+use pop3_reference_server::{
+    Fault, FaultSet, RunningServer, ServerConfig, TlsSetup, Variant, VariantSet,
+};
 
 const AFTER_HELP: &str = "\
 RUNNING AGAINST A MAILDIR
@@ -41,12 +43,12 @@ struct Args {
     #[arg(
         long,
         env = "POP3_REF_MAIL_ROOT",
-        required_unless_present = "list_faults"
+        required_unless_present_any = ["list_faults", "list_variants"]
     )]
     mail_root: Option<PathBuf>,
 
     /// File of `user:password` lines; `#` starts a comment.
-    #[arg(long, env = "POP3_REF_USERS", required_unless_present = "list_faults")]
+    #[arg(long, env = "POP3_REF_USERS", required_unless_present_any = ["list_faults", "list_variants"])]
     users: Option<PathBuf>,
 
     /// Plain POP3 listener (STLS offered there unless --no-tls).
@@ -94,6 +96,15 @@ struct Args {
     #[arg(long, env = "POP3_REF_LIST_FAULTS")]
     list_faults: bool,
 
+    /// Switch on an allowed variant: behaviour the RFCs permit, not a fault
+    /// (repeatable; see --list-variants).
+    #[arg(long = "variant", env = "POP3_REF_VARIANT", value_delimiter = ',', value_parser = parse_variant)]
+    variants: Vec<Variant>,
+
+    /// Print every allowed variant with the RFC text that allows it, and exit.
+    #[arg(long, env = "POP3_REF_LIST_VARIANTS")]
+    list_variants: bool,
+
     /// Milliseconds to wait before answering a failed PASS, APOP or AUTH
     /// (slows down password guessing; 0 disables).
     #[arg(long, env = "POP3_REF_AUTH_FAILURE_DELAY", default_value_t = 500)]
@@ -121,6 +132,10 @@ fn parse_expire(s: &str) -> Result<Expire, String> {
         .map_err(|_| format!("expected a number of days or \"never\", got {s:?}"))
 }
 
+fn parse_variant(s: &str) -> Result<Variant, String> {
+    Variant::from_name(s).ok_or_else(|| format!("unknown variant {s:?} (see --list-variants)"))
+}
+
 fn parse_fault(s: &str) -> Result<Fault, String> {
     Fault::from_name(s).ok_or_else(|| format!("unknown fault {s:?} (see --list-faults)"))
 }
@@ -131,6 +146,12 @@ async fn main() -> ExitCode {
     if args.list_faults {
         for f in Fault::ALL {
             println!("{}\t{}", f.name(), f.description());
+        }
+        return ExitCode::SUCCESS;
+    }
+    if args.list_variants {
+        for v in Variant::ALL {
+            println!("{}\t{}", v.name(), v.description());
         }
         return ExitCode::SUCCESS;
     }
@@ -158,6 +179,8 @@ async fn main() -> ExitCode {
     config.auth_failure_delay = Duration::from_millis(args.auth_failure_delay);
     config.require_tls = args.require_tls;
     config.faults = args.faults.into_iter().collect::<FaultSet>();
+    config.variants = args.variants.into_iter().collect::<VariantSet>();
+    let variants: Vec<&str> = config.variants.iter().map(Variant::name).collect();
 
     let faults: Vec<&str> = config.faults.iter().map(Fault::name).collect();
     let server = match RunningServer::start(config).await {
@@ -173,6 +196,9 @@ async fn main() -> ExitCode {
     }
     if !faults.is_empty() {
         eprintln!("faults enabled: {}", faults.join(", "));
+    }
+    if !variants.is_empty() {
+        eprintln!("allowed variants enabled: {}", variants.join(", "));
     }
     wait_for_signal().await;
     eprintln!("shutting down");

@@ -22,6 +22,7 @@ use crate::language::Language;
 use crate::locks::{LockGuard, LockTable};
 use crate::logins::LoginTimes;
 use crate::maildrop::{self, Maildrop};
+use crate::variants::Variant;
 
 /// State shared by all sessions of one server instance.
 pub(crate) struct Shared {
@@ -95,6 +96,8 @@ pub struct Session {
     pub utf8: bool,
     /// RFC 6856 §3: the language of response texts, chosen by LANG.
     pub lang: Language,
+    /// Close once the current command is answered (`close-after-err`).
+    closing: bool,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -130,6 +133,7 @@ impl Session {
             pending_user: None,
             utf8: false,
             lang: Language::preferred(),
+            closing: false,
             shutdown,
         }
     }
@@ -140,6 +144,10 @@ impl Session {
 
     pub fn fault(&self, f: Fault) -> bool {
         self.shared.config.faults.contains(f)
+    }
+
+    pub fn variant(&self, v: Variant) -> bool {
+        self.shared.config.variants.contains(v)
     }
 
     pub fn config(&self) -> &ServerConfig {
@@ -211,6 +219,8 @@ impl Session {
     }
 
     pub async fn err(&mut self, text: &str) -> io::Result<()> {
+        // RFC 1939 §4: the server may close the connection after -ERR.
+        self.closing |= self.variant(Variant::CloseAfterErr);
         self.single(false, text).await
     }
 
@@ -297,7 +307,7 @@ impl Session {
         }
         // RFC 2449 §6.5, §8.1.1: checked once the credentials are proven, so
         // only the account's owner learns when it last logged in.
-        let secs = self.config().login_delay.unwrap_or(0);
+        let secs = self.config().effective_login_delay().unwrap_or(0);
         let delay = Duration::from_secs(secs.into());
         if !self.fault(Fault::LoginDelayNotEnforced) && self.shared.logins.too_soon(user, delay) {
             return self
@@ -432,9 +442,15 @@ impl Session {
         };
         loop {
             let line = tokio::select! {
-                r = self.conn.read_line(limit) => r,
-                _ = tokio::time::sleep(idle) => return End::IdleTimeout,
+                r = self.conn.read_line(limit) => Some(r),
+                _ = tokio::time::sleep(idle) => None,
                 _ = shutdown.wait_for(|v| *v) => return End::Shutdown,
+            };
+            let Some(line) = line else {
+                if self.variant(Variant::LineBeforeAutologout) {
+                    let _ = self.err("autologout: idle for too long").await;
+                }
+                return End::IdleTimeout;
             };
             let flow = match line {
                 Ok(Line::Eof) | Err(_) => return End::Dropped,
@@ -443,6 +459,7 @@ impl Session {
                 Ok(Line::Line(l)) => Box::pin(cmd::dispatch(self, &l)).await,
             };
             match flow {
+                Ok(Flow::Continue) if self.closing => return End::Closed,
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Close) => return End::Closed,
                 Err(_) => return End::Dropped,

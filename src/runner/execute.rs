@@ -18,6 +18,9 @@ use tokio::time::Instant;
 
 /// The transcript's name for a session that only checks a seeded fixture.
 const CHECK_SESSION: &str = "seed-check";
+/// How long a step after an -ERR looks for the close RFC 1939 §4 allows
+/// there, before sending on the connection: a close follows the -ERR at once.
+const AFTER_ERR_LOOK: Duration = Duration::from_millis(20);
 /// How many lines of one multi-line body the transcript keeps.
 const BODY_LINES_SHOWN: usize = 40;
 /// Pause between logins refused because the maildrop is still locked (or
@@ -40,6 +43,12 @@ struct Session {
     answered: bool,
     /// The last line read was a SASL continuation (`+ ...`).
     in_sasl: bool,
+    /// The last status line read was -ERR, after which RFC 1939 §4 lets the
+    /// server close the connection.
+    last_err: bool,
+    /// Logged in (by the harness, or a scripted PASS/APOP/AUTH answered +OK):
+    /// a close here cannot be undone by reconnecting.
+    logged_in: bool,
     /// A read timed out: the server is not answering, so ending the session
     /// politely would only wait for another timeout.
     stalled: bool,
@@ -108,6 +117,9 @@ impl Recorder {
 enum StepFail {
     Fail(Box<Finding>),
     Error(Box<Finding>),
+    /// The server did something the RFCs allow that leaves the scenario's
+    /// question unasked (a close after -ERR, a LOGIN-DELAY refusal): skipped.
+    Skip(Box<Finding>),
 }
 
 impl StepFail {
@@ -119,9 +131,13 @@ impl StepFail {
         StepFail::Error(Box::new(f))
     }
 
+    fn skip(f: Finding) -> Self {
+        StepFail::Skip(Box::new(f))
+    }
+
     fn finding(&self) -> &Finding {
         match self {
-            StepFail::Fail(f) | StepFail::Error(f) => f,
+            StepFail::Fail(f) | StepFail::Error(f) | StepFail::Skip(f) => f,
         }
     }
 }
@@ -139,6 +155,9 @@ struct Executor<'a> {
     /// The step timeout the scenario asked for, when --max-timeout cut it
     /// shorter: a wait cut short is not judged (error, never fail).
     capped_from: Option<Duration>,
+    /// The LOGIN-DELAY to leave between logins of one account (none in the
+    /// scenarios about LOGIN-DELAY itself, which log in back to back on purpose).
+    login_delay: Option<Duration>,
 }
 
 pub async fn run_scenario(
@@ -169,6 +188,9 @@ pub async fn run_scenario(
         return result;
     }
     let mut exec = Executor::new(scenario, target, started);
+    if !requires_login_delay(scenario) {
+        exec.login_delay = info.login_delay();
+    }
     let verdict = exec.run(info).await;
     exec.close_all().await;
     let (outcome, reason, finding) = match verdict {
@@ -183,6 +205,7 @@ pub async fn run_scenario(
             (outcome, Some(note), Some(finding))
         }
         Err(StepFail::Error(f)) => (Outcome::Error, Some(f.message.clone()), Some(*f)),
+        Err(StepFail::Skip(f)) => (Outcome::Skipped, Some(f.message.clone()), None),
         Err(StepFail::Fail(f)) => {
             let outcome = match scenario.level {
                 Level::Must => Outcome::Fail,
@@ -221,6 +244,18 @@ fn skip_reason(scenario: &Scenario, target: &Target, info: &TargetInfo) -> Optio
         );
     }
     let uses = scenario.account_use();
+    if let Some(delay) = info.login_delay() {
+        if (uses.first || uses.second)
+            && delay > super::target::LOGIN_DELAY_LIMIT
+            && !requires_login_delay(scenario)
+        {
+            return Some(format!(
+                "the server announces LOGIN-DELAY {}: it may refuse logins closer together than that (RFC 2449 §6.5), and waiting that long between logins is beyond this run (at most {:?})",
+                delay.as_secs(),
+                super::target::LOGIN_DELAY_LIMIT
+            ));
+        }
+    }
     if uses.first && target.account.is_none() {
         return Some(if logged_in {
             "needs a logged-in session: pass --user and --pass".into()
@@ -293,6 +328,7 @@ impl<'a> Executor<'a> {
             },
             timeout,
             capped_from,
+            login_delay: None,
         }
     }
 
@@ -454,6 +490,15 @@ impl<'a> Executor<'a> {
                 }
             ),
         );
+        if login {
+            // Waited out before connecting, so the new connection does not
+            // sit idle (and meet the autologout timer) meanwhile.
+            if let Some(account) = &self.target.account {
+                self.target
+                    .space_login(&account.user, self.login_delay)
+                    .await;
+            }
+        }
         let conn = self
             .target
             .connect(implicit_tls)
@@ -468,6 +513,8 @@ impl<'a> Executor<'a> {
                 last_sent: Vec::new(),
                 answered: false,
                 in_sasl: false,
+                last_err: false,
+                logged_in: false,
                 stalled: false,
                 implicit_tls: false,
             },
@@ -536,6 +583,9 @@ impl<'a> Executor<'a> {
         // A server may take a moment to notice that the previous scenario's
         // connection is gone and release the maildrop lock, or refuse a login
         // right after the previous scenario's under its LOGIN-DELAY.
+        self.target
+            .space_login(&account.user, self.login_delay)
+            .await;
         let mut tries = 0u32;
         loop {
             let Executor {
@@ -567,6 +617,9 @@ impl<'a> Executor<'a> {
             {
                 Ok(()) => {
                     session.answered = true;
+                    session.logged_in = true;
+                    session.last_err = false;
+                    target.note_login(&account.user);
                     return Ok(());
                 }
                 Err(OpenError::Protocol(m))
@@ -729,6 +782,7 @@ impl<'a> Executor<'a> {
             let deadline = Instant::now() + self.timeout;
             match &step.action {
                 Action::Send(t) | Action::SendRaw(t) => {
+                    self.reopen_after_err_close(step).await?;
                     let raw = matches!(step.action, Action::SendRaw(_));
                     let rendered = self.render(step, t, raw)?;
                     let mut bytes = rendered.bytes;
@@ -738,12 +792,28 @@ impl<'a> Executor<'a> {
                         bytes.extend_from_slice(b"\r\n");
                         rendered.display
                     };
+                    // A scripted login waits out the announced LOGIN-DELAY
+                    // like the harness's own (RFC 2449 §6.5).
+                    let login_user = is_login_command(&bytes)
+                        .then(|| self.scripted_login_user(step))
+                        .flatten();
+                    if let Some(user) = &login_user {
+                        self.target.space_login(user, self.login_delay).await;
+                    }
                     self.rec
                         .push(&step.session, Direction::Client, shown.clone());
                     let session = self.session(step)?;
                     session.last_command = Some(shown);
                     session.last_sent = bytes.clone();
-                    if let Err(e) = session.conn.send(&bytes).await {
+                    let sent = session.conn.send(&bytes).await;
+                    let closed_after_err = session.last_err;
+                    if let Some(user) = &login_user {
+                        self.target.note_login(user);
+                    }
+                    if let Err(e) = sent {
+                        if closed_after_err {
+                            return Err(self.closed_after_err(step));
+                        }
                         return Err(self.fail(
                             step,
                             format!("sending failed: {e}; the server closed the connection"),
@@ -766,6 +836,7 @@ impl<'a> Executor<'a> {
                 Action::ExpectClose {
                     within,
                     close_notify,
+                    allow_line,
                 } => {
                     let (deadline, waited, cut_from) = match within {
                         // A scripted wait, like `sleep`: --max-timeout caps
@@ -776,6 +847,9 @@ impl<'a> Executor<'a> {
                         }
                         None => (deadline, self.timeout, self.capped_from),
                     };
+                    if *allow_line {
+                        self.accept_line_before_close(step, deadline).await?;
+                    }
                     let session = self.session(step)?;
                     match session.conn.wait_for_bytes(deadline).await {
                         Err(reset) => {
@@ -846,6 +920,10 @@ impl<'a> Executor<'a> {
                                 Direction::Note,
                                 "connection closed by the server".into(),
                             );
+                            if self.sessions.get(&step.session).is_some_and(|s| s.last_err) {
+                                // Nothing was sent: a close after -ERR is allowed (RFC 1939 §4).
+                                return Ok(None);
+                            }
                             Err(self.fail(
                                 step,
                                 "the server closed the connection where silence was expected",
@@ -907,6 +985,7 @@ impl<'a> Executor<'a> {
                 }
                 Action::Login { user, pass } => {
                     self.session(step)?;
+                    self.reopen_after_err_close(step).await?;
                     let account = match (user, pass) {
                         (None, None) => None,
                         _ => {
@@ -1010,6 +1089,9 @@ impl<'a> Executor<'a> {
         let transcript_len = self.rec.lines.len();
         let mut reasons = Vec::new();
         let mut any_fail = false;
+        // An allowed behaviour (close after -ERR, LOGIN-DELAY) that kept an
+        // alternative from being asked explains the whole step.
+        let mut allowed_skip = None;
         for (i, alt) in alternatives.iter().enumerate() {
             for (n, m) in &marks {
                 if let Some(s) = self.sessions.get_mut(n) {
@@ -1041,6 +1123,9 @@ impl<'a> Executor<'a> {
                         Grade::Fail => Err(self.fail(step, note, vec![], vec![], false)),
                     };
                 }
+                Some(StepFail::Skip(f)) => {
+                    allowed_skip.get_or_insert(f);
+                }
                 Some(e) => {
                     any_fail |= matches!(e, StepFail::Fail(_));
                     reasons.push(format!(
@@ -1051,6 +1136,9 @@ impl<'a> Executor<'a> {
                     ));
                 }
             }
+        }
+        if let Some(f) = allowed_skip {
+            return Err(StepFail::Skip(f));
         }
         let f = self.finding(
             Some(step),
@@ -1085,6 +1173,12 @@ impl<'a> Executor<'a> {
                 } else if !session.last_sent.is_empty() {
                     session.answered = true;
                 }
+                let status = status_of(&line.bytes[..line.bytes.len().min(4)].to_ascii_uppercase());
+                if status == Some(true) && (session.in_sasl || is_login_command(&session.last_sent))
+                {
+                    session.logged_in = true;
+                }
+                session.last_err = status == Some(false);
                 session.in_sasl = line.bytes == b"+" || line.bytes.starts_with(b"+ ");
                 Ok(line)
             }
@@ -1109,6 +1203,12 @@ impl<'a> Executor<'a> {
                     step,
                     format!("no complete response line within {timeout:?}, and the server greets no new connection either"),
                 ))
+            }
+            ReadEvent::Closed { ref partial, .. }
+                if partial.is_empty() && self.sessions.get(&name).is_some_and(|s| s.last_err) =>
+            {
+                self.note_unfinished(&name, &event);
+                Err(self.closed_after_err(step))
             }
             other => {
                 let actual = self.note_unfinished(&name, &other);
@@ -1153,6 +1253,99 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// `allow_line`: reads one status line if the server sends one before
+    /// closing, and records it as allowed (RFC 1939 §3: the autologout close
+    /// should, not must, come without a response). Anything else is left for
+    /// the close check to judge.
+    async fn accept_line_before_close(
+        &mut self,
+        step: &Step,
+        deadline: Instant,
+    ) -> Result<(), StepFail> {
+        let session = self.session(step)?;
+        let Ok(bytes) = session.conn.wait_for_bytes(deadline).await else {
+            return Ok(());
+        };
+        let head = bytes[..bytes.len().min(4)].to_ascii_uppercase();
+        if !(head.starts_with(b"+OK") || head.starts_with(b"-ERR")) {
+            return Ok(());
+        }
+        if let ReadEvent::Line(line) = session.conn.read_line(deadline).await {
+            self.rec
+                .push(&step.session, Direction::Server, escape(&line.bytes));
+            self.rec.push(
+                &step.session,
+                Direction::Note,
+                "one response line before the close: allowed (RFC 1939 §3 says should close without one)".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// Before a step writes to a session whose last answer was -ERR: if the
+    /// server has closed the connection (allowed, RFC 1939 §4), reconnect
+    /// while the session was still in AUTHORIZATION, or skip the rest when
+    /// it was logged in (its state cannot be restored).
+    async fn reopen_after_err_close(&mut self, step: &Step) -> Result<(), StepFail> {
+        let Some(session) = self.sessions.get_mut(&step.session) else {
+            return Ok(());
+        };
+        if !session.last_err {
+            return Ok(());
+        }
+        let closed = session.conn.is_closed()
+            || session
+                .conn
+                .wait_for_bytes(Instant::now() + AFTER_ERR_LOOK)
+                .await
+                .is_err();
+        if !closed {
+            return Ok(());
+        }
+        let (logged_in, implicit_tls) = (session.logged_in, session.implicit_tls);
+        if logged_in {
+            return Err(self.closed_after_err(step));
+        }
+        self.rec.push(
+            &step.session,
+            Direction::Note,
+            "the server closed the connection after -ERR (RFC 1939 §4 allows it): reconnecting, the session was still in AUTHORIZATION".into(),
+        );
+        let name = step.session.clone();
+        self.open(&name, true, false, implicit_tls, Some(step), false)
+            .await?;
+        if let Some(s) = self.sessions.get_mut(&name) {
+            s.implicit_tls = implicit_tls;
+        }
+        Ok(())
+    }
+
+    /// The verdict when a close after -ERR leaves the rest unaskable.
+    fn closed_after_err(&mut self, step: &Step) -> StepFail {
+        self.rec.push(
+            &step.session,
+            Direction::Note,
+            "connection closed by the server after -ERR".into(),
+        );
+        StepFail::skip(self.finding(
+            Some(step),
+            "the server closed the connection after -ERR, which RFC 1939 §4 allows (\"the server may close the connection\"); the steps after it could not run on that session".into(),
+        ))
+    }
+
+    /// The account a scripted login step names through its variables.
+    fn scripted_login_user(&self, step: &Step) -> Option<String> {
+        let vars = step.action.variables();
+        let names = |a: &str, b: &str| vars.iter().any(|v| *v == a || *v == b);
+        if names("user2", "pass2") {
+            self.target.account2.as_ref().map(|a| a.user.clone())
+        } else if names("user", "pass") {
+            self.target.account.as_ref().map(|a| a.user.clone())
+        } else {
+            None
+        }
+    }
+
     /// Whether the session's last send owes an answer: the connection
     /// answered an earlier command, and what was sent is complete command
     /// lines within RFC 2449 §4's 255 octets (a longer or unfinished line
@@ -1164,14 +1357,10 @@ impl<'a> Executor<'a> {
         let sent = &session.last_sent;
         // Logins are left out: servers delay the answer to a failed one on
         // purpose (seconds of penalty), which is allowed.
-        let login = sent
-            .split(|&b| b == b' ' || b == b'\r')
-            .next()
-            .is_some_and(|w| {
-                ["USER", "PASS", "APOP", "AUTH"]
-                    .iter()
-                    .any(|c| c.as_bytes().eq_ignore_ascii_case(w))
-            });
+        let login = is_login_command(sent)
+            || sent
+                .get(..5)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"USER "));
         session.answered
             && !login
             && !session.in_sasl
@@ -1250,6 +1439,15 @@ impl<'a> Executor<'a> {
     }
 
     fn judge_line(&mut self, step: &Step, e: &ExpectLine, line: &Line) -> Result<(), StepFail> {
+        // A refusal under the announced LOGIN-DELAY (RFC 2449 §6.5) is an
+        // allowed answer to any login, not a wrong answer to the question
+        // the step asks (e.g. a second login expected to meet [IN-USE]).
+        if is_login_delay_refusal(&line.bytes) && !accepts_login_delay(e) {
+            return Err(StepFail::skip(self.finding(
+                Some(step),
+                "the server refused the login under its LOGIN-DELAY, which RFC 2449 §6.5 allows; what this step asks could not be put to it".into(),
+            )));
+        }
         let shown = escape(&line.bytes);
         let status = status_of(&line.bytes);
         let expected_status = || vec![want_text(e.status).to_string()];
@@ -1714,6 +1912,44 @@ fn login_delay(info: &TargetInfo) -> Option<String> {
             (tag.eq_ignore_ascii_case("LOGIN-DELAY") && secs.parse::<u64>().is_ok_and(|n| n > 0))
                 .then(|| secs.to_string())
         })
+}
+
+/// Whether these bytes start with PASS, APOP or AUTH: a login attempt.
+fn is_login_command(sent: &[u8]) -> bool {
+    let word = sent
+        .split(|&b| b == b' ' || b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
+    ["PASS", "APOP", "AUTH"]
+        .iter()
+        .any(|c| c.as_bytes().eq_ignore_ascii_case(word))
+}
+
+/// Whether an expectation is met by `-ERR [LOGIN-DELAY] ...` as it stands:
+/// it asks for that code, or for any -ERR without more.
+fn accepts_login_delay(e: &ExpectLine) -> bool {
+    match e.status {
+        StatusWant::Err | StatusWant::Any => match &e.code {
+            Some(code) => code.eq_ignore_ascii_case("LOGIN-DELAY"),
+            None => e.line.is_none() && e.matches.is_none(),
+        },
+        _ => false,
+    }
+}
+
+/// Whether a response line carries the `[LOGIN-DELAY]` code (RFC 2449 §8.1.1).
+fn is_login_delay_refusal(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line).to_ascii_uppercase();
+    text.starts_with("-ERR [LOGIN-DELAY")
+}
+
+/// The scenarios about LOGIN-DELAY itself (`requires: [LOGIN-DELAY]`).
+fn requires_login_delay(scenario: &Scenario) -> bool {
+    scenario.requires.iter().any(|r| {
+        r.split_whitespace()
+            .next()
+            .is_some_and(|t| t.eq_ignore_ascii_case("LOGIN-DELAY"))
+    })
 }
 
 fn is_lock_refusal(message: &str) -> bool {

@@ -4,6 +4,8 @@
 use super::connection::{escape, BodyEnd, Connection, ReadEvent};
 use super::seed::Seeder;
 use super::tls::{self, TlsOptions};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -63,6 +65,10 @@ pub struct Target {
     /// Capabilities the user declared for servers without CAPA.
     pub declared_capabilities: Vec<String>,
     pub extra_vars: Vec<(String, String)>,
+    /// When each account last logged in (shared by the clones of a target,
+    /// so every job sees every login): an announced LOGIN-DELAY is waited
+    /// out from here.
+    pub login_times: Arc<Mutex<HashMap<String, Instant>>>,
 }
 
 impl Target {
@@ -98,6 +104,7 @@ impl Target {
             lock_wait: Duration::from_secs(1),
             declared_capabilities: Vec::new(),
             extra_vars: Vec::new(),
+            login_times: Arc::default(),
         })
     }
 }
@@ -128,6 +135,14 @@ pub struct TargetInfo {
     pub apop_refused: Option<String>,
 }
 
+/// Added to an announced LOGIN-DELAY before the next login: the server's
+/// clock for it starts when it answered, a moment after the harness sent.
+const LOGIN_DELAY_MARGIN: Duration = Duration::from_millis(150);
+
+/// The longest LOGIN-DELAY the harness waits out between logins; with a
+/// longer one, the scenarios that log in are skipped.
+pub const LOGIN_DELAY_LIMIT: Duration = Duration::from_secs(10);
+
 /// How long the probe retries a login refused for a lock or LOGIN-DELAY.
 const LOGIN_RETRY_WAIT: Duration = Duration::from_millis(2500);
 
@@ -157,6 +172,18 @@ impl TargetInfo {
             Some(after) if logged_in => after,
             _ => &self.capabilities,
         }
+    }
+
+    /// The LOGIN-DELAY announced before login (RFC 2449 §6.5), if any.
+    pub fn login_delay(&self) -> Option<Duration> {
+        self.capabilities.iter().find_map(|line| {
+            let mut words = line.split_whitespace();
+            let tag = words.next()?;
+            if !tag.eq_ignore_ascii_case("LOGIN-DELAY") {
+                return None;
+            }
+            words.next()?.parse().ok().map(Duration::from_secs)
+        })
     }
 
     /// `None` when the requirement holds for a scenario whose commands run
@@ -270,6 +297,27 @@ impl OpenError {
 pub type Log<'a> = &'a mut (dyn FnMut(bool, String) + Send);
 
 impl Target {
+    /// Notes that `user` logged in (or tried to) now.
+    pub fn note_login(&self, user: &str) {
+        let mut times = self.login_times.lock().unwrap_or_else(|p| p.into_inner());
+        times.insert(user.to_string(), Instant::now());
+    }
+
+    /// Waits until `delay` (plus a margin for the server's clock starting a
+    /// moment later) has passed since `user` last logged in (RFC 2449 §6.5).
+    pub async fn space_login(&self, user: &str, delay: Option<Duration>) {
+        let Some(delay) = delay.filter(|d| !d.is_zero()) else {
+            return;
+        };
+        let last = {
+            let times = self.login_times.lock().unwrap_or_else(|p| p.into_inner());
+            times.get(user).copied()
+        };
+        if let Some(last) = last {
+            tokio::time::sleep_until(last + delay + LOGIN_DELAY_MARGIN).await;
+        }
+    }
+
     pub fn port_for(&self, implicit: bool) -> u16 {
         if implicit && !self.implicit_tls {
             self.tls_port.unwrap_or(self.port)
@@ -500,6 +548,7 @@ impl Target {
             let started = Instant::now();
             match self.open_logged_in(account).await {
                 Ok(mut conn) => {
+                    self.note_login(&account.user);
                     let took = started.elapsed();
                     if took > self.timeout {
                         info.slow_logins.push((account.user.clone(), took));

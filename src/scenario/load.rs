@@ -623,6 +623,7 @@ impl Converter<'_> {
                         Action::ExpectClose {
                             within: None,
                             close_notify: false,
+                            allow_line: false,
                         }
                     }
                     RawExpectClose::Options(o) => {
@@ -636,6 +637,7 @@ impl Converter<'_> {
                         Action::ExpectClose {
                             within,
                             close_notify: o.close_notify.unwrap_or(false),
+                            allow_line: o.allow_line.unwrap_or(false),
                         }
                     }
                 }

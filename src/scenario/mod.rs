@@ -182,6 +182,8 @@ pub enum Action {
     ExpectClose {
         within: Option<Template>,
         close_notify: bool,
+        /// One status line before the close is accepted (autologout, RFC 1939 §3).
+        allow_line: bool,
     },
     ExpectSilence(Template),
     Connect {

@@ -222,6 +222,10 @@ pub struct RawExpectCloseOptions {
     /// The session is TLS and the server sends a TLS close_notify before it
     /// closes TCP (RFC 8314 §3.4).
     pub close_notify: Option<bool>,
+    /// One response line (`+OK ...` or `-ERR ...`) before the close is
+    /// accepted and recorded, not judged: RFC 1939 §3 only says the
+    /// autologout close should come without a response.
+    pub allow_line: Option<bool>,
 }
 
 /// `connect: NAME`, `reconnect: true`, or the long form with a session and login.

@@ -6,6 +6,7 @@ use super::{ParseResult, Request};
 use crate::faults::Fault;
 use crate::language::LANGUAGES;
 use crate::session::{Flow, Session};
+use crate::variants::Variant;
 
 pub struct Capa;
 
@@ -16,7 +17,13 @@ impl Capa {
     }
 
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        if s.variant(Variant::NoCapa) {
+            s.err("CAPA not supported").await?;
+            return Ok(Flow::Continue);
+        }
         let auth = !s.in_transaction();
+        // Allowed (RFC 2449 §5): these are simply not offered before login.
+        let later = auth && s.variant(Variant::CapaAfterLoginOnly);
         // RFC 2449 §5: what is announced in AUTHORIZATION is announced in
         // both states (USER, SASL, UTF8, LANG are "both / no"); only STLS is
         // AUTHORIZATION-only (RFC 2595 §4).
@@ -30,11 +37,15 @@ impl Capa {
                 caps.push(format!("SASL {}", super::auth::MECHANISMS.join(" ")));
             }
         }
-        caps.push("RESP-CODES".into());
-        if !drop_extensions {
+        if !later {
+            caps.push("RESP-CODES".into());
+        }
+        if !drop_extensions && !later {
             caps.push("AUTH-RESP-CODE".into());
         }
-        caps.push("PIPELINING".into());
+        if !later {
+            caps.push("PIPELINING".into());
+        }
         caps.push("TOP".into());
         caps.push("UIDL".into());
         if !drop_extensions {
@@ -45,7 +56,11 @@ impl Capa {
         }
         // RFC 2449 §6.5: one value for every user, so the same in both
         // states and without the USER token.
-        if let Some(d) = s.config().login_delay.filter(|_| !drop_extensions) {
+        if let Some(d) = s
+            .config()
+            .effective_login_delay()
+            .filter(|_| !drop_extensions)
+        {
             if s.fault(Fault::LoginDelayUserTokenAfterLogin) {
                 caps.push(format!("LOGIN-DELAY {d} USER"));
             } else {
