@@ -417,3 +417,233 @@ fn silence_to_a_login_or_to_the_first_command_stays_an_error() {
     let out = ws.run(server.port, &[]);
     assert_eq!(out.outcome("trust.first"), "error", "{}", out.dump());
 }
+
+// ---------------------------------------------------------------- 2: close after -ERR
+
+#[test]
+fn a_close_after_err_is_allowed_reconnecting_before_login_and_skipping_after() {
+    let server = FakeServer::start(
+        noop_server()
+            .account("alice", "pw")
+            .on_acts(
+                "PASS wrong",
+                vec![Act::Send(b"-ERR invalid password\r\n".to_vec()), Act::Close],
+            )
+            .on_acts(
+                "RETR 9",
+                vec![Act::Send(b"-ERR no such message\r\n".to_vec()), Act::Close],
+            ),
+    );
+    let ws = Workspace::new();
+    ws.write(
+        "a.yaml",
+        &scenario(
+            "trust.err-close.retry-login",
+            "must",
+            "",
+            "  - send: USER {{user}}\n  - expect: { status: ok }\n  - send: PASS wrong\n  - expect: { status: err }\n  - send: USER {{user}}\n  - expect: { status: ok }\n  - send: PASS {{pass}}\n  - expect: { status: ok }\n",
+        ),
+    );
+    ws.write(
+        "b.yaml",
+        &scenario(
+            "trust.err-close.logged-in",
+            "must",
+            "state: transaction\n",
+            "  - send: RETR 9\n  - expect: { status: err }\n  - send: NOOP\n  - expect: { status: ok }\n",
+        ),
+    );
+    ws.write(
+        "c.yaml",
+        &scenario(
+            "trust.err-close.silence",
+            "must",
+            "",
+            "  - send: PASS wrong\n  - expect: { status: err }\n  - expect_silence: 300ms\n",
+        ),
+    );
+    let out = ws.run(server.port, &["--user", "alice", "--pass", "pw"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(
+        out.outcome("trust.err-close.retry-login"),
+        "pass",
+        "{}",
+        out.dump()
+    );
+    assert_eq!(
+        out.outcome("trust.err-close.logged-in"),
+        "skipped",
+        "{}",
+        out.dump()
+    );
+    let reason = out.scenario("trust.err-close.logged-in")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("RFC 1939 §4"), "{reason}");
+    assert_eq!(
+        out.outcome("trust.err-close.silence"),
+        "pass",
+        "{}",
+        out.dump()
+    );
+}
+
+// ---------------------------------------------------------------- 3: a line before the autologout close
+
+#[test]
+fn one_line_before_the_autologout_close_is_accepted_where_allowed() {
+    // Connection 0 is the probe; every later one "times out" after 300 ms
+    // with a line before closing.
+    let server = FakeServer::start_each(|i| match i {
+        0 => noop_server(),
+        _ => noop_server().greeting(vec![
+            Act::Send(b"+OK fake POP3 ready\r\n".to_vec()),
+            Act::Sleep(Duration::from_millis(300)),
+            Act::Send(b"-ERR autologout\r\n".to_vec()),
+            Act::Close,
+        ]),
+    });
+    let ws = Workspace::new();
+    ws.write(
+        "a.yaml",
+        &scenario(
+            "trust.autologout.allowed",
+            "must",
+            "",
+            "  - expect_close: { within: 3s, allow_line: true }\n",
+        ),
+    );
+    ws.write(
+        "b.yaml",
+        &scenario(
+            "trust.autologout.silent",
+            "should",
+            "",
+            "  - expect_close: { within: 3s }\n",
+        ),
+    );
+    let out = ws.run(server.port, &[]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(
+        out.outcome("trust.autologout.allowed"),
+        "pass",
+        "{}",
+        out.dump()
+    );
+    // Without allow_line the line is still graded (the SHOULD scenario).
+    assert_eq!(
+        out.outcome("trust.autologout.silent"),
+        "non-strict",
+        "{}",
+        out.dump()
+    );
+}
+
+// ---------------------------------------------------------------- 4: LOGIN-DELAY
+
+/// Announces LOGIN-DELAY `delay` and refuses a PASS within a second of the
+/// last accepted one, on any connection.
+fn login_delay_server(delay: &str) -> FakeServer {
+    use std::sync::{Arc, Mutex};
+    use std::time::Instant;
+    let last: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let (accept, refuse) = (last.clone(), last);
+    let script = noop_server()
+        .capa(&["USER", "RESP-CODES", &format!("LOGIN-DELAY {delay}")])
+        .account("alice", "pw")
+        .on_fn(
+            move |l| {
+                l == "PASS pw" && {
+                    *accept.lock().unwrap() = Some(Instant::now());
+                    true
+                }
+            },
+            vec![Act::Send(b"+OK logged in\r\n".to_vec())],
+        )
+        .on_fn(
+            move |l| {
+                l == "PASS pw"
+                    && refuse
+                        .lock()
+                        .unwrap()
+                        .is_some_and(|t| t.elapsed() < Duration::from_secs(1))
+            },
+            vec![Act::Send(b"-ERR [LOGIN-DELAY] wait a second\r\n".to_vec())],
+        );
+    FakeServer::start(script)
+}
+
+#[test]
+fn scripted_logins_wait_out_an_announced_login_delay() {
+    let server = login_delay_server("1");
+    let ws = Workspace::new();
+    for (file, id) in [("a.yaml", "trust.delay.a"), ("b.yaml", "trust.delay.b")] {
+        ws.write(
+            file,
+            &scenario(
+                id,
+                "must",
+                "",
+                "  - send: USER {{user}}\n  - expect: { status: ok }\n  - send: PASS {{pass}}\n  - expect: { status: ok }\n",
+            ),
+        );
+    }
+    let out = ws.run(server.port, &["--user", "alice", "--pass", "pw"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(out.outcome("trust.delay.a"), "pass", "{}", out.dump());
+    assert_eq!(out.outcome("trust.delay.b"), "pass", "{}", out.dump());
+}
+
+#[test]
+fn a_login_delay_refusal_is_never_a_wrong_answer_to_another_question() {
+    let server = login_delay_server("1");
+    let ws = Workspace::new();
+    // About LOGIN-DELAY, so not spaced out: the second login comes at once.
+    ws.write(
+        "a.yaml",
+        &scenario(
+            "trust.delay.in-use",
+            "must",
+            "requires: [LOGIN-DELAY]\nstate: transaction\n",
+            "  - connect: { session: again }\n  - send: USER {{user}}\n    session: again\n  - expect: { status: ok }\n    session: again\n  - send: PASS {{pass}}\n    session: again\n  - expect: { status: err, code: IN-USE }\n    session: again\n",
+        ),
+    );
+    let out = ws.run(server.port, &["--user", "alice", "--pass", "pw"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(
+        out.outcome("trust.delay.in-use"),
+        "skipped",
+        "{}",
+        out.dump()
+    );
+    let reason = out.scenario("trust.delay.in-use")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("LOGIN-DELAY"), "{reason}");
+}
+
+#[test]
+fn a_login_delay_too_long_for_the_run_skips_the_scenarios_that_log_in() {
+    let server = FakeServer::start(
+        noop_server()
+            .capa(&["USER", "LOGIN-DELAY 900"])
+            .account("alice", "pw"),
+    );
+    let ws = Workspace::new();
+    one_passing(&ws);
+    ws.write(
+        "t.yaml",
+        &scenario("trust.delay.long", "must", "state: transaction\n", PASSING),
+    );
+    let out = ws.run(server.port, &["--user", "alice", "--pass", "pw"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(out.outcome("trust.passing"), "pass", "{}", out.dump());
+    assert_eq!(out.outcome("trust.delay.long"), "skipped", "{}", out.dump());
+    let reason = out.scenario("trust.delay.long")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("LOGIN-DELAY 900"), "{reason}");
+}

@@ -194,6 +194,11 @@ const GERMAN: &[(&str, &str)] = &[
         "Befehl ist kein gültiges UTF-8",
     ),
     ("line too long", "Zeile zu lang"),
+    ("CAPA not supported", "CAPA wird nicht unterstützt"),
+    (
+        "autologout: idle for too long",
+        "automatische Abmeldung: zu lange untätig",
+    ),
     ("send PASS", "PASS senden"),
     ("USER first", "zuerst USER senden"),
     ("invalid credentials", "ungültige Zugangsdaten"),

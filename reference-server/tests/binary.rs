@@ -1,4 +1,4 @@
-//! The command-line binary: --list-faults, env twins, SIGTERM shutdown.
+//! The command-line binary: --list-faults, --list-variants, env twins, SIGTERM shutdown.
 
 mod common;
 
@@ -24,6 +24,42 @@ async fn list_faults_prints_every_fault() {
     for (l, f) in lines.iter().zip(pop3_reference_server::Fault::ALL) {
         assert_eq!(l.split('\t').next(), Some(f.name()));
         assert!(l.len() > f.name().len() + 10, "{l}");
+    }
+}
+
+#[tokio::test]
+async fn list_variants_prints_every_allowed_variant_apart_from_the_faults() {
+    let out = Command::new(BIN)
+        .arg("--list-variants")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names: Vec<&str> = text.lines().filter_map(|l| l.split('\t').next()).collect();
+    let expected: Vec<&str> = pop3_reference_server::Variant::ALL
+        .iter()
+        .map(|v| v.name())
+        .collect();
+    assert_eq!(names, expected);
+    for v in [
+        "capa-after-login-only",
+        "close-after-err",
+        "line-before-autologout",
+        "login-delay-enforced",
+        "no-capa",
+    ] {
+        assert!(names.contains(&v), "{v} missing from\n{text}");
+        assert!(
+            pop3_reference_server::Fault::from_name(v).is_none(),
+            "{v} is an allowed variant, not a fault"
+        );
+    }
+    for line in text.lines() {
+        assert!(
+            line.contains("RFC"),
+            "each variant names the RFC allowing it: {line}"
+        );
     }
 }
 

@@ -630,7 +630,10 @@ impl<'a> Executor<'a> {
                 {
                     tries += 1;
                     tokio::time::sleep(LOCK_RETRY_PAUSE).await;
-                    // The refused attempt reset the AUTHORIZATION state; start over.
+                    // The refused attempt reset the AUTHORIZATION state; start
+                    // over, on a new connection if the server closed this one
+                    // after its -ERR (RFC 1939 §4 allows it).
+                    self.reconnect_if_closed(name, step).await?;
                     continue;
                 }
                 Err(e) => {
@@ -1316,6 +1319,72 @@ impl<'a> Executor<'a> {
             .await?;
         if let Some(s) = self.sessions.get_mut(&name) {
             s.implicit_tls = implicit_tls;
+        }
+        Ok(())
+    }
+
+    /// Opens `name` again (greeting read, `--starttls` applied) when the
+    /// server closed it; the harness's own login retries on it.
+    async fn reconnect_if_closed(
+        &mut self,
+        name: &str,
+        step: Option<&Step>,
+    ) -> Result<(), StepFail> {
+        let Some(session) = self.sessions.get_mut(name) else {
+            return Ok(());
+        };
+        let closed = session.conn.is_closed()
+            || session
+                .conn
+                .wait_for_bytes(Instant::now() + AFTER_ERR_LOOK)
+                .await
+                .is_err();
+        if !closed {
+            return Ok(());
+        }
+        let implicit_tls = session.implicit_tls;
+        let mut conn = self
+            .target
+            .connect(implicit_tls)
+            .await
+            .map_err(|e| self.open_failure(e, step))?;
+        let Executor {
+            rec, target, vars, ..
+        } = self;
+        rec.push(
+            name,
+            Direction::Note,
+            "the server closed the connection after -ERR (RFC 1939 §4 allows it): reconnecting to log in again".into(),
+        );
+        let mut log = |server: bool, text: String| {
+            rec.push(
+                name,
+                if server {
+                    Direction::Server
+                } else {
+                    Direction::Client
+                },
+                text,
+            )
+        };
+        let greeting = match target.read_status(&mut conn, &mut log).await {
+            Ok((true, text)) => text,
+            Ok((false, text)) => {
+                let e = OpenError::Protocol(format!("the greeting is not +OK: `{text}`"));
+                return Err(self.open_failure(e, step));
+            }
+            Err(e) => return Err(self.open_failure(e.context("waiting for the greeting"), step)),
+        };
+        if target.starttls {
+            if let Err(e) = target.upgrade(&mut conn, &mut log).await {
+                return Err(self.open_failure(e, step));
+            }
+        }
+        set_greeting_vars(vars, name, &greeting);
+        if let Some(session) = self.sessions.get_mut(name) {
+            session.conn = conn;
+            session.last_err = false;
+            session.greeted = true;
         }
         Ok(())
     }
