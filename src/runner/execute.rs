@@ -20,7 +20,7 @@ use tokio::time::Instant;
 const CHECK_SESSION: &str = "seed-check";
 /// How long a step after an -ERR looks for the close RFC 1939 §4 allows
 /// there, before sending on the connection: a close follows the -ERR at once.
-const AFTER_ERR_LOOK: Duration = Duration::from_millis(20);
+const AFTER_ERR_LOOK: Duration = Duration::from_millis(5);
 /// How many lines of one multi-line body the transcript keeps.
 const BODY_LINES_SHOWN: usize = 40;
 /// Pause between logins refused because the maildrop is still locked (or
