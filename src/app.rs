@@ -17,7 +17,7 @@ use crate::scenario::Scenario;
 use crate::select;
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Console output of a run: a reader that went away (`pop3spec run | head`)
 /// must not stop the run before its reports are written and its verdict known.
@@ -204,30 +204,41 @@ pub fn target_from_args(
             disposable: a.disposable_account,
         })
     });
-    let seeder = match (&a.maildir, &a.seed_command) {
-        (Some(dir), _) => Some(Seeder::Maildir {
-            path: dir.clone(),
-            disposable: a.disposable_account,
-            durable: true,
-        }),
-        (None, Some(cmd)) => Some(Seeder::Command(cmd.clone())),
-        (None, None) => delivery.clone(),
+    // Each account is seeded through its own store when one is given, else
+    // by --seed-command (told which account in $POP3SPEC_USER), else by delivery.
+    let store_of = |maildir: &Option<PathBuf>, mbox: &Option<PathBuf>| {
+        let file_store = match (maildir, mbox) {
+            (Some(dir), _) => Some(Seeder::Maildir {
+                path: dir.clone(),
+                disposable: a.disposable_account,
+                durable: true,
+            }),
+            (None, Some(file)) => Some(Seeder::Mbox {
+                path: file.clone(),
+                disposable: a.disposable_account,
+                durable: true,
+            }),
+            (None, None) => None,
+        };
+        file_store
+            .or_else(|| a.seed_command.clone().map(Seeder::Command))
+            .or_else(|| delivery.clone())
     };
-    let seeder2 = match (&a.maildir2, &a.seed_command) {
-        (Some(dir), _) => Some(Seeder::Maildir {
-            path: dir.clone(),
-            disposable: a.disposable_account,
-            durable: true,
-        }),
-        (None, Some(cmd)) => Some(Seeder::Command(cmd.clone())),
-        (None, None) => delivery,
-    };
-    if a.maildir2.is_some() && (a.user2.is_none() || a.pass2.is_none()) {
-        return Err("--maildir2 seeds the second account: pass --user2 and --pass2 too".into());
+    let seeder = store_of(&a.maildir, &a.mbox);
+    let seeder2 = store_of(&a.maildir2, &a.mbox2);
+    for (flag, given) in [
+        ("--maildir2", a.maildir2.is_some()),
+        ("--mbox2", a.mbox2.is_some()),
+    ] {
+        if given && (a.user2.is_none() || a.pass2.is_none()) {
+            return Err(format!(
+                "{flag} seeds the second account: pass --user2 and --pass2 too"
+            ));
+        }
     }
     if seeder.is_some() && account1.is_none() {
         return Err(
-            "seeding (--maildir/--deliver/--seed-command) needs the account it seeds: pass --user and --pass"
+            "seeding (--maildir/--mbox/--deliver/--seed-command) needs the account it seeds: pass --user and --pass"
                 .into(),
         );
     }
@@ -278,29 +289,46 @@ pub fn host_targets(
             ));
         }
     }
-    if templates
-        .maildir_template
-        .as_ref()
-        .is_some_and(|t| !t.contains("{user}") && !has_job(t))
-    {
-        return Err("--maildir-template needs `{user}` or `{job}`, e.g. '/srv/mail/{user}/Maildir', so each account has its own".into());
+    // (flag, template, example, the store it names): at most one is given.
+    let store_template = [
+        (
+            "--maildir-template",
+            &templates.maildir_template,
+            "'/srv/mail/{user}/Maildir'",
+            false,
+        ),
+        (
+            "--mbox-template",
+            &templates.mbox_template,
+            "'/var/mail/{user}'",
+            true,
+        ),
+    ]
+    .into_iter()
+    .find_map(|(flag, t, example, mbox)| t.as_ref().map(|t| (flag, t, example, mbox)));
+    if let Some((flag, t, example, _)) = store_template {
+        if !t.contains("{user}") && !has_job(t) {
+            return Err(format!(
+                "{flag} needs `{{user}}` or `{{job}}`, e.g. {example}, so each account has its own"
+            ));
+        }
     }
-    // One Maildir seeded for every job's account would hand each job another
+    // One store seeded for every job's account would hand each job another
     // account's mail.
-    for (template, maildir, flags) in [
+    for (template, stores, flags) in [
         (
             &templates.user_template,
-            &server.maildir,
-            "--user-template and --maildir",
+            [&server.maildir, &server.mbox],
+            "--user-template and --maildir/--mbox",
         ),
         (
             &templates.user2_template,
-            &server.maildir2,
-            "--user2-template and --maildir2",
+            [&server.maildir2, &server.mbox2],
+            "--user2-template and --maildir2/--mbox2",
         ),
     ] {
-        if template.is_some() && maildir.is_some() {
-            return Err(format!("{flags} would seed one Maildir for every job's account: give --maildir-template '/path/{{user}}/Maildir' (or --seed-command, which gets $POP3SPEC_USER)"));
+        if template.is_some() && stores.iter().any(|s| s.is_some()) {
+            return Err(format!("{flags} would seed one store for every job's account: give --maildir-template '/path/{{user}}/Maildir' or --mbox-template '/var/mail/{{user}}' (or --seed-command, which gets $POP3SPEC_USER)"));
         }
     }
     // The first job's accounts stand in for --user/--user2 while the shared
@@ -313,8 +341,10 @@ pub fn host_targets(
         first.user2 = Some(expand(t, 1, ""));
     }
     let base = target_from_args(&first, extra_vars)?;
-    if templates.maildir_template.is_some() && base.account.is_none() {
-        return Err("--maildir-template seeds the test accounts: pass --user-template (or --user) and --pass too".into());
+    if let (Some((flag, ..)), None) = (store_template, &base.account) {
+        return Err(format!(
+            "{flag} seeds the test accounts: pass --user-template (or --user) and --pass too"
+        ));
     }
     let mut targets = Vec::new();
     for n in 1..=jobs.max(1) {
@@ -325,11 +355,23 @@ pub fn host_targets(
         if let (Some(t), Some(a)) = (&templates.user2_template, &mut target.account2) {
             a.user = expand(t, n, "");
         }
-        if let Some(t) = &templates.maildir_template {
-            let seeder = |a: &Account| Seeder::Maildir {
-                path: expand(t, n, &a.user).into(),
-                disposable: server.disposable_account,
-                durable: true,
+        if let Some((_, t, _, mbox)) = store_template {
+            let seeder = |a: &Account| {
+                let path: PathBuf = expand(t, n, &a.user).into();
+                let disposable = server.disposable_account;
+                if mbox {
+                    Seeder::Mbox {
+                        path,
+                        disposable,
+                        durable: true,
+                    }
+                } else {
+                    Seeder::Maildir {
+                        path,
+                        disposable,
+                        durable: true,
+                    }
+                }
             };
             target.seeder = target.account.as_ref().map(seeder);
             target.seeder2 = target.account2.as_ref().map(seeder);
@@ -394,8 +436,12 @@ pub async fn run(args: RunArgs) -> u8 {
         workers
     } else {
         let t = &args.templates;
-        if t.user_template.is_some() || t.user2_template.is_some() || t.maildir_template.is_some() {
-            return usage("--user-template, --user2-template and --maildir-template name accounts on --host; the bundled server has an account pair per job of its own");
+        if t.user_template.is_some()
+            || t.user2_template.is_some()
+            || t.maildir_template.is_some()
+            || t.mbox_template.is_some()
+        {
+            return usage("--user-template, --user2-template, --maildir-template and --mbox-template name accounts on --host; the bundled server has an account pair per job of its own");
         }
         let opts = BundledOptions {
             timeout: args.server.timeout,

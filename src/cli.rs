@@ -247,9 +247,17 @@ pub struct AccountTemplates {
         long,
         env = "POP3SPEC_MAILDIR_TEMPLATE",
         value_name = "TEMPLATE",
-        conflicts_with_all = ["maildir", "maildir2", "seed_command"]
+        conflicts_with_all = ["maildir", "maildir2", "mbox", "mbox2", "seed_command"]
     )]
     pub maildir_template: Option<String>,
+    /// mbox file of each account, for seeding: `{user}` becomes its name and `{job}` its job number (e.g. '/var/mail/{user}')
+    #[arg(
+        long,
+        env = "POP3SPEC_MBOX_TEMPLATE",
+        value_name = "TEMPLATE",
+        conflicts_with_all = ["maildir", "maildir2", "mbox", "mbox2", "seed_command", "maildir_template"]
+    )]
+    pub mbox_template: Option<String>,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -297,20 +305,26 @@ pub struct ServerArgs {
     #[arg(long, env = "POP3SPEC_MAILDIR", value_name = "DIR")]
     pub maildir: Option<PathBuf>,
     /// The second test account's Maildir, for scenarios with a `fixture2`
-    #[arg(
-        long,
-        env = "POP3SPEC_MAILDIR2",
-        value_name = "DIR",
-        conflicts_with = "seed_command"
-    )]
+    #[arg(long, env = "POP3SPEC_MAILDIR2", value_name = "DIR")]
     pub maildir2: Option<PathBuf>,
-    /// Shell command that seeds an account ($POP3SPEC_USER); gets the fixture's message files as arguments
+    /// The test account's mbox file (e.g. /var/mail/alice), for seeding fixtures: replaced in mboxrd form under dot-lock and fcntl lock
     #[arg(
         long,
-        env = "POP3SPEC_SEED_COMMAND",
-        value_name = "CMD",
+        env = "POP3SPEC_MBOX",
+        value_name = "FILE",
         conflicts_with = "maildir"
     )]
+    pub mbox: Option<PathBuf>,
+    /// The second test account's mbox file, for scenarios with a `fixture2`
+    #[arg(
+        long,
+        env = "POP3SPEC_MBOX2",
+        value_name = "FILE",
+        conflicts_with = "maildir2"
+    )]
+    pub mbox2: Option<PathBuf>,
+    /// Shell command that seeds each account without a --maildir/--mbox of its own ($POP3SPEC_USER names it); gets the fixture's message files as arguments
+    #[arg(long, env = "POP3SPEC_SEED_COMMAND", value_name = "CMD")]
     pub seed_command: Option<String>,
     /// Seed by delivering over LMTP or SMTP (lmtp://HOST:PORT, smtp://HOST:PORT, lmtp:/path/to/socket), after emptying the account through POP3: for stores pop3spec cannot write (Cyrus, databases, other hosts)
     #[arg(
@@ -318,7 +332,7 @@ pub struct ServerArgs {
         env = "POP3SPEC_DELIVER",
         value_name = "URL",
         value_parser = parse_endpoint,
-        conflicts_with_all = ["maildir", "maildir2", "seed_command", "maildir_template"]
+        conflicts_with_all = ["maildir", "maildir2", "mbox", "mbox2", "seed_command", "maildir_template", "mbox_template"]
     )]
     pub deliver: Option<crate::runner::deliver::Endpoint>,
     /// Recipient of --deliver's RCPT TO: `{user}` becomes the account's POP3 user name (e.g. '{user}@example.org')

@@ -194,3 +194,216 @@ fn seeding_a_store_the_server_does_not_read_is_an_error_with_a_hint() {
         "{message}"
     );
 }
+
+// ---------------------------------------------------------------- mbox
+
+/// An mboxrd reader written here, independent of the writer: a message
+/// starts at a `From ` line at the start of the file or after a blank line,
+/// the blank line before the next `From ` line (or at the end) is the
+/// separator, and one `>` is removed from lines that match `>+From `.
+fn read_mboxrd(mbox: &[u8]) -> Vec<Vec<u8>> {
+    let mut lines: Vec<&[u8]> = mbox.split(|b| *b == b'\n').collect();
+    assert_eq!(lines.pop(), Some(&b""[..]), "an mbox ends with a line end");
+    let mut messages: Vec<Vec<&[u8]>> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let starts = line.starts_with(b"From ") && (i == 0 || lines[i - 1].is_empty());
+        if starts {
+            if let Some(last) = messages.last_mut() {
+                assert_eq!(last.pop(), Some(&b""[..]), "a blank line ends each message");
+            }
+            messages.push(Vec::new());
+            continue;
+        }
+        messages
+            .last_mut()
+            .expect("the file starts with a From line")
+            .push(line);
+    }
+    if let Some(last) = messages.last_mut() {
+        assert_eq!(
+            last.pop(),
+            Some(&b""[..]),
+            "a blank line ends the last message"
+        );
+    }
+    messages
+        .into_iter()
+        .map(|m| {
+            let mut out = Vec::new();
+            for line in m {
+                let quotes = line.iter().take_while(|b| **b == b'>').count();
+                if quotes > 0 && line[quotes..].starts_with(b"From ") {
+                    out.extend_from_slice(&line[1..]);
+                } else {
+                    out.extend_from_slice(line);
+                }
+                out.push(b'\n');
+            }
+            out
+        })
+        .collect()
+}
+
+fn mbox_fixture(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let messages: Vec<&[u8]> = vec![
+        b"Subject: one\r\n\r\nFrom the start\r\n>From quoted once\r\n>>From twice\r\nFrom\r\n\r\n",
+        b"Subject: two\n\n.\n..\nFrom: not an envelope\n From indented\n",
+        b"Subject: three\r\n\r\nno final line end",
+        b"From: first header line\nSubject: four\n\nbody\n\n\n",
+    ];
+    for (i, m) in messages.iter().enumerate() {
+        std::fs::write(dir.join(format!("{i:02}.eml")), m).unwrap();
+    }
+    messages.iter().map(|m| m.to_vec()).collect()
+}
+
+fn mbox_seeder(path: &std::path::Path, disposable: bool) -> pop3spec::runner::seed::Seeder {
+    pop3spec::runner::seed::Seeder::Mbox {
+        path: path.to_path_buf(),
+        disposable,
+        durable: false,
+    }
+}
+
+/// Every message comes back byte for byte in its stored form (LF line ends;
+/// the last line of a message always ends, as mbox requires), in order; the
+/// file keeps its mode, and no lock file is left behind.
+#[test]
+fn mbox_round_trips_through_a_from_quoting_reader() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = tmp.path().join("fx");
+    std::fs::create_dir(&fixture).unwrap();
+    let messages = mbox_fixture(&fixture);
+    let mbox = tmp.path().join("alice");
+    std::fs::write(&mbox, b"").unwrap();
+    std::fs::set_permissions(&mbox, std::fs::Permissions::from_mode(0o660)).unwrap();
+    let seeder = mbox_seeder(&mbox, false);
+    // Twice: the second time replaces what the first wrote.
+    for _ in 0..2 {
+        seeder.seed(&fixture, "alice").unwrap();
+    }
+    let text = std::fs::read(&mbox).unwrap();
+    assert!(!text.contains(&b'\r'), "LF line ends only");
+    let read = read_mboxrd(&text);
+    let expected: Vec<Vec<u8>> = messages
+        .iter()
+        .map(|m| {
+            let mut lf = String::from_utf8(m.clone()).unwrap().replace("\r\n", "\n");
+            if !lf.ends_with('\n') {
+                lf.push('\n');
+            }
+            lf.into_bytes()
+        })
+        .collect();
+    assert_eq!(read, expected, "{}", String::from_utf8_lossy(&text));
+    let mode = std::fs::metadata(&mbox).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o660);
+    assert!(!tmp.path().join("alice.lock").exists());
+}
+
+/// Mail pop3spec did not write survives unless the account is disposable.
+#[test]
+fn mbox_with_foreign_mail_is_refused_unless_disposable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = tmp.path().join("fx");
+    std::fs::create_dir(&fixture).unwrap();
+    mbox_fixture(&fixture);
+    let mbox = tmp.path().join("alice");
+    let precious = b"From bob@example.org Thu Dec  4 10:00:00 2026\nSubject: keep\n\nmine\n\n";
+    std::fs::write(&mbox, precious).unwrap();
+    let err = mbox_seeder(&mbox, false)
+        .seed(&fixture, "alice")
+        .unwrap_err();
+    assert!(err.contains("refusing to replace"), "{err}");
+    assert_eq!(std::fs::read(&mbox).unwrap(), precious);
+    assert!(!tmp.path().join("alice.lock").exists());
+    mbox_seeder(&mbox, true).seed(&fixture, "alice").unwrap();
+    assert_eq!(read_mboxrd(&std::fs::read(&mbox).unwrap()).len(), 4);
+}
+
+/// While another program holds the dot-lock, seeding waits; it writes once
+/// the lock is gone.
+#[test]
+fn mbox_seeding_waits_for_the_dot_lock() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = tmp.path().join("fx");
+    std::fs::create_dir(&fixture).unwrap();
+    mbox_fixture(&fixture);
+    let mbox = tmp.path().join("alice");
+    std::fs::write(&mbox, b"").unwrap();
+    let lock = tmp.path().join("alice.lock");
+    std::fs::write(&lock, b"12345\n").unwrap();
+    let seeder = mbox_seeder(&mbox, false);
+    let worker = std::thread::spawn(move || seeder.seed(&fixture, "alice"));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(
+        std::fs::read(&mbox).unwrap(),
+        b"",
+        "written under someone else's lock"
+    );
+    std::fs::remove_file(&lock).unwrap();
+    worker.join().unwrap().unwrap();
+    assert_eq!(read_mboxrd(&std::fs::read(&mbox).unwrap()).len(), 4);
+}
+
+// ---------------------------------------------------------------- --seed-command
+
+/// A seed command that replaces `$POP3SPEC_USER`'s Maildir under `root`
+/// with the fixture files it is given, and logs who it seeded.
+fn seed_script(dir: &std::path::Path, root: &std::path::Path) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("seed.sh");
+    let log = dir.join("seeded.log");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nset -e\nbox={root}/$POP3SPEC_USER\nmkdir -p $box/new $box/cur $box/tmp\nrm -f $box/new/* $box/cur/*\nn=0\nfor f; do n=$((n+1)); cp \"$f\" $box/new/$n.seeded; touch -d @$((1700000000+n)) $box/new/$n.seeded; done\necho \"$POP3SPEC_USER $POP3SPEC_FIXTURE $#\" >> {log}\n",
+            root = root.display(),
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, log)
+}
+
+/// `--seed-command` seeds the second account too (POP3SPEC_USER says which),
+/// alone and beside a `--maildir` for the first account.
+#[test]
+fn seed_command_seeds_the_second_account() {
+    let server = Server::start(None);
+    let ws = Workspace::new();
+    let (script, log) = seed_script(ws.scenarios().parent().unwrap(), server.root.path());
+    let two_accounts = [
+        "rfc1939.lock.per-maildrop",
+        "rfc1939.uidl.unique",
+        "--user2",
+        "bob",
+        "--pass2",
+        "pw",
+        "--seed-command",
+        script.to_str().unwrap(),
+    ];
+    let out = server.run(&ws, &two_accounts[..2], &two_accounts[2..]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    let seeded = std::fs::read_to_string(&log).unwrap();
+    assert!(seeded.contains("alice three-messages 3\n"), "{seeded}");
+    assert!(seeded.contains("bob one-message 1\n"), "{seeded}");
+    // With a Maildir for alice, the command seeds only bob.
+    std::fs::remove_file(&log).unwrap();
+    let maildir = server.maildir("alice");
+    let mut extra = two_accounts[2..].to_vec();
+    // (The command's files are not pop3spec's: the Maildir may be emptied
+    // only because the account is declared disposable.)
+    extra.extend([
+        "--maildir",
+        maildir.to_str().unwrap(),
+        "--disposable-account",
+    ]);
+    let out = server.run(&ws, &two_accounts[..2], &extra);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    let seeded = std::fs::read_to_string(&log).unwrap();
+    assert!(!seeded.contains("alice"), "{seeded}");
+    assert!(seeded.contains("bob one-message 1\n"), "{seeded}");
+}

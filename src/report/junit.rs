@@ -185,10 +185,9 @@ fn secs(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
 }
 
-/// ISO 8601 in UTC without a zone designator, the form Ant's JUnit schema defines
-/// for `timestamp` (which is why it carries no `Z`).
-fn timestamp(epoch_secs: u64) -> String {
-    // Days to civil date, after Howard Hinnant's `civil_from_days`.
+/// (year, month 1-12, day 1-31) in UTC of a time in seconds since the epoch,
+/// after Howard Hinnant's `civil_from_days`.
+pub(crate) fn civil_date(epoch_secs: u64) -> (u64, u64, u64) {
     let z = epoch_secs / 86_400 + 719_468;
     let era = z / 146_097;
     let doe = z % 146_097;
@@ -198,6 +197,13 @@ fn timestamp(epoch_secs: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+/// ISO 8601 in UTC without a zone designator, the form Ant's JUnit schema defines
+/// for `timestamp` (which is why it carries no `Z`).
+fn timestamp(epoch_secs: u64) -> String {
+    let (year, month, day) = civil_date(epoch_secs);
     let s = epoch_secs % 86_400;
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",

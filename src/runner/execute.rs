@@ -269,14 +269,14 @@ fn skip_reason(scenario: &Scenario, target: &Target, info: &TargetInfo) -> Optio
     if let Some(f) = &scenario.fixture {
         if target.seeder.is_none() {
             return Some(format!(
-                "needs fixture `{f}` in the maildrop: pass --maildir DIR, --deliver URL or --seed-command CMD"
+                "needs fixture `{f}` in the maildrop: pass --maildir DIR, --mbox FILE, --deliver URL or --seed-command CMD"
             ));
         }
     }
     if let Some(f) = &scenario.fixture2 {
         if target.account2.is_none() || target.seeder2.is_none() {
             return Some(format!(
-                "needs fixture `{f}` in the second account's maildrop: pass --user2/--pass2 and --maildir2 DIR, --deliver URL or --seed-command CMD"
+                "needs fixture `{f}` in the second account's maildrop: pass --user2/--pass2 and --maildir2 DIR, --mbox2 FILE, --deliver URL or --seed-command CMD"
             ));
         }
     }

@@ -34,6 +34,13 @@ pub enum Seeder {
         disposable: bool,
         durable: bool,
     },
+    /// The account's mail is one mbox file on this machine (`/var/mail/USER`),
+    /// replaced under dot-lock and fcntl lock (`mbox.rs`).
+    Mbox {
+        path: PathBuf,
+        disposable: bool,
+        durable: bool,
+    },
     /// A shell command that seeds the store; it gets the message files as arguments.
     Command(String),
     /// Delivered over LMTP or SMTP after the account is emptied through POP3.
@@ -57,6 +64,7 @@ impl Seeder {
     pub fn store(&self) -> String {
         match self {
             Seeder::Maildir { path, .. } => format!("the Maildir {}", path.display()),
+            Seeder::Mbox { path, .. } => format!("the mbox {}", path.display()),
             Seeder::Command(_) => "the store --seed-command writes".into(),
             Seeder::Deliver(d) => format!("the mailbox {} reaches", d.endpoint),
         }
@@ -70,6 +78,11 @@ impl Seeder {
                 disposable,
                 durable,
             } => seed_maildir(path, &messages, *disposable, *durable),
+            Seeder::Mbox {
+                path,
+                disposable,
+                durable,
+            } => super::mbox::seed_mbox(path, &messages, *disposable, *durable),
             Seeder::Command(cmd) => run_seed_command(cmd, fixture_dir, user, &messages),
             Seeder::Deliver(_) => Err("delivery needs the target: use Seeder::seed_account".into()),
         }
