@@ -407,3 +407,60 @@ fn seed_command_seeds_the_second_account() {
     assert!(!seeded.contains("alice"), "{seeded}");
     assert!(seeded.contains("bob one-message 1\n"), "{seeded}");
 }
+
+/// A server that refuses a TOP and then closes (RFC 1939 §4 allows closing
+/// after any -ERR): the check cannot tell, and the scenario's steps run on a
+/// fresh session rather than on the closed one.
+#[test]
+fn check_refused_and_closed_leaves_the_steps_a_fresh_session() {
+    let server = FakeServer::start(
+        Script::new()
+            .account("alice", "pw")
+            .on("STAT", "+OK 2 80\r\n")
+            .on("TOP 1 0", "+OK\r\nSubject: s\r\n\r\n.\r\n")
+            .on_acts(
+                "TOP 2 0",
+                vec![Act::Send(b"-ERR no TOP here\r\n".to_vec()), Act::Close],
+            )
+            .on("NOOP", "+OK\r\n"),
+    );
+    let ws = Workspace::new();
+    ws.write("fixtures/one/01.eml", "Subject: s\r\n\r\nbody\r\n");
+    ws.write("fixtures/one/02.eml", "Subject: t\r\n\r\nbody\r\n");
+    ws.write(
+        "noop.yaml",
+        &scenario(
+            "fake.check.closed",
+            "must",
+            "state: transaction\nfixture: one\n",
+            "  - send: NOOP\n  - expect: { status: ok }\n",
+        ),
+    );
+    let maildir = tempfile::tempdir().unwrap();
+    let out = ws.run(
+        server.port,
+        &[
+            "--user",
+            "alice",
+            "--pass",
+            "pw",
+            "--maildir",
+            maildir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.outcome("fake.check.closed"), "pass", "{}", out.dump());
+    let text = out.json_text.as_deref().unwrap();
+    assert!(
+        text.contains("could not check fixture one"),
+        "{}",
+        out.dump()
+    );
+    let sessions = server.received();
+    let with_top = sessions
+        .iter()
+        .position(|s| s.contains(&"TOP 1 0".to_string()));
+    let with_noop = sessions
+        .iter()
+        .position(|s| s.contains(&"NOOP".to_string()));
+    assert!(with_top.is_some() && with_noop > with_top, "{sessions:?}");
+}

@@ -17,6 +17,9 @@ use std::path::Path;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// How long the check looks for a close (or stray bytes) after a -ERR.
+const AFTER_ERR_LOOK: Duration = Duration::from_millis(50);
+
 /// What the seeding put into the account, as the server should serve it.
 #[derive(Clone, Debug)]
 pub struct Seeded {
@@ -264,7 +267,15 @@ impl Checker<'_, '_> {
             .await
         {
             Ok((true, text)) => Ok(Some(text)),
-            Ok((false, _)) => Ok(None),
+            Ok((false, _)) => {
+                // A server may close after any -ERR (RFC 1939 §4 allows it);
+                // the scenario must not start on a session that is gone.
+                let look = Instant::now() + AFTER_ERR_LOOK;
+                if !matches!(self.conn.wait_for_bytes(look).await, Ok(b) if b.is_empty()) {
+                    self.usable = false;
+                }
+                Ok(None)
+            }
             Err(e) => {
                 self.usable = false;
                 Err(format!("`{line}`: {}", e.message()))
