@@ -47,7 +47,8 @@ impl Server {
         self.server.as_ref().unwrap().addr().port().to_string()
     }
 
-    /// `pop3spec run` of `scenarios` (paths or ids) as alice (and bob),
+    /// `pop3spec run` of `scenarios` (paths or ids) as alice (and bob), with a
+    /// step timeout generous for a loaded machine (nothing here waits for one),
     /// with `extra` flags; the JSON report is parsed into `json`.
     fn run(&self, ws: &Workspace, scenarios: &[&str], extra: &[&str]) -> RunOutput {
         let port = self.port();
@@ -66,7 +67,7 @@ impl Server {
                 "--pass",
                 "pw",
                 "--timeout",
-                "2s",
+                "10s",
                 "--color",
                 "never",
                 "--json",
