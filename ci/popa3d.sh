@@ -59,8 +59,10 @@ socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "EXEC:$popa3d,nofork" \
 ci_pids+=($!)
 ci_wait_port "$port" "$work/socat.log"
 
+# popa3d has no CAPA; it implements USER/PASS, TOP and UIDL (RFC 1939), which
+# --capability declares so the scenarios that need them run.
 ci_run_and_compare popa3d "$known" "$work/socat.log" \
-  --host 127.0.0.1 --port "$port" \
+  --host 127.0.0.1 --port "$port" --capability USER,TOP,UIDL \
   --user-template 'p3spd-a{job}' --pass "$pass1" \
   --user2-template 'p3spd-b{job}' --pass2 "$pass2" \
   --mbox-template '/var/mail/{user}' "$@"
