@@ -797,7 +797,11 @@ impl<'a> Executor<'a> {
                     };
                     // A scripted login waits out the announced LOGIN-DELAY
                     // like the harness's own (RFC 2449 §6.5).
-                    let login_user = is_login_command(&bytes)
+                    let in_sasl = self
+                        .sessions
+                        .get(&step.session)
+                        .is_some_and(|s| s.in_sasl);
+                    let login_user = (is_login_command(&bytes) || in_sasl)
                         .then(|| self.scripted_login_user(step))
                         .flatten();
                     if let Some(user) = &login_user {
