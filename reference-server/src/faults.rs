@@ -100,6 +100,12 @@ faults! {
     Utf8InTransaction = "utf8-in-transaction": "UTF8 answered +OK after login; RFC 6856 §2 UTF8 is valid in AUTHORIZATION only",
     DownloadDeleteOnDrop = "download-delete-on-drop": "messages sent with RETR are removed when the connection drops without QUIT (a download-and-delete policy); RFC 1939 §8 it is important not to delete messages on abnormal connection termination",
     CapaStlsAfterLogin = "capa-stls-after-login": "STLS announced in TRANSACTION; RFC 2595 §4 STLS is only permitted in AUTHORIZATION, and a capability means the command is permitted",
+    KeywordPrefixMatch = "keyword-prefix-match": "a keyword that begins exactly one command's keyword runs that command (`NO` runs NOOP, `QU` runs QUIT); RFC 1939 §3 keywords are three or four characters, so a shorter one is unknown and gets -ERR",
+    ExtraArgumentsIgnored = "extra-arguments-ignored": "arguments beyond those a command takes are ignored (`LIST 1 2` lists message 1); RFC 1939 §3 such a command is invalid and gets -ERR",
+    TopLenientArguments = "top-lenient-arguments": "TOP reads its arguments like C atoi (a missing or non-numeric line count is 0, a missing message number is 1); RFC 1939 §3, §7 TOP takes two numbers and anything else gets -ERR",
+    ApopInTransaction = "apop-in-transaction": "APOP with a valid digest after login is answered +OK; RFC 1939 §7 APOP may only be given in AUTHORIZATION",
+    LockRefusalEntersTransaction = "lock-refusal-enters-transaction": "a login refused because the maildrop is locked answers -ERR but enters TRANSACTION without the lock; RFC 1939 §4 the session stays in AUTHORIZATION",
+    FailedPassKeepsLock = "failed-pass-keeps-lock": "a PASS with a wrong password locks the maildrop until that connection ends; RFC 1939 §4 the lock is only taken once the client has identified itself successfully",
 }
 
 /// The set of faults a server instance has switched on.

@@ -98,6 +98,8 @@ pub struct Session {
     pub lang: Language,
     /// Close once the current command is answered (`close-after-err`).
     closing: bool,
+    /// Only under the failed-pass-keeps-lock fault: the lock a wrong PASS took.
+    pub stray_lock: Option<LockGuard>,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -134,6 +136,7 @@ impl Session {
             utf8: false,
             lang: Language::preferred(),
             closing: false,
+            stray_lock: None,
             shutdown,
         }
     }
@@ -316,6 +319,9 @@ impl Session {
                 ))
                 .await;
         }
+        // Set only under the lock-refusal-enters-transaction fault: the
+        // refusal is sent, but after entering TRANSACTION without the lock.
+        let mut refusal = None;
         let lock = if self.fault(Fault::NoMaildropLock) {
             None
         } else {
@@ -327,7 +333,11 @@ impl Session {
                     } else {
                         "[IN-USE] maildrop already locked by another session"
                     };
-                    return self.err(msg).await;
+                    if !self.fault(Fault::LockRefusalEntersTransaction) {
+                        return self.err(msg).await;
+                    }
+                    refusal = Some(msg);
+                    None
                 }
             }
         };
@@ -344,15 +354,22 @@ impl Session {
             }
         };
         let (n, size) = count(&maildrop, false, self.fault(Fault::OctetsLfCount));
-        self.shared.logins.record(user, delay);
+        if refusal.is_none() {
+            self.shared.logins.record(user, delay);
+        }
         self.state = State::Transaction(Box::new(Txn {
             user: user.to_string(),
             maildrop,
             lock,
             downloaded: Vec::new(),
         }));
-        self.ok(&format!("maildrop has {n} messages ({size} octets)"))
-            .await
+        match refusal {
+            Some(msg) => self.err(msg).await,
+            None => {
+                self.ok(&format!("maildrop has {n} messages ({size} octets)"))
+                    .await
+            }
+        }
     }
 
     /// RFC 1939 §6 UPDATE: remove every marked message.

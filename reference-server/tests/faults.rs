@@ -384,6 +384,42 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.alice().await;
             c.multi("CAPA").await.1.iter().any(|l| l == "STLS")
         }
+        Fault::KeywordPrefixMatch => {
+            let mut c = fx.alice().await;
+            ok(&c.cmd("NO").await)
+        }
+        Fault::ExtraArgumentsIgnored => {
+            let mut c = fx.alice().await;
+            ok(&c.cmd("LIST 1 2").await)
+        }
+        Fault::TopLenientArguments => {
+            let mut c = fx.alice().await;
+            let r = c.cmd("TOP 1 x").await;
+            if ok(&r) {
+                c.body().await;
+            }
+            ok(&r)
+        }
+        Fault::ApopInTransaction => {
+            let mut c = fx.alice().await;
+            let digest = apop_digest(&c.greeting.clone(), "secret");
+            ok(&c.cmd(&format!("APOP alice {digest}")).await)
+        }
+        Fault::LockRefusalEntersTransaction => {
+            let _a = fx.alice().await;
+            let mut b = fx.connect().await;
+            b.cmd("USER alice").await;
+            assert!(err(&b.cmd("PASS secret").await));
+            ok(&b.cmd("STAT").await)
+        }
+        Fault::FailedPassKeepsLock => {
+            let mut a = fx.connect().await;
+            a.cmd("USER alice").await;
+            assert!(err(&a.cmd("PASS wrong").await));
+            let mut b = fx.connect().await;
+            b.cmd("USER alice").await;
+            err(&b.cmd("PASS secret").await)
+        }
     };
     fx.stop().await;
     seen
@@ -494,6 +530,12 @@ fault_tests! {
     capa_stls_after_login => CapaStlsAfterLogin,
     download_delete_on_drop => DownloadDeleteOnDrop,
     messages_newest_first => MessagesNewestFirst,
+    keyword_prefix_match => KeywordPrefixMatch,
+    extra_arguments_ignored => ExtraArgumentsIgnored,
+    top_lenient_arguments => TopLenientArguments,
+    apop_in_transaction => ApopInTransaction,
+    lock_refusal_enters_transaction => LockRefusalEntersTransaction,
+    failed_pass_keeps_lock => FailedPassKeepsLock,
 }
 
 #[test]

@@ -25,23 +25,30 @@ impl Apop {
 
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
         if s.in_transaction() {
+            if s.fault(Fault::ApopInTransaction) && self.digest_valid(s) {
+                s.ok("already logged in").await?;
+                return Ok(Flow::Continue);
+            }
             return wrong_state(s).await;
         }
         if !s.auth_allowed() {
             return s.refuse_cleartext().await;
         }
         s.pending_user = None;
-        let good = match s.password_of(&self.name) {
-            Some(secret) => {
-                let expected = hex(&Md5::digest(format!("{}{}", s.timestamp, secret)));
-                s.fault(Fault::ApopAcceptsAnyDigest) || expected.eq_ignore_ascii_case(&self.digest)
-            }
-            None => false,
-        };
+        let good = s.password_of(&self.name).is_some()
+            && (s.fault(Fault::ApopAcceptsAnyDigest) || self.digest_valid(s));
         if !good {
             return s.auth_failed("[AUTH] invalid credentials").await;
         }
         s.login(&self.name).await?;
         Ok(Flow::Continue)
+    }
+
+    /// The digest is the MD5 of this connection's timestamp and the user's secret.
+    fn digest_valid(&self, s: &Session) -> bool {
+        s.password_of(&self.name).is_some_and(|secret| {
+            let expected = hex(&Md5::digest(format!("{}{}", s.timestamp, secret)));
+            expected.eq_ignore_ascii_case(&self.digest)
+        })
     }
 }

@@ -6,7 +6,7 @@
 
 use std::io;
 
-use crate::faults::Fault;
+use crate::faults::{Fault, FaultSet};
 use crate::session::{Flow, Session};
 
 pub mod apop;
@@ -35,6 +35,8 @@ pub struct Request<'a> {
     pub args: Vec<&'a str>,
     /// Everything after the keyword and its space, for PASS (spaces allowed).
     pub rest: Option<&'a str>,
+    /// The server's faults, for the few that bend argument syntax.
+    pub faults: FaultSet,
 }
 
 pub type ParseResult<T> = Result<T, &'static str>;
@@ -60,11 +62,15 @@ impl<'a> Request<'a> {
             keyword,
             args,
             rest,
+            faults: FaultSet::none(),
         })
     }
 
     /// Exactly `n` non-empty arguments.
     pub fn exactly(&self, n: usize) -> ParseResult<&[&'a str]> {
+        if self.faults.contains(Fault::ExtraArgumentsIgnored) && self.args.len() > n {
+            return Ok(&self.args[..n]);
+        }
         if self.args.len() != n {
             return Err(if self.args.len() > n {
                 "too many arguments"
@@ -84,6 +90,7 @@ impl<'a> Request<'a> {
             0 => Ok(None),
             1 if !self.args[0].is_empty() => Ok(Some(self.args[0])),
             1 => Err("empty argument"),
+            _ if self.faults.contains(Fault::ExtraArgumentsIgnored) => Ok(Some(self.args[0])),
             _ => Err("too many arguments"),
         }
     }
@@ -114,9 +121,15 @@ macro_rules! run {
     }};
 }
 
+/// Every keyword [`dispatch`] knows.
+const KEYWORDS: &[&str] = &[
+    "USER", "PASS", "APOP", "AUTH", "STLS", "CAPA", "QUIT", "STAT", "LIST", "RETR", "DELE",
+    "NOOP", "RSET", "TOP", "UIDL", "UTF8", "LANG",
+];
+
 /// Parse one command line and run it.
 pub async fn dispatch(s: &mut Session, line: &[u8]) -> io::Result<Flow> {
-    let req = match Request::parse(line) {
+    let mut req = match Request::parse(line) {
         Ok(r) => r,
         Err(msg) => {
             s.err(msg).await?;
@@ -127,11 +140,18 @@ pub async fn dispatch(s: &mut Session, line: &[u8]) -> io::Result<Flow> {
         s.err("unknown command").await?;
         return Ok(Flow::Continue);
     }
-    let keyword = if s.fault(Fault::CaseSensitiveCommands) {
+    req.faults = s.faults().clone();
+    let mut keyword = if s.fault(Fault::CaseSensitiveCommands) {
         req.keyword.to_string()
     } else {
         req.keyword.to_ascii_uppercase()
     };
+    if s.fault(Fault::KeywordPrefixMatch) && keyword.len() < 3 {
+        let mut matches = KEYWORDS.iter().filter(|k| k.starts_with(keyword.as_str()));
+        if let (Some(k), None) = (matches.next(), matches.next()) {
+            keyword = k.to_string();
+        }
+    }
     match keyword.as_str() {
         "USER" => run!(s, req, user::User),
         "PASS" => run!(s, req, pass::Pass),

@@ -42,6 +42,9 @@ impl Pass {
             }
         };
         if !s.check_password(&user, &self.password) {
+            if s.fault(Fault::FailedPassKeepsLock) {
+                s.stray_lock = s.shared.locks.try_lock(&user);
+            }
             return s.auth_failed("[AUTH] invalid credentials").await;
         }
         s.login(&user).await?;

@@ -14,6 +14,13 @@ pub struct Top {
 
 impl Top {
     pub fn parse(req: &Request) -> ParseResult<Self> {
+        if req.faults.contains(Fault::TopLenientArguments) {
+            let arg = |i: usize| req.args.get(i).copied().unwrap_or("");
+            return Ok(Top {
+                msg: if arg(0).is_empty() { 1 } else { atoi(arg(0)) },
+                lines: atoi(arg(1)),
+            });
+        }
         let a = req.exactly(2)?;
         Ok(Top {
             msg: msg_number(a[0])?,
@@ -67,4 +74,10 @@ impl Top {
         s.multi("top of message follows", out, stuff, true).await?;
         Ok(Flow::Continue)
     }
+}
+
+/// C's atoi: the leading digits, or 0 without any.
+fn atoi(s: &str) -> u64 {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    s[..digits].parse().unwrap_or(0)
 }

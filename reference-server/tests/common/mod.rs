@@ -315,6 +315,16 @@ impl Client {
     }
 }
 
+/// The APOP digest for the timestamp in `greeting` (RFC 1939 §7).
+pub fn apop_digest(greeting: &str, secret: &str) -> String {
+    use md5::{Digest, Md5};
+    let ts = &greeting[greeting.find('<').unwrap()..=greeting.find('>').unwrap()];
+    Md5::digest(format!("{ts}{secret}"))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub fn ok(s: &str) -> bool {
     s == "+OK" || s.starts_with("+OK ")
 }
