@@ -201,6 +201,7 @@ const GERMAN: &[(&str, &str)] = &[
     ),
     ("send PASS", "PASS senden"),
     ("USER first", "zuerst USER senden"),
+    ("already logged in", "bereits angemeldet"),
     ("invalid credentials", "ungültige Zugangsdaten"),
     ("invalid base64", "ungültiges Base64"),
     ("malformed PLAIN response", "fehlerhafte PLAIN-Antwort"),
