@@ -32,6 +32,9 @@ pub(crate) struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Last successful login per user, for LOGIN-DELAY.
     pub logins: LoginTimes,
+    /// Deletion marks of sessions that were dropped, by user: kept only
+    /// under the `quit-applies-dropped-marks` fault.
+    pub abandoned_marks: std::sync::Mutex<HashMap<String, Vec<(std::path::PathBuf, String)>>>,
 }
 
 impl Shared {
@@ -47,6 +50,7 @@ impl Shared {
             locks,
             tls,
             logins: LoginTimes::default(),
+            abandoned_marks: Default::default(),
         }
     }
 }
@@ -254,9 +258,20 @@ impl Session {
         self.send(&out).await
     }
 
+    /// The autologout timer: the configured one, or a tenth of it under the
+    /// `autologout-too-short` fault.
+    pub fn idle_timeout(&self) -> Duration {
+        let idle = self.shared.config.idle_timeout;
+        if self.fault(Fault::AutologoutTooShort) {
+            idle / 10
+        } else {
+            idle
+        }
+    }
+
     /// Read a SASL continuation line with the autologout timer running.
     pub async fn read_continuation(&mut self) -> io::Result<Line> {
-        let idle = self.shared.config.idle_timeout;
+        let idle = self.idle_timeout();
         match tokio::time::timeout(idle, self.conn.read_line(SASL_LINE_MAX)).await {
             Ok(r) => r,
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "autologout")),
@@ -290,7 +305,15 @@ impl Session {
 
     pub fn check_password(&self, user: &str, password: &str) -> bool {
         match self.shared.users.get(user) {
-            Some(p) => p == password || self.fault(Fault::WrongPasswordAccepted),
+            Some(p) => {
+                p == password
+                    || self.fault(Fault::WrongPasswordAccepted)
+                    || (self.fault(Fault::PasswordPrefixAccepted)
+                        && !password.is_empty()
+                        && p.starts_with(password))
+                    || (self.fault(Fault::PasswordCaseInsensitive)
+                        && p.eq_ignore_ascii_case(password))
+            }
             None => false,
         }
     }
@@ -372,22 +395,45 @@ impl Session {
         }
     }
 
+    /// The files of the messages marked as deleted, with their base names.
+    fn marked(&mut self) -> Vec<(std::path::PathBuf, String)> {
+        let Some(txn) = self.txn() else {
+            return Vec::new();
+        };
+        txn.maildrop
+            .messages
+            .iter()
+            .filter(|m| m.deleted)
+            .map(|m| (m.path.clone(), m.base.clone()))
+            .collect()
+    }
+
     /// RFC 1939 §6 UPDATE: remove every marked message.
     pub(crate) async fn update(&mut self) -> io::Result<()> {
         let Some(txn) = self.txn() else {
             return Ok(());
         };
         let dir = txn.maildrop.dir.clone();
-        let doomed: Vec<_> = txn
-            .maildrop
-            .messages
-            .iter()
-            .filter(|m| m.deleted)
-            .map(|m| (m.path.clone(), m.base.clone()))
-            .collect();
-        tokio::task::spawn_blocking(move || maildrop::update(&dir, &doomed))
-            .await
-            .unwrap_or_else(|e| Err(io::Error::other(e)))
+        let doomed = self.marked();
+        remove(dir, doomed).await
+    }
+
+    /// The `quit-applies-dropped-marks` fault: QUIT in AUTHORIZATION after
+    /// USER removes what a dropped session of that user had marked.
+    pub(crate) async fn apply_abandoned_marks(&mut self) -> io::Result<()> {
+        let Some(user) = self.pending_user.clone() else {
+            return Ok(());
+        };
+        let doomed = self
+            .shared
+            .abandoned_marks
+            .lock()
+            .map(|mut m| m.remove(&user))
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let dir = self.shared.config.mail_root.join(&user);
+        remove(dir, doomed).await
     }
 
     /// Run the session to its end, then apply the end-of-session rules.
@@ -408,6 +454,15 @@ impl Session {
                     }
                 }
                 let _ = self.update().await;
+            }
+            End::Dropped if self.fault(Fault::QuitAppliesDroppedMarks) => {
+                let doomed = self.marked();
+                if let (Some(txn), false) = (self.txn(), doomed.is_empty()) {
+                    let user = txn.user.clone();
+                    if let Ok(mut kept) = self.shared.abandoned_marks.lock() {
+                        kept.insert(user, doomed);
+                    }
+                }
             }
             End::IdleTimeout if self.fault(Fault::UpdateOnIdleTimeout) => {
                 let _ = self.update().await;
@@ -451,9 +506,11 @@ impl Session {
     }
 
     async fn command_loop(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {
-        let idle = self.shared.config.idle_timeout;
+        let idle = self.idle_timeout();
         let limit = if self.fault(Fault::ShortLineLimit) {
             64
+        } else if self.fault(Fault::LineLimitOffByOne) {
+            COMMAND_LINE_MAX - 1
         } else {
             COMMAND_LINE_MAX
         };
@@ -471,6 +528,7 @@ impl Session {
             };
             let flow = match line {
                 Ok(Line::Eof) | Err(_) => return End::Dropped,
+                Ok(Line::TooLong) if self.fault(Fault::LongLineCloses) => return End::Closed,
                 Ok(Line::TooLong) => self.err("line too long").await.map(|_| Flow::Continue),
                 // Boxed so an idle session's future stays small.
                 Ok(Line::Line(l)) => Box::pin(cmd::dispatch(self, &l)).await,
@@ -486,6 +544,13 @@ impl Session {
             }
         }
     }
+}
+
+/// Removes `doomed` from the maildrop in `dir` (UPDATE's file work).
+async fn remove(dir: std::path::PathBuf, doomed: Vec<(std::path::PathBuf, String)>) -> io::Result<()> {
+    tokio::task::spawn_blocking(move || maildrop::update(&dir, &doomed))
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)))
 }
 
 /// (messages, octets) for STAT and the login reply.

@@ -12,6 +12,9 @@ const FUNCTIONS: &[(&str, Option<usize>)] = &[
     ("base64", None),
     ("repeat", Some(2)),
     ("wrong", Some(1)),
+    ("without_last", Some(1)),
+    ("case_flipped", Some(1)),
+    ("with_trailing_space", Some(1)),
 ];
 
 #[derive(Clone, Debug, PartialEq)]
@@ -210,11 +213,40 @@ fn eval(e: &Expr, vars: &Vars) -> Result<(Vec<u8>, bool), String> {
                     v.extend(b"-x");
                     v
                 }
+                "without_last" => without_last(&values[0])?,
+                "case_flipped" => case_flipped(&values[0])?,
+                "with_trailing_space" => [values[0].as_slice(), b" "].concat(),
                 other => return Err(format!("unknown function `{other}`")),
             };
             Ok((out, secret))
         }
     }
+}
+
+/// The value minus its last character: a prefix of a password, which a server
+/// comparing only the length sent would accept.
+fn without_last(value: &[u8]) -> Result<Vec<u8>, String> {
+    let text = String::from_utf8_lossy(value);
+    let mut chars = text.chars();
+    if chars.next_back().is_none() {
+        return Err("without_last(value): the value is empty".into());
+    }
+    if chars.as_str().is_empty() {
+        return Err("without_last(value): the value has one character; nothing would be left".into());
+    }
+    Ok(chars.as_str().as_bytes().to_vec())
+}
+
+/// The value with the case of its first ASCII letter flipped: a password a
+/// server comparing case-insensitively would accept.
+fn case_flipped(value: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = value.to_vec();
+    let letter = out
+        .iter_mut()
+        .find(|b| b.is_ascii_alphabetic())
+        .ok_or("case_flipped(value): the value has no ASCII letter whose case could change")?;
+    *letter ^= 0x20;
+    Ok(out)
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -431,6 +463,20 @@ mod tests {
             .render(&vars(), true)
             .unwrap();
         assert_eq!(r.bytes, b"NOOP\r\nAAA\x00");
+    }
+
+    #[test]
+    fn derived_passwords_differ_and_stay_secret() {
+        let render = |t: &str| Template::parse(t).unwrap().render(&vars(), false);
+        let chopped = render("{{without_last(pass)}}").unwrap();
+        assert_eq!(chopped.bytes, b"s3cre");
+        assert_eq!(chopped.display, "***");
+        assert_eq!(render("{{case_flipped(pass)}}").unwrap().bytes, b"S3cret");
+        assert_eq!(render(r#"{{case_flipped("12-aB")}}"#).unwrap().bytes, b"12-AB");
+        assert_eq!(render("{{with_trailing_space(pass)}}").unwrap().bytes, b"s3cret ");
+        assert_eq!(render(r#"{{without_last("\xc3\xa9t\xc3\xa9")}}"#).unwrap().text(), "ét");
+        assert!(render(r#"{{case_flipped("1234")}}"#).unwrap_err().contains("no ASCII letter"));
+        assert!(render(r#"{{without_last("x")}}"#).unwrap_err().contains("nothing would be left"));
     }
 
     #[test]

@@ -87,6 +87,14 @@ impl Auth {
         let decoded = if response == "=" {
             Vec::new()
         } else {
+            let response = if s.fault(Fault::AuthBase64Lenient) {
+                response
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+                    .collect()
+            } else {
+                response
+            };
             match STANDARD.decode(response.as_bytes()) {
                 Ok(d) => d,
                 Err(_) => return s.auth_failed("invalid base64").await,

@@ -15,6 +15,9 @@ impl Quit {
     }
 
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
+        if !s.in_transaction() && s.fault(Fault::QuitAppliesDroppedMarks) {
+            let _ = s.apply_abandoned_marks().await;
+        }
         if !s.in_transaction() || s.fault(Fault::QuitNoDelete) {
             s.ok("bye").await?;
             return Ok(Flow::Close);
