@@ -13,6 +13,7 @@ use crate::runner::parallel::{probe_all, Lane, Twin, Worker};
 use crate::runner::seed::Seeder;
 use crate::runner::target::{Account, Target};
 use crate::runner::tls::TlsOptions;
+use crate::scenario::{AUTOLOGOUT_VAR, IDLE_ALIVE_VARS};
 use pop3_reference_server::{FaultSet, RunningServer, ServerConfig, TlsSetup, VariantSet};
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +28,12 @@ pub const USER2: &str = "bob";
 /// microseconds on loopback, so short windows judge as well as long ones.
 pub const SETTLE: &str = "20ms";
 pub const SILENCE: &str = "100ms";
+
+/// How long the `idle_alive` scenarios idle on the autologout twin whose
+/// timer is `autologout`.
+pub fn idle_alive(autologout: Duration) -> Duration {
+    autologout / 2
+}
 
 /// The LOGIN-DELAY twin's delay, in seconds (the smallest above 0).
 pub const LOGIN_DELAY: u32 = 1;
@@ -92,10 +99,15 @@ impl Bundled {
                 Lane::Autologout => {
                     // The expect_close deadline: the timer plus room for a busy machine.
                     let idle_wait = opts.autologout + Duration::from_millis(1500);
-                    let vars = [(
-                        "idle_wait".to_string(),
+                    let mut vars = vec![(
+                        AUTOLOGOUT_VAR.to_string(),
                         format!("{}ms", idle_wait.as_millis()),
                     )];
+                    // Half the timer: long enough that a timer cut to a tenth
+                    // (the `autologout-too-short` fault) has fired, short
+                    // enough that the real one has not.
+                    let idle_alive = format!("{}ms", idle_alive(opts.autologout).as_millis());
+                    vars.extend(IDLE_ALIVE_VARS.map(|v| (v.to_string(), idle_alive.clone())));
                     start_server(&opts, jobs, &vars, |c| c.idle_timeout = opts.autologout).await?
                 }
                 Lane::LoginDelay => {

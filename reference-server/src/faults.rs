@@ -82,7 +82,7 @@ faults! {
     NoMaildropLock = "no-maildrop-lock": "a second login to the same maildrop succeeds; RFC 1939 §4 the maildrop is locked exclusively",
     LockNotReleasedOnDrop = "lock-not-released-on-drop": "the maildrop lock leaks when the connection drops; RFC 1939 §4, §6 the lock ends with the session",
     InUseWithoutCode = "in-use-without-code": "lock refusal lacks the [IN-USE] response code; RFC 2449 §8.1.2",
-    AuthBase64Lenient = "auth-base64-lenient": "AUTH responses decoded by skipping characters outside the Base64 alphabet; RFC 5034 §4 they MUST be rejected, not ignored",
+    AuthBase64Lenient = "auth-ignores-non-alphabet": "AUTH responses decoded by skipping characters outside the Base64 alphabet; RFC 5034 §4 they MUST be rejected, not ignored",
     AuthCancelAccepted = "auth-cancel-accepted": "a `*` SASL cancel is answered +OK; RFC 5034 §4 the server must reject it with -ERR",
     StlsInTransaction = "stls-in-transaction": "STLS accepted after login; RFC 2595 §4 STLS only in AUTHORIZATION",
     StlsBufferCarryover = "stls-buffer-carryover": "plaintext buffered before the TLS handshake is executed after it; RFC 2595 §4 / RFC 3207-style injection",

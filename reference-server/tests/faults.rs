@@ -14,7 +14,7 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
         if on {
             c.faults = FaultSet::single(f);
         }
-        if f == Fault::UpdateOnIdleTimeout {
+        if f == Fault::UpdateOnIdleTimeout || f == Fault::AutologoutTooShort {
             c.idle_timeout = Duration::from_millis(300);
         }
         if f == Fault::LoginDelayUserTokenAfterLogin {
@@ -132,6 +132,16 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.cmd("USER alice").await;
             ok(&c.cmd("PASS wrong").await)
         }
+        Fault::PasswordPrefixAccepted => {
+            let mut c = fx.connect().await;
+            c.cmd("USER alice").await;
+            ok(&c.cmd("PASS secre").await)
+        }
+        Fault::PasswordCaseInsensitive => {
+            let mut c = fx.connect().await;
+            c.cmd("USER alice").await;
+            ok(&c.cmd("PASS Secret").await)
+        }
         Fault::ApopAcceptsAnyDigest => {
             let mut c = fx.connect().await;
             ok(&c.cmd("APOP alice 00000000000000000000000000000000").await)
@@ -159,6 +169,23 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.cmd("DELE 1").await;
             tokio::time::sleep(Duration::from_millis(800)).await;
             fx.files("alice").len() != 3
+        }
+        Fault::QuitAppliesDroppedMarks => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            drop(c);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut c = fx.connect().await;
+            c.cmd("USER alice").await;
+            assert!(ok(&c.quit().await));
+            fx.files("alice").len() != 3
+        }
+        Fault::AutologoutTooShort => {
+            // The timer is 300 ms here; the fault makes it 30 ms.
+            let mut c = fx.alice().await;
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            c.send("NOOP").await;
+            c.closed().await
         }
         Fault::QuitNoDelete => {
             let mut c = fx.alice().await;
@@ -276,6 +303,11 @@ async fn violation(f: Fault, on: bool) -> bool {
             assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
             ok(&c.cmd("*").await)
         }
+        Fault::AuthBase64Lenient => {
+            // "\0alice\0secret" in base64, with a `!` the alphabet lacks.
+            let mut c = fx.connect().await;
+            ok(&c.cmd("AUTH PLAIN !AGFsaWNlAHNlY3JldA==").await)
+        }
         Fault::StlsInTransaction => {
             let mut c = fx.alice().await;
             ok(&c.cmd("STLS").await)
@@ -291,6 +323,16 @@ async fn violation(f: Fault, on: bool) -> bool {
         Fault::ShortLineLimit => {
             let mut c = fx.connect().await;
             err(&c.cmd(&format!("USER {}", "x".repeat(70))).await)
+        }
+        Fault::LineLimitOffByOne => {
+            // USER, a space, 248 characters and CRLF: 255 octets.
+            let mut c = fx.connect().await;
+            err(&c.cmd(&format!("USER {}", "x".repeat(248))).await)
+        }
+        Fault::LongLineCloses => {
+            let mut c = fx.connect().await;
+            c.send(&format!("XLNG {}", "a".repeat(293))).await;
+            c.closed().await
         }
         Fault::PipeliningDropsBuffered => {
             let mut c = fx.connect().await;
@@ -486,11 +528,15 @@ fault_tests! {
     noop_in_authorization => NoopInAuthorization,
     pass_without_user => PassWithoutUser,
     wrong_password_accepted => WrongPasswordAccepted,
+    password_prefix_accepted => PasswordPrefixAccepted,
+    password_case_insensitive => PasswordCaseInsensitive,
     apop_accepts_any_digest => ApopAcceptsAnyDigest,
     dele_immediate => DeleImmediate,
     dele_moves_immediately => DeleMovesImmediately,
     delete_on_disconnect => DeleteOnDisconnect,
     update_on_idle_timeout => UpdateOnIdleTimeout,
+    quit_applies_dropped_marks => QuitAppliesDroppedMarks,
+    autologout_too_short => AutologoutTooShort,
     quit_no_delete => QuitNoDelete,
     rset_noop => RsetNoop,
     retr_marked_message => RetrMarkedMessage,
@@ -509,9 +555,12 @@ fault_tests! {
     lock_not_released_on_drop => LockNotReleasedOnDrop,
     in_use_without_code => InUseWithoutCode,
     auth_cancel_accepted => AuthCancelAccepted,
+    auth_base64_lenient => AuthBase64Lenient,
     stls_in_transaction => StlsInTransaction,
     stls_buffer_carryover => StlsBufferCarryover,
     short_line_limit => ShortLineLimit,
+    line_limit_off_by_one => LineLimitOffByOne,
+    long_line_closes => LongLineCloses,
     pipelining_drops_buffered => PipeliningDropsBuffered,
     long_response_line => LongResponseLine,
     retr_extra_blank_line => RetrExtraBlankLine,

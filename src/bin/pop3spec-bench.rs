@@ -250,6 +250,9 @@ fn scripted_wait(scenario: &pop3spec::scenario::Scenario) -> Duration {
         "{{settle}}" => parse_duration(pop3spec::bundled::SETTLE).unwrap_or_default(),
         "{{silence}}" => parse_duration(pop3spec::bundled::SILENCE).unwrap_or_default(),
         "{{idle_wait}}" => pop3spec::bundled::BundledOptions::default().autologout,
+        "{{idle_alive}}" | "{{idle_under_ten_minutes}}" => {
+            pop3spec::bundled::idle_alive(pop3spec::bundled::BundledOptions::default().autologout)
+        }
         literal => parse_duration(literal).unwrap_or_default(),
     };
     scenario.wait_steps().into_iter().map(value).sum()

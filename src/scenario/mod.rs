@@ -64,6 +64,11 @@ pub struct AccountUse {
 /// scenario that reads it depends on that timer (see `Scenario::uses_autologout`).
 pub const AUTOLOGOUT_VAR: &str = "idle_wait";
 
+/// The variables that hold how long a session idles and must still be alive:
+/// a short check for ordinary runs and one just under RFC 1939's ten minutes.
+/// Their scenarios depend on the autologout timer too.
+pub const IDLE_ALIVE_VARS: [&str; 2] = ["idle_alive", "idle_under_ten_minutes"];
+
 impl Scenario {
     pub fn account_use(&self) -> AccountUse {
         let mut uses = AccountUse {
@@ -130,12 +135,17 @@ impl Scenario {
         scan(&self.steps)
     }
 
-    /// Whether the scenario waits for the server's autologout timer (it reads
-    /// `idle_wait`), which the bundled server runs short on a server of its own.
+    /// Whether the scenario depends on the server's autologout timer (it
+    /// reads `idle_wait` or one of the idle-alive variables), which the
+    /// bundled server runs short on a server of its own.
     pub fn uses_autologout(&self) -> bool {
         let mut found = false;
         visit_steps(&self.steps, &mut |step| {
-            found |= step.action.variables().contains(&AUTOLOGOUT_VAR);
+            found |= step
+                .action
+                .variables()
+                .iter()
+                .any(|v| *v == AUTOLOGOUT_VAR || IDLE_ALIVE_VARS.contains(v));
         });
         found
     }
