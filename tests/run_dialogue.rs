@@ -501,3 +501,88 @@ fn login_refused_for_login_delay_is_an_error_not_a_failure() {
         .count();
     assert!(passes > 2, "{passes} PASS commands");
 }
+
+// ---------------------------------------------------------------- out of step
+
+/// Whether the scenario's JSON transcript has a line containing `text`.
+fn transcript_has(out: &RunOutput, id: &str, text: &str) -> bool {
+    out.scenario(id)["transcript"]
+        .as_array()
+        .is_some_and(|lines| {
+            lines
+                .iter()
+                .any(|l| l["text"].as_str().is_some_and(|t| t.contains(text)))
+        })
+}
+
+#[test]
+fn a_line_left_by_an_early_ended_body_says_the_stream_is_out_of_step() {
+    // The body's `.` and `..` lines are not byte-stuffed: the first ends the
+    // body for the client, and the rest arrives where NOOP's answer belongs.
+    let id = "fake.fail.out-of-step";
+    let (out, text) = run_one(
+        Script::new().on("RETR 1", "+OK\r\nSubject: x\r\n\r\n.\r\n..\r\nlast\r\n.\r\n"),
+        id,
+        "  - send: RETR 1\n  - expect_multiline: { status: ok }\n  - send: NOOP\n  - expect: { status: ok }  # HERE\n",
+    );
+    assert_fail_at(&out, &text, id, "# HERE", "the stream is out of step");
+    let message = out.message(id);
+    for part in [
+        "the line `..` is not a status line",
+        "more of the multi-line response to `RETR 1` read at",
+        "without byte-stuffing",
+        "not read further",
+    ] {
+        assert!(message.contains(part), "{part:?} missing from {message:?}");
+    }
+    // Nothing more is read from that session: no QUIT at the end.
+    assert!(
+        transcript_has(&out, id, "dropped without QUIT, since the stream is out of step"),
+        "{}",
+        out.dump()
+    );
+    assert!(!transcript_has(&out, id, "end of scenario: QUIT"), "{}", out.dump());
+}
+
+#[test]
+fn a_body_without_its_end_leaves_the_session_unread() {
+    let id = "fake.fail.unterminated";
+    let (out, text) = run_one(
+        Script::new().on_acts(
+            "RETR 1",
+            vec![
+                Act::Send(b"+OK\r\nline one\r\n".to_vec()),
+                Act::Sleep(Duration::from_secs(3)),
+            ],
+        ),
+        id,
+        "  - send: RETR 1\n  - expect_multiline: { status: ok }  # HERE\n",
+    );
+    assert_fail_at(&out, &text, id, "# HERE", "did not end with a `.` line");
+    // The QUIT answer would be lost in the rest of the body: the harness
+    // says why it drops the connection instead.
+    assert!(
+        transcript_has(&out, id, "dropped without QUIT, since the stream is out of step (after `RETR 1` at"),
+        "{}",
+        out.dump()
+    );
+    assert!(
+        transcript_has(&out, id, "had no `.` line after 1 line(s)"),
+        "{}",
+        out.dump()
+    );
+    assert!(!transcript_has(&out, id, "end of scenario: QUIT"), "{}", out.dump());
+}
+
+#[test]
+fn a_malformed_status_after_a_response_is_judged_as_a_status() {
+    // `+ok` starts like a status indicator: it is this step's (wrong)
+    // answer, not a leftover, so the usual message stands.
+    let (out, text) = run_one(
+        Script::new().on("NOOP", "+OK\r\n").on("STAT", "+ok 1 2\r\n"),
+        "fake.fail.lower-after",
+        "  - send: NOOP\n  - expect: { status: ok }\n  - send: STAT\n  - expect: { status: ok }  # HERE\n",
+    );
+    assert_fail_at(&out, &text, "fake.fail.lower-after", "# HERE", "status indicator");
+    assert!(!out.message("fake.fail.lower-after").contains("out of step"));
+}

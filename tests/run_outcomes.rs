@@ -123,6 +123,14 @@ fn info_failure_is_info_and_never_fails_the_run() {
         assert_eq!(out.code, 0, "{extra:?}\n{}", out.dump());
         assert_eq!(out.outcome("fake.level.info"), "info", "{}", out.dump());
         assert_eq!(out.json.as_ref().unwrap()["summary"]["info"], 1);
+        // The console line says what was seen instead, on the same line.
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.contains("fake.level.info"))
+            .unwrap_or_else(|| panic!("no console line\n{}", out.dump()));
+        assert!(line.starts_with("~ info fake.level.info ("), "{line}");
+        assert!(line.ends_with("ms): expected -ERR, got +OK"), "{line}");
     }
 }
 
@@ -143,6 +151,13 @@ fn non_strict_alternative_in_an_info_scenario_stays_info_under_strict() {
     assert_eq!(
         out.outcome("fake.level.info-graded"),
         "info",
+        "{}",
+        out.dump()
+    );
+    // The graded alternative's note (here the default one) is the reason shown.
+    assert!(
+        out.stdout.lines().any(|l| l.starts_with("~ info fake.level.info-graded (")
+            && l.ends_with("ms): alternative 2 of one_of matched")),
         "{}",
         out.dump()
     );

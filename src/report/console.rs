@@ -48,7 +48,9 @@ fn mark(r: &ScenarioResult, strict: bool) -> (&'static str, Color) {
     }
 }
 
-/// One line: mark, outcome word unless it passed, id, duration; a skip's reason.
+/// One line: mark, outcome word unless it passed, id, duration; the reason of
+/// a skip, and of an info result (what the server did instead of the listed
+/// behaviour), on one line.
 pub fn scenario_line(r: &ScenarioResult, opts: &ConsoleOptions) -> String {
     let (mark, color) = mark(r, opts.strict);
     let mut line = paint(mark, color, opts.color);
@@ -57,8 +59,9 @@ pub fn scenario_line(r: &ScenarioResult, opts: &ConsoleOptions) -> String {
         line.push_str(&paint(r.outcome.as_str(), color, opts.color));
     }
     let _ = write!(line, " {} ({} ms)", r.id, r.duration.as_millis());
-    if let (Outcome::Skipped, Some(reason)) = (r.outcome, &r.reason) {
-        let _ = write!(line, ": {}", visible(reason));
+    if let (Outcome::Skipped | Outcome::Info, Some(reason)) = (r.outcome, &r.reason) {
+        let one_line = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+        let _ = write!(line, ": {}", visible(&one_line));
     }
     if r.known_failure {
         line.push_str(&paint(" [known failure]", Color::Magenta, opts.color));
@@ -402,7 +405,7 @@ mod tests {
         );
         assert_eq!(
             line("rfc2449.capa.impl"),
-            "~ info rfc2449.capa.impl (12 ms)"
+            "~ info rfc2449.capa.impl (12 ms): IMPLEMENTATION not advertised"
         );
         assert_eq!(
             line("rfc2595.stls.offered"),

@@ -54,6 +54,22 @@ struct Session {
     stalled: bool,
     /// Opened on the implicit-TLS port; a reconnect goes there again.
     implicit_tls: bool,
+    /// Why the harness no longer knows where a response starts (a multi-line
+    /// read broke off, a line overflowed): nothing more is read from this
+    /// session, since whatever comes next is the rest of that response.
+    out_of_step: Option<String>,
+    /// The response read last, for explaining a line that is not a status
+    /// line: it may be the rest of that one.
+    last_response: Option<LastResponse>,
+}
+
+/// The previous response on a session: which step read it, after which
+/// command, and whether it was read as a multi-line response.
+#[derive(Clone)]
+struct LastResponse {
+    step: SourcePos,
+    command: Option<String>,
+    multiline: bool,
 }
 
 /// Transcript lines with secrets already removed.
@@ -517,6 +533,8 @@ impl<'a> Executor<'a> {
                 logged_in: false,
                 stalled: false,
                 implicit_tls: false,
+                out_of_step: None,
+                last_response: None,
             },
         );
         if !greet {
@@ -620,6 +638,8 @@ impl<'a> Executor<'a> {
                     session.logged_in = true;
                     session.last_err = false;
                     target.note_login(&account.user);
+                    // The login's own responses were read outside the steps.
+                    session.last_response = None;
                     return Ok(());
                 }
                 Err(OpenError::Protocol(m))
@@ -833,6 +853,7 @@ impl<'a> Executor<'a> {
                 }
                 Action::Expect(e) => {
                     let line = self.read_line(step, deadline).await?;
+                    self.check_in_step(step, e.status, &line, false)?;
                     self.judge_line(step, e, &line)?;
                     Ok(None)
                 }
@@ -1087,10 +1108,19 @@ impl<'a> Executor<'a> {
     }
 
     async fn try_alternatives(&mut self, step: &Step, alternatives: &[Alternative]) -> StepResult {
-        let marks: Vec<(String, usize)> = self
+        // Each alternative reads the same bytes, so it starts from the same
+        // idea of where the stream stands.
+        let marks: Vec<(String, usize, Option<String>, Option<LastResponse>)> = self
             .sessions
             .iter()
-            .map(|(n, s)| (n.clone(), s.conn.mark()))
+            .map(|(n, s)| {
+                (
+                    n.clone(),
+                    s.conn.mark(),
+                    s.out_of_step.clone(),
+                    s.last_response.clone(),
+                )
+            })
             .collect();
         let vars = self.vars.clone();
         let transcript_len = self.rec.lines.len();
@@ -1100,9 +1130,11 @@ impl<'a> Executor<'a> {
         // alternative from being asked explains the whole step.
         let mut allowed_skip = None;
         for (i, alt) in alternatives.iter().enumerate() {
-            for (n, m) in &marks {
+            for (n, m, out_of_step, last_response) in &marks {
                 if let Some(s) = self.sessions.get_mut(n) {
                     s.conn.rewind(*m);
+                    s.out_of_step = out_of_step.clone();
+                    s.last_response = last_response.clone();
                 }
             }
             self.vars = vars.clone();
@@ -1163,6 +1195,13 @@ impl<'a> Executor<'a> {
     async fn read_line(&mut self, step: &Step, deadline: Instant) -> Result<Line, StepFail> {
         let timeout = self.timeout;
         let session = self.session(step)?;
+        if let Some(why) = &session.out_of_step {
+            let message = format!(
+                "not reading session `{}` any further: the stream is out of step ({why}), so the next line would not be the response to this step",
+                step.session
+            );
+            return Err(self.error(step, message));
+        }
         let event = session.conn.read_line(deadline).await;
         let name = step.session.clone();
         match event {
@@ -1245,16 +1284,25 @@ impl<'a> Executor<'a> {
                             }
                         ),
                     ),
-                    _ => self.fail(
-                        step,
-                        format!(
-                            "a response line exceeded {} octets without a line end",
-                            self.target.max_line
-                        ),
-                        vec![],
-                        vec![actual],
-                        false,
-                    ),
+                    _ => {
+                        self.out_of_step(
+                            step,
+                            format!(
+                                "a response line exceeded {} octets, and the rest of it is unread",
+                                self.target.max_line
+                            ),
+                        );
+                        self.fail(
+                            step,
+                            format!(
+                                "a response line exceeded {} octets without a line end",
+                                self.target.max_line
+                            ),
+                            vec![],
+                            vec![actual],
+                            false,
+                        )
+                    }
                 })
             }
         }
@@ -1511,6 +1559,86 @@ impl<'a> Executor<'a> {
         }
     }
 
+    /// Marks the step's session as out of step: nothing more is read from it.
+    fn out_of_step(&mut self, step: &Step, why: String) {
+        let command = self
+            .sessions
+            .get(&step.session)
+            .and_then(|s| s.last_command.clone());
+        let at = match command {
+            Some(c) => format!("after `{}` at {}", c.trim_end(), step.pos),
+            None => format!("at {}", step.pos),
+        };
+        if let Some(s) = self.sessions.get_mut(&step.session) {
+            s.out_of_step = Some(format!("{at}: {why}"));
+        }
+    }
+
+    fn remember_response(&mut self, step: &Step, multiline: bool) {
+        if let Some(s) = self.sessions.get_mut(&step.session) {
+            s.last_response = Some(LastResponse {
+                step: step.pos.clone(),
+                command: s.last_command.clone(),
+                multiline,
+            });
+        }
+    }
+
+    /// A response expected here that is not a status line at all, right after
+    /// another response on the session, is most likely the rest of that one:
+    /// say so (and stop reading the session) instead of blaming this step's
+    /// command for a line it never produced.
+    fn check_in_step(
+        &mut self,
+        step: &Step,
+        want: StatusWant,
+        line: &Line,
+        multiline: bool,
+    ) -> Result<(), StepFail> {
+        let previous = self
+            .sessions
+            .get(&step.session)
+            .and_then(|s| s.last_response.clone());
+        // Anything starting like a status indicator, even a malformed one
+        // (`+ok`, `-Err`), is judged as this step's response.
+        let looks_like_status = matches!(line.bytes.first(), Some(b'+' | b'-'));
+        if looks_like_status {
+            self.remember_response(step, multiline);
+            return Ok(());
+        }
+        let Some(previous) = previous else {
+            self.remember_response(step, multiline);
+            return Ok(());
+        };
+        let command = previous
+            .command
+            .as_deref()
+            .map(|c| format!(" to `{}`", c.trim_end()))
+            .unwrap_or_default();
+        let why = if previous.multiline {
+            format!(
+                "it looks like more of the multi-line response{command} read at {}, which ended at a `.` line (a body line of a single `.` sent without byte-stuffing ends a body early like this, RFC 1939 §3)",
+                previous.step
+            )
+        } else {
+            format!(
+                "it looks like more of the response{command} read at {} as a single line (a multi-line answer where one line was expected leaves lines behind like this)",
+                previous.step
+            )
+        };
+        self.out_of_step(step, format!("the line `{}` is not a response to it", escape(&line.bytes)));
+        Err(self.fail(
+            step,
+            format!(
+                "the stream is out of step: the line `{}` is not a status line, and {why}; this session is not read further",
+                escape(&line.bytes)
+            ),
+            vec![want_text(want).to_string()],
+            vec![escape(&line.bytes)],
+            false,
+        ))
+    }
+
     fn judge_line(&mut self, step: &Step, e: &ExpectLine, line: &Line) -> Result<(), StepFail> {
         // A refusal under the announced LOGIN-DELAY (RFC 2449 §6.5) is an
         // allowed answer to any login, not a wrong answer to the question
@@ -1634,6 +1762,7 @@ impl<'a> Executor<'a> {
         deadline: Instant,
     ) -> Result<(), StepFail> {
         let head = self.read_line(step, deadline).await?;
+        self.check_in_step(step, e.head.status, &head, true)?;
         self.judge_line(step, &e.head, &head)?;
         if status_of(&head.bytes) != Some(true) {
             return Ok(());
@@ -1659,6 +1788,13 @@ impl<'a> Executor<'a> {
             }
             BodyEnd::BareLf(line) => {
                 let shown = escape(&line);
+                self.out_of_step(
+                    step,
+                    format!(
+                        "reading of the multi-line response stopped at body line {}, which ends with a bare LF; the rest of the body is unread",
+                        body.len() + 1
+                    ),
+                );
                 return Err(self.fail(
                     step,
                     format!(
@@ -1671,6 +1807,10 @@ impl<'a> Executor<'a> {
                 ));
             }
             BodyEnd::OverLimit => {
+                self.out_of_step(
+                    step,
+                    format!("reading of the multi-line response stopped after {max_body} octets (--max-body); the rest of the body is unread"),
+                );
                 return Err(self.fail(
                     step,
                     format!(
@@ -1685,13 +1825,20 @@ impl<'a> Executor<'a> {
                 let actual = self.note_unfinished(&name, &other);
                 let message = match other {
                     ReadEvent::Closed { .. } => format!("the multi-line response ended without the terminating `.` line: the server closed the connection after {} line(s)", body.len()),
-                    ReadEvent::Timeout { .. } => format!("the multi-line response did not end with a `.` line within {:?} ({} line(s) received)", self.timeout, body.len()),
-                    _ => format!("a body line exceeded {} octets", self.target.max_line),
+                    ReadEvent::Timeout { .. } => {
+                        self.out_of_step(step, format!("the multi-line response had no `.` line after {} line(s) within {:?}; anything later may be more of its body", body.len(), self.timeout));
+                        format!("the multi-line response did not end with a `.` line within {:?} ({} line(s) received)", self.timeout, body.len())
+                    }
+                    _ => {
+                        self.out_of_step(step, format!("body line {} of the multi-line response exceeded {} octets; the rest of the body is unread", body.len() + 1, self.target.max_line));
+                        format!("a body line exceeded {} octets", self.target.max_line)
+                    }
                 };
                 return Err(self.fail(step, message, vec![".".into()], vec![actual], false));
             }
         }
         self.rec.push(&name, Direction::Server, ".".into());
+        self.remember_response(step, true);
         self.judge_body(step, e, &body)
     }
 
@@ -1891,7 +2038,19 @@ impl<'a> Executor<'a> {
             let Some(session) = sessions.get_mut(&name) else {
                 continue;
             };
-            if session.conn.is_closed() || session.stalled {
+            if session.conn.is_closed() {
+                continue;
+            }
+            if let Some(why) = &session.out_of_step {
+                rec.push(
+                    &name,
+                    Direction::Note,
+                    format!("end of scenario: dropped without QUIT, since the stream is out of step ({why})"),
+                );
+                session.conn.drop_connection().await;
+                continue;
+            }
+            if session.stalled {
                 continue;
             }
             rec.push(&name, Direction::Note, "end of scenario: QUIT".into());
