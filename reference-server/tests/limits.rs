@@ -255,3 +255,20 @@ async fn binary_delays_failed_logins_by_default() {
         server.kill().await;
     }
 }
+
+/// RFC 2449 §4: a command may fill 255 octets, so a message number padded with
+/// zeros to that length is still the number (`pop3spec`'s
+/// rfc2449.limits.command-255-octets compares it with a 47-octet LIST).
+#[tokio::test]
+async fn zero_padded_message_number_fills_a_255_octet_line() {
+    let fx = Fixture::start().await;
+    let mut c = fx.alice().await;
+    let padded = format!("LIST {}1", "0".repeat(247));
+    assert_eq!(padded.len() + 2, 255);
+    let short = c.cmd("LIST 1").await;
+    assert!(ok(&short), "{short}");
+    assert_eq!(c.cmd(&padded).await, short);
+    assert!(err(&c.cmd("LIST 00000000000").await), "message 0");
+    assert!(err(&c.cmd(&format!("LIST {}", "9".repeat(11))).await));
+    fx.stop().await;
+}

@@ -98,10 +98,19 @@ impl<'a> Request<'a> {
 
 /// A message number or line count: decimal digits only.
 pub fn number(s: &str) -> ParseResult<u64> {
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err("invalid number");
     }
-    s.parse().map_err(|_| "invalid number")
+    // Leading zeros carry no value, and RFC 2449 §4 lets an argument fill a
+    // 255-octet command line: `LIST 000...01` is message 1.
+    let digits = s.trim_start_matches('0');
+    if digits.len() > 10 {
+        return Err("invalid number");
+    }
+    if digits.is_empty() {
+        return Ok(0);
+    }
+    digits.parse().map_err(|_| "invalid number")
 }
 
 /// A message number: a positive decimal.
