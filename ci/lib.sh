@@ -39,12 +39,18 @@ ci_cleanup() {
   rm -rf "$work"
 }
 
-# ci_port: a loopback TCP port nothing listens on (PORT and PORT+1 both free).
+# ci_port: a loopback TCP port that no socket uses (PORT and PORT+1 both free).
+# Ports come from below the kernel's ephemeral range: the suite opens thousands
+# of client connections, and a server that binds without SO_REUSEADDR (GNU
+# Mailutils' pop3d) fails with "Address already in use" on a port that one of
+# them left in TIME_WAIT. `ss` sees every state, not only listeners.
 ci_port() {
-  local port
+  local port low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   while :; do
-    port=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null \
+    port=$((20000 + RANDOM % (low - 20000 - 2)))
+    if [ -z "$(ss -Htan "( sport = :$port or sport = :$((port + 1)) )" 2>/dev/null)" ] \
+      && ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null \
       && ! (exec 3<>"/dev/tcp/127.0.0.1/$((port + 1))") 2>/dev/null; then
       echo "$port"
       return
