@@ -537,11 +537,19 @@ fn a_line_left_by_an_early_ended_body_says_the_stream_is_out_of_step() {
     }
     // Nothing more is read from that session: no QUIT at the end.
     assert!(
-        transcript_has(&out, id, "dropped without QUIT, since the stream is out of step"),
+        transcript_has(
+            &out,
+            id,
+            "dropped without QUIT, since the stream is out of step"
+        ),
         "{}",
         out.dump()
     );
-    assert!(!transcript_has(&out, id, "end of scenario: QUIT"), "{}", out.dump());
+    assert!(
+        !transcript_has(&out, id, "end of scenario: QUIT"),
+        "{}",
+        out.dump()
+    );
 }
 
 #[test]
@@ -562,7 +570,11 @@ fn a_body_without_its_end_leaves_the_session_unread() {
     // The QUIT answer would be lost in the rest of the body: the harness
     // says why it drops the connection instead.
     assert!(
-        transcript_has(&out, id, "dropped without QUIT, since the stream is out of step (after `RETR 1` at"),
+        transcript_has(
+            &out,
+            id,
+            "dropped without QUIT, since the stream is out of step (after `RETR 1` at"
+        ),
         "{}",
         out.dump()
     );
@@ -571,7 +583,11 @@ fn a_body_without_its_end_leaves_the_session_unread() {
         "{}",
         out.dump()
     );
-    assert!(!transcript_has(&out, id, "end of scenario: QUIT"), "{}", out.dump());
+    assert!(
+        !transcript_has(&out, id, "end of scenario: QUIT"),
+        "{}",
+        out.dump()
+    );
 }
 
 #[test]
@@ -583,6 +599,12 @@ fn a_malformed_status_after_a_response_is_judged_as_a_status() {
         "fake.fail.lower-after",
         "  - send: NOOP\n  - expect: { status: ok }\n  - send: STAT\n  - expect: { status: ok }  # HERE\n",
     );
-    assert_fail_at(&out, &text, "fake.fail.lower-after", "# HERE", "status indicator");
+    assert_fail_at(
+        &out,
+        &text,
+        "fake.fail.lower-after",
+        "# HERE",
+        "status indicator",
+    );
     assert!(!out.message("fake.fail.lower-after").contains("out of step"));
 }

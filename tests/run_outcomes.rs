@@ -156,8 +156,10 @@ fn non_strict_alternative_in_an_info_scenario_stays_info_under_strict() {
     );
     // The graded alternative's note (here the default one) is the reason shown.
     assert!(
-        out.stdout.lines().any(|l| l.starts_with("~ info fake.level.info-graded (")
-            && l.ends_with("ms): alternative 2 of one_of matched")),
+        out.stdout
+            .lines()
+            .any(|l| l.starts_with("~ info fake.level.info-graded (")
+                && l.ends_with("ms): alternative 2 of one_of matched")),
         "{}",
         out.dump()
     );

@@ -547,7 +547,10 @@ impl Session {
 }
 
 /// Removes `doomed` from the maildrop in `dir` (UPDATE's file work).
-async fn remove(dir: std::path::PathBuf, doomed: Vec<(std::path::PathBuf, String)>) -> io::Result<()> {
+async fn remove(
+    dir: std::path::PathBuf,
+    doomed: Vec<(std::path::PathBuf, String)>,
+) -> io::Result<()> {
     tokio::task::spawn_blocking(move || maildrop::update(&dir, &doomed))
         .await
         .unwrap_or_else(|e| Err(io::Error::other(e)))

@@ -817,10 +817,7 @@ impl<'a> Executor<'a> {
                     };
                     // A scripted login waits out the announced LOGIN-DELAY
                     // like the harness's own (RFC 2449 §6.5).
-                    let in_sasl = self
-                        .sessions
-                        .get(&step.session)
-                        .is_some_and(|s| s.in_sasl);
+                    let in_sasl = self.sessions.get(&step.session).is_some_and(|s| s.in_sasl);
                     let login_user = (is_login_command(&bytes) || in_sasl)
                         .then(|| self.scripted_login_user(step))
                         .flatten();
@@ -1626,7 +1623,10 @@ impl<'a> Executor<'a> {
                 previous.step
             )
         };
-        self.out_of_step(step, format!("the line `{}` is not a response to it", escape(&line.bytes)));
+        self.out_of_step(
+            step,
+            format!("the line `{}` is not a response to it", escape(&line.bytes)),
+        );
         Err(self.fail(
             step,
             format!(

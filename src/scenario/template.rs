@@ -232,7 +232,9 @@ fn without_last(value: &[u8]) -> Result<Vec<u8>, String> {
         return Err("without_last(value): the value is empty".into());
     }
     if chars.as_str().is_empty() {
-        return Err("without_last(value): the value has one character; nothing would be left".into());
+        return Err(
+            "without_last(value): the value has one character; nothing would be left".into(),
+        );
     }
     Ok(chars.as_str().as_bytes().to_vec())
 }
@@ -472,11 +474,26 @@ mod tests {
         assert_eq!(chopped.bytes, b"s3cre");
         assert_eq!(chopped.display, "***");
         assert_eq!(render("{{case_flipped(pass)}}").unwrap().bytes, b"S3cret");
-        assert_eq!(render(r#"{{case_flipped("12-aB")}}"#).unwrap().bytes, b"12-AB");
-        assert_eq!(render("{{with_trailing_space(pass)}}").unwrap().bytes, b"s3cret ");
-        assert_eq!(render(r#"{{without_last("\xc3\xa9t\xc3\xa9")}}"#).unwrap().text(), "ét");
-        assert!(render(r#"{{case_flipped("1234")}}"#).unwrap_err().contains("no ASCII letter"));
-        assert!(render(r#"{{without_last("x")}}"#).unwrap_err().contains("nothing would be left"));
+        assert_eq!(
+            render(r#"{{case_flipped("12-aB")}}"#).unwrap().bytes,
+            b"12-AB"
+        );
+        assert_eq!(
+            render("{{with_trailing_space(pass)}}").unwrap().bytes,
+            b"s3cret "
+        );
+        assert_eq!(
+            render(r#"{{without_last("\xc3\xa9t\xc3\xa9")}}"#)
+                .unwrap()
+                .text(),
+            "ét"
+        );
+        assert!(render(r#"{{case_flipped("1234")}}"#)
+            .unwrap_err()
+            .contains("no ASCII letter"));
+        assert!(render(r#"{{without_last("x")}}"#)
+            .unwrap_err()
+            .contains("nothing would be left"));
     }
 
     #[test]

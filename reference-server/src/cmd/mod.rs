@@ -132,8 +132,8 @@ macro_rules! run {
 
 /// Every keyword [`dispatch`] knows.
 const KEYWORDS: &[&str] = &[
-    "USER", "PASS", "APOP", "AUTH", "STLS", "CAPA", "QUIT", "STAT", "LIST", "RETR", "DELE",
-    "NOOP", "RSET", "TOP", "UIDL", "UTF8", "LANG",
+    "USER", "PASS", "APOP", "AUTH", "STLS", "CAPA", "QUIT", "STAT", "LIST", "RETR", "DELE", "NOOP",
+    "RSET", "TOP", "UIDL", "UTF8", "LANG",
 ];
 
 /// Parse one command line and run it.
