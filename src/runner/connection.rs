@@ -4,6 +4,7 @@
 //! try its next alternative on the same bytes.
 
 use std::io;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -93,6 +94,13 @@ impl Connection {
 
     pub fn is_closed(&self) -> bool {
         self.eof.is_some() || matches!(self.io, Transport::Gone)
+    }
+
+    /// Whether the peer has closed, or closes within `look` (bytes that
+    /// arrive instead are kept unread): how the runner tells a close after
+    /// `-ERR`, which RFC 1939 §4 allows, from a session that goes on.
+    pub async fn closed_within(&mut self, look: Duration) -> bool {
+        self.is_closed() || self.wait_for_bytes(Instant::now() + look).await.is_err()
     }
 
     /// The read position, for `rewind`.

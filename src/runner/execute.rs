@@ -1345,13 +1345,7 @@ impl<'a> Executor<'a> {
         if !session.last_err {
             return Ok(());
         }
-        let closed = session.conn.is_closed()
-            || session
-                .conn
-                .wait_for_bytes(Instant::now() + AFTER_ERR_LOOK)
-                .await
-                .is_err();
-        if !closed {
+        if !session.conn.closed_within(AFTER_ERR_LOOK).await {
             return Ok(());
         }
         let (logged_in, implicit_tls) = (session.logged_in, session.implicit_tls);
@@ -1382,13 +1376,7 @@ impl<'a> Executor<'a> {
         let Some(session) = self.sessions.get_mut(name) else {
             return Ok(());
         };
-        let closed = session.conn.is_closed()
-            || session
-                .conn
-                .wait_for_bytes(Instant::now() + AFTER_ERR_LOOK)
-                .await
-                .is_err();
-        if !closed {
+        if !session.conn.closed_within(AFTER_ERR_LOOK).await {
             return Ok(());
         }
         let implicit_tls = session.implicit_tls;
