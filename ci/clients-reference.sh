@@ -18,12 +18,19 @@
 # with a CA file that did not issue the certificate, must each end the client
 # with nothing stored and nothing deleted.
 #
-# Needs: openssl, the clients (fetchmail mpop getmail6 curl python3), and
-# target/release/pop3-reference-server (REFERENCE_SERVER to use another).
+# Needs: openssl, the clients (Debian: fetchmail mpop getmail6 curl python3),
+# and a built pop3-reference-server: target/release/, else target/debug/ (as
+# `cargo test --workspace` leaves it), or the one REFERENCE_SERVER names.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 ci_init clients
 server_bin="${REFERENCE_SERVER:-$ci_repo/target/release/pop3-reference-server}"
+[ -n "${REFERENCE_SERVER:-}" ] || [ -x "$server_bin" ] ||
+  server_bin="$ci_repo/target/debug/pop3-reference-server"
+[ -x "$server_bin" ] || {
+  echo "no $server_bin: run cargo build -p pop3-reference-server first" >&2
+  exit 2
+}
 drivers=("$@")
 [ "${#drivers[@]}" -gt 0 ] || drivers=(curl fetchmail getmail mpop python-poplib)
 
