@@ -113,6 +113,8 @@ faults! {
     ApopInTransaction = "apop-in-transaction": "APOP with a valid digest after login is answered +OK; RFC 1939 §7 APOP may only be given in AUTHORIZATION",
     LockRefusalEntersTransaction = "lock-refusal-enters-transaction": "a login refused because the maildrop is locked answers -ERR but enters TRANSACTION without the lock; RFC 1939 §4 the session stays in AUTHORIZATION",
     FailedPassKeepsLock = "failed-pass-keeps-lock": "a PASS with a wrong password locks the maildrop until that connection ends; RFC 1939 §4 the lock is only taken once the client has identified itself successfully",
+    ShortArgumentLimit = "short-argument-limit": "a command argument over 32 characters is refused (a fixed-size argument buffer); RFC 1939 §3 arguments may be up to 40 characters long",
+    UidlFromFlags = "uidl-from-flags": "the unique-id is the Maildir file name with its info part, and RETR sets the Seen flag by renaming the file, so a message's id changes once it has been retrieved; RFC 1939 §7 the unique-id of a message persists across sessions",
 }
 
 /// The set of faults a server instance has switched on.

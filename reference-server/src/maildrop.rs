@@ -165,6 +165,8 @@ pub fn open(dir: &Path, faults: &FaultSet) -> io::Result<Maildrop> {
         let base = base_name(&file_name).to_string();
         let uid = if faults.contains(Fault::UidlUnstable) {
             uid_for(&orig)
+        } else if faults.contains(Fault::UidlFromFlags) {
+            uid_for(&file_name)
         } else if faults.contains(Fault::UidlSameSecondCollision) {
             // The delivery second that leads a Maildir name (`TIME.UNIQUE.HOST`).
             base.split('.').next().unwrap_or(&base).to_string()
@@ -184,6 +186,22 @@ pub fn open(dir: &Path, faults: &FaultSet) -> io::Result<Maildrop> {
         dir: dir.to_path_buf(),
         messages,
     })
+}
+
+/// Sets the Maildir Seen flag (`S` in the info part) by renaming the file;
+/// the new path, or None when the file could not be renamed. Only the
+/// `uidl-from-flags` fault does this: the strict server never renames a
+/// message before UPDATE.
+pub fn mark_seen(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_str()?;
+    let (base, flags) = name.split_once(":2,")?;
+    if flags.contains('S') {
+        return None;
+    }
+    let mut flags: Vec<char> = flags.chars().chain(['S']).collect();
+    flags.sort_unstable();
+    let target = path.with_file_name(format!("{base}:2,{}", flags.iter().collect::<String>()));
+    fs::rename(path, &target).ok().map(|_| target)
 }
 
 fn sync_dir(dir: &Path) -> io::Result<()> {

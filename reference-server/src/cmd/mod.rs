@@ -68,6 +68,7 @@ impl<'a> Request<'a> {
 
     /// Exactly `n` non-empty arguments.
     pub fn exactly(&self, n: usize) -> ParseResult<&[&'a str]> {
+        self.argument_lengths()?;
         if self.faults.contains(Fault::ExtraArgumentsIgnored) && self.args.len() > n {
             return Ok(&self.args[..n]);
         }
@@ -84,8 +85,18 @@ impl<'a> Request<'a> {
         Ok(&self.args)
     }
 
+    /// The short-argument-limit fault's fixed-size argument buffer.
+    fn argument_lengths(&self) -> ParseResult<()> {
+        if self.faults.contains(Fault::ShortArgumentLimit) && self.args.iter().any(|a| a.len() > 32)
+        {
+            return Err("argument too long");
+        }
+        Ok(())
+    }
+
     /// None or one non-empty argument.
     pub fn optional(&self) -> ParseResult<Option<&'a str>> {
+        self.argument_lengths()?;
         match self.args.len() {
             0 => Ok(None),
             1 if !self.args[0].is_empty() => Ok(Some(self.args[0])),

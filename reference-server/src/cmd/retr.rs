@@ -49,6 +49,14 @@ impl Retr {
         let stuff = !faults.contains(Fault::NoByteStuffing);
         s.multi(&format!("{size} octets"), lines, stuff, true)
             .await?;
+        if faults.contains(Fault::UidlFromFlags) {
+            if let Some(t) = s.txn() {
+                let m = &mut t.maildrop.messages[i];
+                if let Some(seen) = maildrop::mark_seen(&m.path) {
+                    m.path = seen;
+                }
+            }
+        }
         if faults.contains(Fault::DownloadDeleteOnDrop) {
             if let Some(t) = s.txn() {
                 t.downloaded.push(i);
