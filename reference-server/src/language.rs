@@ -184,6 +184,7 @@ const GERMAN: &[(&str, &str)] = &[
     ),
     ("missing argument", "Argument fehlt"),
     ("too many arguments", "zu viele Argumente"),
+    ("argument too long", "Argument zu lang"),
     ("empty argument", "leeres Argument"),
     ("empty command", "leerer Befehl"),
     ("invalid number", "ungültige Zahl"),

@@ -194,7 +194,7 @@ pub fn open(dir: &Path, faults: &FaultSet) -> io::Result<Maildrop> {
 /// message before UPDATE.
 pub fn mark_seen(path: &Path) -> Option<PathBuf> {
     let name = path.file_name()?.to_str()?;
-    let (base, flags) = name.split_once(":2,")?;
+    let (base, flags) = name.split_once(":2,").unwrap_or((name, ""));
     if flags.contains('S') {
         return None;
     }

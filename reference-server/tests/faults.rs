@@ -462,6 +462,23 @@ async fn violation(f: Fault, on: bool) -> bool {
             b.cmd("USER alice").await;
             err(&b.cmd("PASS secret").await)
         }
+        Fault::ShortArgumentLimit => {
+            let mut c = fx.alice().await;
+            let zeros = "0".repeat(39);
+            err(&c.cmd(&format!("LIST {zeros}1")).await)
+        }
+        Fault::UidlFromFlags => {
+            let mut c = fx.alice().await;
+            let before = c.multi("UIDL").await.1;
+            for n in 1..=before.len() {
+                c.send(&format!("RETR {n}")).await;
+                c.line().await;
+                c.raw_body().await;
+            }
+            c.quit().await;
+            let mut c = fx.alice().await;
+            before != c.multi("UIDL").await.1
+        }
     };
     fx.stop().await;
     seen
@@ -585,6 +602,8 @@ fault_tests! {
     apop_in_transaction => ApopInTransaction,
     lock_refusal_enters_transaction => LockRefusalEntersTransaction,
     failed_pass_keeps_lock => FailedPassKeepsLock,
+    short_argument_limit => ShortArgumentLimit,
+    uidl_from_flags => UidlFromFlags,
 }
 
 #[test]
