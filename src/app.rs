@@ -121,6 +121,7 @@ pub fn exit_quietly_on_broken_pipe() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
         if message.contains("failed printing to std") && message.contains("Broken pipe") {
+            crate::suite::cleanup();
             std::process::exit(EXIT_BROKEN_PIPE.into());
         }
         default(info)

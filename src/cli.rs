@@ -133,10 +133,10 @@ pub enum LevelArg {
 pub struct ExplainArgs {
     /// Scenario id
     pub id: String,
-    /// Scenario folder
-    #[arg(long, env = "POP3SPEC_SCENARIO_DIR", default_value = "scenarios")]
-    pub dir: std::path::PathBuf,
-    /// Folder of RFC texts (rfcNNNN.txt) [default: shared/rfc in a folder above]
+    /// Scenario folder [default: scenarios/ here, else the built-in suite]
+    #[arg(long, env = "POP3SPEC_SCENARIO_DIR")]
+    pub dir: Option<std::path::PathBuf>,
+    /// Folder of RFC texts (rfcNNNN.txt) [default: the texts built into pop3spec]
     #[arg(long, env = "POP3SPEC_RFC_DIR", value_name = "DIR")]
     pub rfc_dir: Option<std::path::PathBuf>,
 }

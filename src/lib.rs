@@ -21,3 +21,4 @@ pub mod coverage;
 pub mod select;
 pub mod selftest;
 pub mod stress;
+pub mod suite;

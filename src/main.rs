@@ -38,5 +38,7 @@ fn main() -> ExitCode {
         Command::Stress(args) => runtime.block_on(pop3spec::stress::stress(*args)),
         Command::Report(args) => pop3spec::report::matrix::command(args),
     };
+    drop(runtime);
+    pop3spec::suite::cleanup();
     ExitCode::from(code)
 }

@@ -8,14 +8,15 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// The suite folder: `scenarios/` here, else the one this binary was built with.
+/// The suite folder: `scenarios/` here, else the built-in suite (see
+/// [`crate::suite::default_dir`]). Should the built-in one not be written
+/// out, the reason is printed and `scenarios` is returned, so the command
+/// then says that no such folder exists.
 pub fn default_scenario_dir() -> PathBuf {
-    let local = PathBuf::from("scenarios");
-    if local.is_dir() {
-        local
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
-    }
+    crate::suite::default_dir().unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        PathBuf::from(crate::suite::LOCAL_SUITE)
+    })
 }
 
 /// A command-line target that names a file or folder rather than an id glob:
@@ -169,7 +170,10 @@ pub fn filter(scenarios: Vec<Scenario>, selection: &Selection) -> Result<Vec<Sce
         },
     );
     if kept.is_empty() && !selection.allow_empty {
-        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        let shown: Vec<String> = paths
+            .iter()
+            .map(|p| crate::suite::display_path(p).display().to_string())
+            .collect();
         let why = if loaded == 0 {
             format!("no scenario files in {}", shown.join(", "))
         } else {

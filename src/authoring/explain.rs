@@ -2,10 +2,9 @@
 //! and the RFC text it checks, so a failing id can be understood without hunting
 //! through the suite and the RFCs.
 
-use super::rfc::{self, Citation};
+use super::rfc::{self, Citation, RfcTexts};
 use crate::scenario::{Scenario, State};
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
 
 /// Lines of RFC text shown per referenced section.
 pub const RFC_LINES: usize = 14;
@@ -41,8 +40,8 @@ fn state_name(s: State) -> &'static str {
     }
 }
 
-/// The whole explanation. `rfc_dir` is the folder of RFC texts, if one was found.
-pub fn render(s: &Scenario, rfc_dir: Option<&Path>) -> String {
+/// The whole explanation, quoting the RFC sections from `rfc_texts`.
+pub fn render(s: &Scenario, rfc_texts: &RfcTexts) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", s.id);
     let field = |out: &mut String, name: &str, value: &str| {
@@ -77,20 +76,21 @@ pub fn render(s: &Scenario, rfc_dir: Option<&Path>) -> String {
         let _ = writeln!(out, "  `{}` names no RFC section", s.spec);
     }
     for r in &refs {
-        rfc_section(&mut out, r, rfc_dir);
+        rfc_section(&mut out, r, rfc_texts);
     }
     out
 }
 
-fn rfc_section(out: &mut String, r: &Citation, rfc_dir: Option<&Path>) {
-    let Some(dir) = rfc_dir else {
+fn rfc_section(out: &mut String, r: &Citation, rfc_texts: &RfcTexts) {
+    if let RfcTexts::Missing(dir) = rfc_texts {
         let _ = writeln!(
             out,
-            "  {r}  (RFC texts not found: pass --rfc-dir or set POP3SPEC_RFC_DIR to a folder of rfcNNNN.txt files)"
+            "  {r}  (RFC texts not found: {} is not a folder; pass --rfc-dir or set POP3SPEC_RFC_DIR to a folder of rfcNNNN.txt files, or neither for the built-in texts)",
+            dir.display()
         );
         return;
-    };
-    match rfc::excerpt(dir, r, RFC_LINES) {
+    }
+    match rfc::excerpt_from(rfc_texts, r, RFC_LINES) {
         Ok(e) => {
             let _ = writeln!(
                 out,
@@ -145,18 +145,10 @@ pub fn similar_ids<'a>(wanted: &str, ids: impl Iterator<Item = &'a str>) -> Vec<
     out
 }
 
-/// The folders to search for the RFC texts when none is given.
-pub fn rfc_anchors(s: &Scenario) -> Vec<PathBuf> {
-    let mut anchors = vec![s.file.clone()];
-    if let Ok(cwd) = std::env::current_dir() {
-        anchors.push(cwd);
-    }
-    anchors
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     const SOURCE: &str = "\
 # yaml-language-server: $schema=../../../docs/scenario.schema.json
@@ -211,7 +203,7 @@ vars: { v: \"1\" }
             "1. Intro\n\n   x\n\n2. The Thing\n\n   Words.\n\n      THING\n\n         Must work.\n\n3. Next\n",
         )
         .unwrap();
-        let text = render(&scenario(), Some(dir.path()));
+        let text = render(&scenario(), &RfcTexts::Dir(dir.path().to_path_buf()));
         for part in [
             "local.x.y\n",
             "  title:       A title\n",
@@ -232,13 +224,19 @@ vars: { v: \"1\" }
 
     #[test]
     fn without_rfc_texts_prints_the_reference_only() {
-        let text = render(&scenario(), None);
+        let gone = tempfile::tempdir().unwrap().path().join("gone");
+        let text = render(&scenario(), &RfcTexts::Missing(gone));
         assert!(
             text.contains("where the rule lives:\n  RFC 9999 §2 (THING)  (RFC texts not found"),
             "{text}"
         );
+        let text = render(&scenario(), &RfcTexts::BuiltIn);
+        assert!(
+            text.contains("RFC 9999 §2 (THING)  (RFC 9999 is not built in"),
+            "{text}"
+        );
         let missing = tempfile::tempdir().unwrap();
-        let text = render(&scenario(), Some(missing.path()));
+        let text = render(&scenario(), &RfcTexts::Dir(missing.path().to_path_buf()));
         assert!(text.contains("RFC 9999 §2 (THING)  ("), "{text}");
         assert!(text.contains("rfc9999.txt"), "{text}");
     }

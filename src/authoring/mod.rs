@@ -89,7 +89,12 @@ pub fn new_command(args: NewArgs) -> u8 {
 
 /// `pop3spec explain ID`.
 pub fn explain_command(args: ExplainArgs) -> u8 {
-    let files = match load::discover(std::slice::from_ref(&args.dir)) {
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(crate::select::default_scenario_dir);
+    let shown = crate::suite::display_path(&dir);
+    let files = match load::discover(std::slice::from_ref(&dir)) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
@@ -101,7 +106,7 @@ pub fn explain_command(args: ExplainArgs) -> u8 {
         eprintln!(
             "error: no scenario with id `{}` in {}",
             args.id,
-            args.dir.display()
+            shown.display()
         );
         let similar = explain::similar_ids(&args.id, suite.scenarios.iter().map(|s| s.id.as_str()));
         if !similar.is_empty() {
@@ -111,13 +116,13 @@ pub fn explain_command(args: ExplainArgs) -> u8 {
             eprintln!(
                 "{} file(s) could not be read; `pop3spec check {}` lists the problems",
                 suite.problems.len(),
-                args.dir.display()
+                shown.display()
             );
         }
         return EXIT_USAGE;
     };
-    let dir = rfc::find_rfc_dir(args.rfc_dir.as_deref(), &explain::rfc_anchors(s));
-    crate::app::write_stdout(explain::render(s, dir.as_deref()).as_bytes())
+    let texts = rfc::RfcTexts::choose(args.rfc_dir.as_deref());
+    crate::app::write_stdout(explain::render(s, &texts).as_bytes())
 }
 
 /// `pop3spec completions SHELL`.

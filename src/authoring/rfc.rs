@@ -6,25 +6,51 @@ use std::path::{Path, PathBuf};
 
 pub use crate::scenario::spec::{parse_spec, Citation};
 
-/// The folder with `rfcNNNN.txt` files: `explicit` (--rfc-dir / POP3SPEC_RFC_DIR)
-/// when given, else `shared/rfc` beside the repository, i.e. in a folder above
-/// any of `anchors` (the working directory, the scenario file).
-pub fn find_rfc_dir(explicit: Option<&Path>, anchors: &[PathBuf]) -> Option<PathBuf> {
-    if let Some(dir) = explicit {
-        return dir.is_dir().then(|| dir.to_path_buf());
+/// Where `explain` reads RFC texts from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RfcTexts {
+    /// The texts built into the binary (`docs/rfc/` of the source tree).
+    BuiltIn,
+    /// A folder of `rfcNNNN.txt` files given with --rfc-dir / POP3SPEC_RFC_DIR.
+    Dir(PathBuf),
+    /// --rfc-dir named a folder that is not there.
+    Missing(PathBuf),
+}
+
+impl RfcTexts {
+    /// `explicit` (--rfc-dir / POP3SPEC_RFC_DIR) when given, else the built-in texts.
+    pub fn choose(explicit: Option<&Path>) -> RfcTexts {
+        match explicit {
+            Some(dir) if dir.is_dir() => RfcTexts::Dir(dir.to_path_buf()),
+            Some(dir) => RfcTexts::Missing(dir.to_path_buf()),
+            None => RfcTexts::BuiltIn,
+        }
     }
-    for anchor in anchors {
-        let Ok(abs) = std::path::absolute(anchor) else {
-            continue;
-        };
-        for dir in abs.ancestors() {
-            let candidate = dir.join("shared").join("rfc");
-            if candidate.is_dir() {
-                return Some(candidate);
+
+    /// The text of RFC `rfc` and the name it is shown by; Err says what is missing.
+    fn read(&self, rfc: u32) -> Result<(PathBuf, String), String> {
+        let name = format!("rfc{rfc}.txt");
+        match self {
+            RfcTexts::BuiltIn => crate::suite::rfc_text(rfc)
+                .map(|text| (PathBuf::from(&name), text.to_string()))
+                .ok_or_else(|| {
+                    let built_in: Vec<String> = crate::suite::rfc_numbers()
+                        .iter()
+                        .map(u32::to_string)
+                        .collect();
+                    format!(
+                        "RFC {rfc} is not built in (only {}); pass --rfc-dir with a folder holding {name}",
+                        built_in.join(", ")
+                    )
+                }),
+            RfcTexts::Dir(dir) | RfcTexts::Missing(dir) => {
+                let file = dir.join(&name);
+                std::fs::read_to_string(&file)
+                    .map(|text| (file.clone(), text))
+                    .map_err(|e| format!("{}: {e}", file.display()))
             }
         }
     }
-    None
 }
 
 /// A section found in an RFC text.
@@ -68,8 +94,16 @@ fn is_page_break(line: &str) -> bool {
 
 /// Looks `reference` up in `dir/rfcNNNN.txt`; Err says what is missing.
 pub fn excerpt(dir: &Path, reference: &Citation, max_lines: usize) -> Result<Excerpt, String> {
-    let file = dir.join(format!("rfc{}.txt", reference.rfc));
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    excerpt_from(&RfcTexts::Dir(dir.to_path_buf()), reference, max_lines)
+}
+
+/// Looks `reference` up in the RFC texts of `texts`; Err says what is missing.
+pub fn excerpt_from(
+    texts: &RfcTexts,
+    reference: &Citation,
+    max_lines: usize,
+) -> Result<Excerpt, String> {
+    let (file, text) = texts.read(reference.rfc)?;
     let lines: Vec<&str> = text.lines().collect();
     let section = reference.section.as_deref().unwrap_or("1");
     let heading_idx = lines
@@ -256,17 +290,23 @@ RFC 9999                          TEST                          May 1996
     }
 
     #[test]
-    fn rfc_dir_from_explicit_or_above_an_anchor() {
-        let root = tempfile::tempdir().unwrap();
-        let rfc = root.path().join("shared/rfc");
-        let repo = root.path().join("main/scenarios/rfc1939");
-        std::fs::create_dir_all(&rfc).unwrap();
-        std::fs::create_dir_all(&repo).unwrap();
+    fn rfc_texts_from_explicit_folder_else_built_in() {
+        let d = dir();
+        assert_eq!(RfcTexts::choose(None), RfcTexts::BuiltIn);
         assert_eq!(
-            find_rfc_dir(None, &[repo.join("x.yaml")]),
-            Some(rfc.clone())
+            RfcTexts::choose(Some(d.path())),
+            RfcTexts::Dir(d.path().to_path_buf())
         );
-        assert_eq!(find_rfc_dir(Some(&repo), &[]), Some(repo.clone()));
-        assert_eq!(find_rfc_dir(Some(&root.path().join("nope")), &[repo]), None);
+        let gone = d.path().join("nope");
+        assert_eq!(RfcTexts::choose(Some(&gone)), RfcTexts::Missing(gone));
+        // The built-in RFC 1939 is the real one, and named without a build path.
+        let e = excerpt_from(&RfcTexts::BuiltIn, &r(1939, "6", None), 3).unwrap();
+        assert_eq!(e.file, PathBuf::from("rfc1939.txt"));
+        assert_eq!(e.heading, "6. The UPDATE State");
+        let missing = excerpt_from(&RfcTexts::BuiltIn, &r(1, "1", None), 3).unwrap_err();
+        assert!(
+            missing.contains("RFC 1 is not built in (only 1939, "),
+            "{missing}"
+        );
     }
 }

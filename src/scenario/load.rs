@@ -209,8 +209,13 @@ pub fn load_suite(files: &[PathBuf], known_vars: &BTreeSet<String>) -> Suite {
     suite
 }
 
-pub fn load_file(file: &Path, known_vars: &BTreeSet<String>) -> Result<Scenario, Vec<Problem>> {
-    let bytes = std::fs::read(file).map_err(|e| {
+/// Loads one file; a file of the built-in suite is named by its path inside
+/// the suite (`scenarios/...`) in positions, while its fixtures are looked up
+/// beside it on disk.
+pub fn load_file(on_disk: &Path, known_vars: &BTreeSet<String>) -> Result<Scenario, Vec<Problem>> {
+    let shown = crate::suite::display_path(on_disk);
+    let file = shown.as_path();
+    let bytes = std::fs::read(on_disk).map_err(|e| {
         vec![Problem {
             diagnostic: Diagnostic::new(pos_at(file, 1, 1), format!("cannot read file: {e}")),
             source: None,
@@ -227,11 +232,22 @@ pub fn load_file(file: &Path, known_vars: &BTreeSet<String>) -> Result<Scenario,
         }]
     })?;
     let source: Arc<str> = Arc::from(text.as_str());
-    load_str(file, source, known_vars)
+    load_named(file, on_disk, source, known_vars)
 }
 
 pub fn load_str(
     file: &Path,
+    source: Arc<str>,
+    known_vars: &BTreeSet<String>,
+) -> Result<Scenario, Vec<Problem>> {
+    load_named(file, file, source, known_vars)
+}
+
+/// [`load_str`] for a file named `file` in messages that lies at `on_disk`,
+/// where its fixtures are looked for.
+fn load_named(
+    file: &Path,
+    on_disk: &Path,
     source: Arc<str>,
     known_vars: &BTreeSet<String>,
 ) -> Result<Scenario, Vec<Problem>> {
@@ -251,6 +267,7 @@ pub fn load_str(
     })?;
     let mut cx = Converter {
         file,
+        on_disk,
         source: &source,
         problems: Vec::new(),
     };
@@ -279,6 +296,7 @@ fn line_col(text: &str, offset: usize) -> (u32, u32) {
 
 struct Converter<'a> {
     file: &'a Path,
+    on_disk: &'a Path,
     source: &'a str,
     problems: Vec<Diagnostic>,
 }
@@ -400,13 +418,13 @@ impl Converter<'_> {
     /// The folder of a named fixture; an unknown name is a problem at its position.
     fn fixture(&mut self, name: Option<&S<String>>) -> Option<PathBuf> {
         let f = name?;
-        let dir = find_fixture(self.file, &f.value);
+        let dir = find_fixture(self.on_disk, &f.value);
         if dir.is_none() {
             let p = self.pos(f);
             self.problem(
                 p,
                 format!("unknown fixture `{}`", f.value),
-                Some("fixtures are folders of .eml files in a `fixtures/` folder beside or above the scenario".into()),
+                Some(format!("fixtures are folders of .eml files in a `fixtures/` folder beside or above the scenario, or built in: {}", crate::suite::builtin_fixture_names().join(", "))),
             );
         }
         dir
@@ -930,7 +948,9 @@ fn check_requirement(r: &str) -> Result<(), String> {
     Err(format!("`{r}` is neither a CAPA tag nor a known condition"))
 }
 
-/// The nearest `fixtures/NAME` folder in the scenario's folder or above it.
+/// The nearest `fixtures/NAME` folder in the scenario's folder or above it,
+/// else the built-in suite's fixture of that name (so a user's own scenario
+/// folder can use them without copying).
 pub fn find_fixture(scenario_file: &Path, name: &str) -> Option<PathBuf> {
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         return None;
@@ -943,5 +963,5 @@ pub fn find_fixture(scenario_file: &Path, name: &str) -> Option<PathBuf> {
         }
         dir = d.parent();
     }
-    None
+    crate::suite::builtin_fixture(name)
 }
