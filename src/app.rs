@@ -590,27 +590,7 @@ pub async fn run_against(
     if progress.is_some() {
         eprint!("{}", Progress::ERASE);
     }
-    outln!("{}", report::console::render_tail(&result, &console));
-    if report::github::enabled(output.annotations) {
-        out!("{}", report::github::render(&result));
-    }
-    if let Some((path, append)) = report::markdown::destination(output) {
-        if let Err(e) = report::markdown::write(&path, append, &report::markdown::render(&result)) {
-            eprintln!("error: {e}");
-            return EXIT_FAILED;
-        }
-    }
-    if !output.no_reports {
-        if let Err(e) = write_reports(&result, output) {
-            eprintln!("error: {e}");
-            return EXIT_FAILED;
-        }
-    }
-    if result.scenarios.iter().any(|r| r.fails_run()) {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }
+    finish_reports(&result, output, &console)
 }
 
 /// The header shows the probe's findings in a few lines, whatever the server sent.
@@ -712,4 +692,175 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), String> {
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     }
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// `pop3spec client`: judges a POP3 client with the client scenarios.
+pub async fn client(mut args: crate::cli::ClientArgs) -> u8 {
+    use crate::client::run::{self as client_run, ClientRunOptions, Launch};
+    let launch = match (&args.command, &args.command_file, args.listen) {
+        (Some(c), None, None) => Launch::Command(c.clone()),
+        (None, Some(f), None) => match std::fs::read_to_string(f) {
+            Ok(text) if !text.trim().is_empty() => Launch::Command(text.trim().to_string()),
+            Ok(_) => return usage(&format!("--command-file {}: the file is empty", f.display())),
+            Err(e) => return usage(&format!("cannot read --command-file {}: {e}", f.display())),
+        },
+        (None, None, Some(addr)) if addr.ip().is_loopback() => Launch::Listen(addr),
+        (None, None, Some(addr)) => {
+            return usage(&format!(
+                "--listen {addr}: only loopback addresses (127.0.0.0/8, ::1) are allowed"
+            ))
+        }
+        _ if args.list => Launch::Command(String::new()),
+        _ => {
+            return usage(
+                "give the client to judge: --command 'CMD' (or --command-file FILE), or --listen HOST:PORT for a client started by hand",
+            )
+        }
+    };
+    let (paths, globs) = {
+        let mut paths = Vec::new();
+        let mut globs = Vec::new();
+        for t in &args.targets {
+            let p = PathBuf::from(t);
+            if p.exists() {
+                paths.push(p);
+            } else if t.contains('/') || t.ends_with(".yaml") {
+                return usage(&format!("{t}: no such file or folder"));
+            } else {
+                globs.push(t.clone());
+            }
+        }
+        (paths, globs)
+    };
+    let scenarios = match client_run::load(&paths) {
+        Ok(s) => s,
+        Err((problems, message)) => {
+            if problems.is_empty() {
+                return usage(&message);
+            }
+            print_problems(&problems);
+            return EXIT_USAGE;
+        }
+    };
+    let glob_set = |patterns: &[String]| -> Result<Option<globset::GlobSet>, String> {
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        let mut b = globset::GlobSetBuilder::new();
+        for p in patterns {
+            b.add(globset::Glob::new(p).map_err(|e| format!("id glob `{p}`: {e}"))?);
+        }
+        b.build().map(Some).map_err(|e| e.to_string())
+    };
+    let (include, exclude) = match (glob_set(&globs), glob_set(&args.exclude)) {
+        (Ok(i), Ok(e)) => (i, e),
+        (Err(e), _) | (_, Err(e)) => return usage(&e),
+    };
+    let scenarios: Vec<_> = scenarios
+        .into_iter()
+        .filter(|s| include.as_ref().is_none_or(|g| g.is_match(&s.id)))
+        .filter(|s| exclude.as_ref().is_none_or(|g| !g.is_match(&s.id)))
+        .filter(|s| args.tag.is_empty() || s.tags.iter().any(|t| args.tag.contains(t)))
+        .collect();
+    if scenarios.is_empty() {
+        return usage(
+            "the selection leaves no client scenario (`pop3spec client --list` shows them)",
+        );
+    }
+    if args.list {
+        for s in &scenarios {
+            outln!(
+                "{:<58} {:<6} {:<14} {}",
+                s.id,
+                s.level.as_str(),
+                s.spec,
+                s.title
+            );
+        }
+        return EXIT_OK;
+    }
+    let known_failures = match &args.known_failures {
+        Some(p) => match runner::read_known_failures(p) {
+            Ok(k) => Some(k),
+            Err(e) => return usage(&e),
+        },
+        None => None,
+    };
+    // The server run's report files stay untouched unless asked for.
+    if args.output.junit == Path::new("reports/junit.xml") {
+        args.output.junit = PathBuf::from("reports/client-junit.xml");
+    }
+    if args.output.json == Path::new("reports/results.json") {
+        args.output.json = PathBuf::from("reports/client-results.json");
+    }
+    if let Err(e) = check_report_destinations(&args.output) {
+        return usage(&e);
+    }
+    let opts = ClientRunOptions {
+        launch,
+        user: args.user.clone(),
+        pass: args.pass.clone(),
+        timeout: args.timeout,
+        strict: args.strict,
+        linger: std::time::Duration::from_millis(200),
+        keep_dir: args.keep.clone(),
+    };
+    let console = console_options(&args.output.console, args.strict);
+    if !console.quiet {
+        outln!(
+            "pop3spec: {} client scenario(s) against {}\n",
+            scenarios.len(),
+            match &opts.launch {
+                Launch::Command(c) => format!("`{c}`"),
+                Launch::Listen(a) => format!("a client on {a}"),
+            }
+        );
+    }
+    let result = client_run::run_all(&scenarios, &opts, |r| {
+        let mut r = r.clone();
+        r.known_failure = known_failures.as_ref().is_some_and(|k| k.matches(&r.id));
+        if report::console::is_shown(&r, &console) {
+            outln!("{}", report::console::scenario_line(&r, &console));
+        }
+    })
+    .await;
+    let mut result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    if let Some(k) = &known_failures {
+        for r in &mut result.scenarios {
+            r.known_failure = k.matches(&r.id);
+        }
+    }
+    finish_reports(&result, &args.output, &console)
+}
+
+/// The end of every run: console tail, annotations, summary, report files,
+/// exit code.
+fn finish_reports(result: &RunResult, output: &OutputArgs, console: &ConsoleOptions) -> u8 {
+    outln!("{}", report::console::render_tail(result, console));
+    if report::github::enabled(output.annotations) {
+        out!("{}", report::github::render(result));
+    }
+    if let Some((path, append)) = report::markdown::destination(output) {
+        if let Err(e) = report::markdown::write(&path, append, &report::markdown::render(result)) {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    }
+    if !output.no_reports {
+        if let Err(e) = write_reports(result, output) {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    }
+    if result.scenarios.iter().any(|r| r.fails_run()) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }

@@ -56,6 +56,85 @@ pub enum Command {
     /// Combine several `run --json` results into one scenario × server matrix (HTML and Markdown)
     #[command(after_help = REPORT_EXIT_CODES)]
     Report(ReportArgs),
+    /// Judge a POP3 client: play the server of each client scenario and grade what the client sent and stored
+    #[command(after_help = CLIENT_HELP)]
+    Client(Box<ClientArgs>),
+}
+
+pub const CLIENT_HELP: &str = "\
+The client command runs once per scenario through `sh -c`, against a fresh
+loopback port. It gets these placeholders, and the same values as environment
+variables POP3SPEC_<NAME>:
+  {host} {port}   where the harness listens (127.0.0.1)
+  {user} {pass}   the account to log in with
+  {out}           an empty folder: store the downloaded messages here (a Maildir,
+                  an mbox file, or one file per message)
+  {cafile}        PEM of the CA that signed the harness's certificate
+  {tls}           none | starttls | implicit: how the client must protect the session
+  {delete}        1: delete after download, 0: keep the messages on the server
+  {auth}          user | apop | plain | any: the login method to configure
+  {scenario}      the scenario id
+Example:
+  pop3spec client --command 'tests/clients/poplib.py'
+
+Exit codes:
+  0  every client scenario passed (non-strict, info and skipped allowed)
+  1  a scenario failed or errored (known failures excepted)
+  2  bad command line or invalid client scenario files (nothing was run)";
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Client scenario files or folders, or id globs such as 'client.stls.*' [default: scenarios/client/]
+    #[arg(value_name = "PATH|ID-GLOB")]
+    pub targets: Vec<String>,
+    /// Shell command that runs the client once (see the placeholders below)
+    #[arg(long, env = "POP3SPEC_CLIENT_COMMAND", value_name = "CMD", conflicts_with_all = ["command_file", "listen"])]
+    pub command: Option<String>,
+    /// A file holding the client command (for long commands or config templates)
+    #[arg(
+        long,
+        env = "POP3SPEC_CLIENT_COMMAND_FILE",
+        value_name = "FILE",
+        conflicts_with = "listen"
+    )]
+    pub command_file: Option<PathBuf>,
+    /// Wait on HOST:PORT for a client started by hand (GUI clients) instead of running a command
+    #[arg(long, env = "POP3SPEC_CLIENT_LISTEN", value_name = "HOST:PORT")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Only scenarios with this tag (repeatable; any of them)
+    #[arg(long, env = "POP3SPEC_CLIENT_TAG", value_delimiter = ',')]
+    pub tag: Vec<String>,
+    /// Leave out scenarios whose id matches this glob (repeatable)
+    #[arg(long, env = "POP3SPEC_CLIENT_EXCLUDE", value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// The user name the client logs in with
+    #[arg(long, env = "POP3SPEC_CLIENT_USER", default_value = "pop3spec")]
+    pub user: String,
+    /// The password the client logs in with
+    #[arg(
+        long,
+        env = "POP3SPEC_CLIENT_PASS",
+        default_value = "client-test-secret",
+        hide_env_values = true
+    )]
+    pub pass: String,
+    /// Deadline of one scenario: a client still running then is ended and graded
+    #[arg(long, env = "POP3SPEC_CLIENT_TIMEOUT", default_value = "20s", value_parser = parse_positive_duration)]
+    pub timeout: std::time::Duration,
+    /// Grade should-level deviations as failures
+    #[arg(long, env = "POP3SPEC_STRICT")]
+    pub strict: bool,
+    /// Scenario ids or id globs (one a line, # comments) whose fail/error does not fail the run
+    #[arg(long, env = "POP3SPEC_CLIENT_KNOWN_FAILURES", value_name = "FILE")]
+    pub known_failures: Option<PathBuf>,
+    /// Keep each scenario's {out} folder here (DIR/<id>/out) instead of a temporary one
+    #[arg(long, env = "POP3SPEC_CLIENT_KEEP", value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+    /// List the selected client scenarios and exit
+    #[arg(long)]
+    pub list: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 pub const REPORT_EXIT_CODES: &str = "\

@@ -4,6 +4,7 @@
 //! produces `outcome` values, and `report` renders those for people and CI.
 
 pub mod bundled;
+pub mod client;
 pub mod outcome;
 pub mod report;
 pub mod runner;

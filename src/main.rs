@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Man(args) => pop3spec::authoring::man_command(args),
         Command::Stress(args) => runtime.block_on(pop3spec::stress::stress(*args)),
         Command::Report(args) => pop3spec::report::matrix::command(args),
+        Command::Client(args) => runtime.block_on(pop3spec::app::client(*args)),
     };
     drop(runtime);
     pop3spec::suite::cleanup();

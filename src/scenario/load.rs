@@ -53,7 +53,7 @@ impl Problem {
 }
 
 /// Scenario files below `paths` (files are taken as given; folders are walked for
-/// `*.yaml`/`*.yml`, skipping `fixtures/`), in a stable order. Only regular
+/// `*.yaml`/`*.yml`, skipping `fixtures/` and the client suite `client/`), in a stable order. Only regular
 /// files are read (a FIFO would block the loader for good); entries left out
 /// and symbolic-link loops are printed as warnings on stderr, each once.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
@@ -145,7 +145,11 @@ fn walk(
         let is_yaml =
             (name.ends_with(".yaml") || name.ends_with(".yml")) && name != REQUIREMENTS_FILE;
         if path.is_dir() {
-            if name != "fixtures" && !name.starts_with('.') {
+            // client/ holds client scenarios (`pop3spec client`), another schema.
+            if name != "fixtures"
+                && name != crate::client::scenario::CLIENT_DIR
+                && !name.starts_with('.')
+            {
                 walk(&path, ancestors, out, notes)?;
             }
         } else if path.is_file() {
@@ -251,20 +255,12 @@ fn load_named(
     source: Arc<str>,
     known_vars: &BTreeSet<String>,
 ) -> Result<Scenario, Vec<Problem>> {
-    let wrap = |diagnostics: Vec<Diagnostic>| {
-        diagnostics
-            .into_iter()
-            .map(|diagnostic| Problem {
-                diagnostic,
-                source: Some(source.clone()),
-            })
-            .collect::<Vec<_>>()
-    };
-    let raw: RawScenario = serde_saphyr::from_str(&source).map_err(|e| {
-        wrap(vec![Diagnostic::from_yaml(file, &e).with_hint(
-            "see docs/scenario-format.md for the keys a scenario file may use",
-        )])
-    })?;
+    let wrap = |diagnostics: Vec<Diagnostic>| with_source(diagnostics, &source);
+    let raw: RawScenario = parse_yaml(
+        file,
+        &source,
+        "see docs/scenario-format.md for the keys a scenario file may use",
+    )?;
     let mut cx = Converter {
         file,
         on_disk,
@@ -277,6 +273,31 @@ fn load_named(
     } else {
         Err(wrap(cx.problems))
     }
+}
+
+/// Diagnostics of one file as problems that carry its text (for snippets).
+pub fn with_source(diagnostics: Vec<Diagnostic>, source: &Arc<str>) -> Vec<Problem> {
+    diagnostics
+        .into_iter()
+        .map(|diagnostic| Problem {
+            diagnostic,
+            source: Some(source.clone()),
+        })
+        .collect()
+}
+
+/// The file's YAML as `T`, or the parser's problem (file:line:col) with `hint`.
+pub fn parse_yaml<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    source: &Arc<str>,
+    hint: &str,
+) -> Result<T, Vec<Problem>> {
+    serde_saphyr::from_str(source).map_err(|e| {
+        with_source(
+            vec![Diagnostic::from_yaml(file, &e).with_hint(hint)],
+            source,
+        )
+    })
 }
 
 fn pos_at(file: &Path, line: u32, column: u32) -> SourcePos {

@@ -1,0 +1,461 @@
+//! pop3spec-testclient: a small, scripted POP3 client that downloads a
+//! mailbox into a folder (one file per message), configured the way
+//! `pop3spec client` configures any client (POP3SPEC_HOST, _PORT, _USER,
+//! _PASS, _OUT, _CAFILE, _TLS, _DELETE, _AUTH).
+//!
+//! It exists to prove the client suite: run clean it must pass every client
+//! scenario, and each `--fault NAME` (see `pop3spec::client::FAULTS`) plants
+//! one bug a real client could have, which the scenarios that list it in
+//! `catches:` must fail. It is a test instrument, not a mail client.
+
+use base64::Engine;
+use md5::{Digest, Md5};
+use pop3spec::runner::tls::{connector, server_name, TlsOptions};
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Config {
+    host: String,
+    port: u16,
+    user: String,
+    pass: String,
+    out: std::path::PathBuf,
+    cafile: Option<std::path::PathBuf>,
+    tls: String,
+    delete: bool,
+    auth: String,
+    faults: BTreeSet<String>,
+}
+
+impl Config {
+    fn fault(&self, name: &str) -> bool {
+        self.faults.contains(name)
+    }
+}
+
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|_| format!("{name} is not set (run me from `pop3spec client`)"))
+}
+
+fn config() -> Result<Config, String> {
+    let mut faults = BTreeSet::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--fault" => {
+                let name = args.next().ok_or("--fault needs a name")?;
+                if !pop3spec::client::FAULTS.iter().any(|(n, _)| *n == name) {
+                    return Err(format!("unknown fault `{name}`"));
+                }
+                faults.insert(name);
+            }
+            "--list-faults" => {
+                for (n, what) in pop3spec::client::FAULTS {
+                    println!("{n:<26} {what}");
+                }
+                std::process::exit(0);
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument `{other}` (use --fault NAME, --list-faults)"
+                ))
+            }
+        }
+    }
+    Ok(Config {
+        host: env("POP3SPEC_HOST")?,
+        port: env("POP3SPEC_PORT")?
+            .parse()
+            .map_err(|_| "POP3SPEC_PORT is not a port")?,
+        user: env("POP3SPEC_USER")?,
+        pass: env("POP3SPEC_PASS")?,
+        out: env("POP3SPEC_OUT")?.into(),
+        cafile: std::env::var("POP3SPEC_CAFILE")
+            .ok()
+            .filter(|c| !c.is_empty())
+            .map(Into::into),
+        tls: std::env::var("POP3SPEC_TLS").unwrap_or_else(|_| "none".into()),
+        delete: std::env::var("POP3SPEC_DELETE").is_ok_and(|d| d == "1"),
+        auth: std::env::var("POP3SPEC_AUTH").unwrap_or_else(|_| "user".into()),
+        faults,
+    })
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<dyn Io>),
+}
+
+struct Pop {
+    stream: Option<Stream>,
+    buf: Vec<u8>,
+}
+
+/// How a session ended early.
+#[derive(Debug)]
+enum Stop {
+    /// The server refused the login: a retry might help later.
+    LoginRefused(String),
+    Other(String),
+}
+
+impl From<String> for Stop {
+    fn from(s: String) -> Self {
+        Stop::Other(s)
+    }
+}
+
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Pop {
+    async fn send(&mut self, line: &str) -> Result<(), String> {
+        let bytes = format!("{line}\r\n");
+        let r = match self.stream.as_mut().ok_or("not connected")? {
+            Stream::Plain(s) => s.write_all(bytes.as_bytes()).await,
+            Stream::Tls(s) => match s.write_all(bytes.as_bytes()).await {
+                Ok(()) => s.flush().await,
+                Err(e) => Err(e),
+            },
+        };
+        r.map_err(|e| format!("write failed: {e}"))
+    }
+
+    async fn fill(&mut self) -> Result<(), String> {
+        let mut chunk = [0u8; 8192];
+        let read = async {
+            match self.stream.as_mut() {
+                Some(Stream::Plain(s)) => s.read(&mut chunk).await,
+                Some(Stream::Tls(s)) => s.read(&mut chunk).await,
+                None => Ok(0),
+            }
+        };
+        match tokio::time::timeout(READ_TIMEOUT, read).await {
+            Ok(Ok(0)) => Err("the server closed the connection".into()),
+            Ok(Ok(n)) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(format!("read failed: {e}")),
+            Err(_) => Err("read timed out".into()),
+        }
+    }
+
+    async fn line(&mut self) -> Result<String, String> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+                let raw: Vec<u8> = self.buf.drain(..=i).collect();
+                let text = String::from_utf8_lossy(&raw);
+                return Ok(text.trim_end_matches(['\r', '\n']).to_string());
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Exactly `n` octets.
+    async fn octets(&mut self, n: usize) -> Result<Vec<u8>, String> {
+        while self.buf.len() < n {
+            self.fill().await?;
+        }
+        Ok(self.buf.drain(..n).collect())
+    }
+
+    async fn command(&mut self, line: &str) -> Result<String, String> {
+        self.send(line).await?;
+        self.line().await
+    }
+
+    /// The lines of a multi-line body up to the terminator.
+    async fn body(&mut self, cfg: &Config) -> Result<Vec<String>, String> {
+        let mut lines = Vec::new();
+        loop {
+            let l = self.line().await?;
+            if l == "." || (cfg.fault("dot-prefix-ends-body") && l.starts_with('.')) {
+                return Ok(lines);
+            }
+            if l.starts_with('.') && !cfg.fault("no-unstuffing") {
+                lines.push(l[1..].to_string());
+            } else {
+                lines.push(l);
+            }
+        }
+    }
+
+    async fn start_tls(&mut self, cfg: &Config) -> Result<(), String> {
+        let tcp = match self.stream.take() {
+            Some(Stream::Plain(t)) => t,
+            _ => return Err("TLS on a connection that is not plain".into()),
+        };
+        if !cfg.fault("read-injected") {
+            // RFC 2595 §4 / RFC 8314: nothing received before the handshake
+            // may be read as an answer after it.
+            self.buf.clear();
+        }
+        let tls = connector(&TlsOptions {
+            insecure: cfg.fault("no-cert-check"),
+            ca_file: cfg.cafile.clone(),
+            sni: None,
+        })?;
+        let name = server_name(&cfg.host, None)?;
+        let stream = tokio::time::timeout(READ_TIMEOUT, tls.connect(name, tcp))
+            .await
+            .map_err(|_| "TLS handshake timed out".to_string())?
+            .map_err(|e| format!("TLS handshake failed: {e}"))?;
+        self.stream = Some(Stream::Tls(Box::new(stream)));
+        Ok(())
+    }
+
+    async fn close(&mut self) {
+        if let Some(Stream::Tls(s)) = self.stream.as_mut() {
+            let _ = s.shutdown().await;
+        }
+        self.stream = None;
+    }
+
+    async fn quit(&mut self) {
+        if self.send("QUIT").await.is_ok() {
+            let _ = self.line().await;
+        }
+        self.close().await;
+    }
+}
+
+const KNOWN_CAPABILITIES: &[&str] = &[
+    "TOP",
+    "UIDL",
+    "USER",
+    "SASL",
+    "RESP-CODES",
+    "AUTH-RESP-CODE",
+    "STLS",
+    "PIPELINING",
+    "EXPIRE",
+    "LOGIN-DELAY",
+    "IMPLEMENTATION",
+    "UTF8",
+    "LANG",
+];
+
+/// The CAPA list, or None when the server has no CAPA.
+async fn capa(pop: &mut Pop, cfg: &Config) -> Result<Option<Vec<String>>, Stop> {
+    let status = pop.command("CAPA").await?;
+    if !status.starts_with("+OK") {
+        return Ok(None);
+    }
+    if cfg.fault("capa-first-line-only") {
+        return Ok(Some(Vec::new()));
+    }
+    let caps = pop.body(cfg).await?;
+    if cfg.fault("strict-capa") {
+        if let Some(unknown) = caps.iter().find(|c| {
+            let word = c
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_ascii_uppercase();
+            !KNOWN_CAPABILITIES.contains(&word.as_str())
+        }) {
+            pop.quit().await;
+            return Err(Stop::Other(format!("unknown capability `{unknown}`")));
+        }
+    }
+    Ok(Some(caps))
+}
+
+fn has(caps: &Option<Vec<String>>, name: &str) -> bool {
+    caps.as_ref().is_some_and(|c| {
+        c.iter().any(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case(name))
+        })
+    })
+}
+
+fn has_sasl(caps: &Option<Vec<String>>, mechanism: &str) -> bool {
+    caps.as_ref().is_some_and(|c| {
+        c.iter().any(|l| {
+            let mut words = l.split_whitespace();
+            words.next().is_some_and(|w| w.eq_ignore_ascii_case("SASL"))
+                && words.any(|m| m.eq_ignore_ascii_case(mechanism))
+        })
+    })
+}
+
+async fn session(cfg: &Config) -> Result<(), Stop> {
+    let tcp = TcpStream::connect((cfg.host.as_str(), cfg.port))
+        .await
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let mut pop = Pop {
+        stream: Some(Stream::Plain(tcp)),
+        buf: Vec::new(),
+    };
+    if cfg.tls == "implicit" {
+        pop.start_tls(cfg).await?;
+    }
+    let greeting = pop.line().await?;
+    if !greeting.starts_with("+OK") && !cfg.fault("ignore-greeting-err") {
+        pop.close().await;
+        return Err(Stop::Other(format!(
+            "the server refused the session: {greeting}"
+        )));
+    }
+    let timestamp = greeting.find('<').and_then(|s| {
+        greeting[s..]
+            .find('>')
+            .map(|e| greeting[s..=s + e].to_string())
+    });
+    let mut caps = capa(&mut pop, cfg).await?;
+    if cfg.tls == "starttls" {
+        if !has(&caps, "STLS") && !cfg.fault("plaintext-without-stls") {
+            pop.quit().await;
+            return Err(Stop::Other(
+                "the server does not offer STLS; not logging in without TLS".into(),
+            ));
+        }
+        if has(&caps, "STLS") {
+            let reply = pop.command("STLS").await?;
+            if reply.starts_with("+OK") {
+                pop.start_tls(cfg).await?;
+                if !cfg.fault("no-capa-after-stls") {
+                    caps = capa(&mut pop, cfg).await?;
+                }
+            } else if reply.starts_with("-ERR") && !cfg.fault("ignore-stls-error") {
+                pop.quit().await;
+                return Err(Stop::Other(format!("STLS refused: {reply}")));
+            } else if !reply.starts_with("-ERR") && !cfg.fault("ignore-stls-reply") {
+                pop.close().await;
+                return Err(Stop::Other(format!(
+                    "STLS answered with `{reply}`: not a POP3 status; giving up"
+                )));
+            }
+        }
+    }
+    let login = match cfg.auth.as_str() {
+        "apop" => {
+            if timestamp.is_none() && !cfg.fault("apop-without-timestamp") {
+                pop.quit().await;
+                return Err(Stop::Other(
+                    "APOP is configured but the greeting has no timestamp".into(),
+                ));
+            }
+            let mut h = Md5::new();
+            h.update(timestamp.unwrap_or_default().as_bytes());
+            h.update(cfg.pass.as_bytes());
+            let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            pop.command(&format!("APOP {} {digest}", cfg.user)).await?
+        }
+        // PLAIN when the (current) CAPA list offers it; USER/PASS otherwise.
+        "plain" if caps.is_none() || has_sasl(&caps, "PLAIN") => {
+            let token = base64::engine::general_purpose::STANDARD
+                .encode(format!("\0{}\0{}", cfg.user, cfg.pass));
+            pop.command(&format!("AUTH PLAIN {token}")).await?
+        }
+        _ => {
+            let r = pop.command(&format!("USER {}", cfg.user)).await?;
+            if !r.starts_with("+OK") && !cfg.fault("ignore-login-err") {
+                pop.quit().await;
+                return Err(Stop::LoginRefused(r));
+            }
+            pop.command(&format!("PASS {}", cfg.pass)).await?
+        }
+    };
+    if !login.starts_with("+OK") && !cfg.fault("ignore-login-err") {
+        pop.quit().await;
+        return Err(Stop::LoginRefused(login));
+    }
+    let stat = pop.command("STAT").await?;
+    if !stat.starts_with("+OK") {
+        pop.quit().await;
+        return Err(Stop::Other(format!("STAT failed: {stat}")));
+    }
+    let list = pop.command("LIST").await?;
+    if !list.starts_with("+OK") {
+        pop.quit().await;
+        return Err(Stop::Other(format!("LIST failed: {list}")));
+    }
+    let mut messages = Vec::new();
+    for l in pop.body(cfg).await? {
+        let mut words = l.split_whitespace();
+        if let (Some(n), Some(size)) = (words.next(), words.next()) {
+            if let (Ok(n), Ok(size)) = (n.parse::<usize>(), size.parse::<usize>()) {
+                messages.push((n, size));
+            }
+        }
+    }
+    std::fs::create_dir_all(&cfg.out)
+        .map_err(|e| format!("cannot create {}: {e}", cfg.out.display()))?;
+    for (n, size) in messages {
+        if cfg.delete && cfg.fault("delete-before-retr") {
+            pop.command(&format!("DELE {n}")).await?;
+        }
+        let status = pop.command(&format!("RETR {n}")).await?;
+        let text = if !status.starts_with("+OK") {
+            if cfg.fault("err-as-multiline") {
+                Some(pop.body(cfg).await?.join("\n"))
+            } else if cfg.fault("ignore-retr-err") {
+                Some(status.clone())
+            } else {
+                None
+            }
+        } else if cfg.fault("trust-list-size") {
+            Some(String::from_utf8_lossy(&pop.octets(size).await?).replace("\r\n", "\n"))
+        } else {
+            Some(pop.body(cfg).await?.join("\n"))
+        };
+        let Some(text) = text else { continue };
+        let path = cfg.out.join(format!("{n:03}.eml"));
+        std::fs::write(&path, format!("{text}\n"))
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        if cfg.delete && !cfg.fault("delete-before-retr") {
+            let r = pop.command(&format!("DELE {n}")).await?;
+            if !r.starts_with("+OK") && cfg.fault("stop-on-dele-err") {
+                pop.close().await;
+                return Err(Stop::Other(format!("DELE {n} failed: {r}")));
+            }
+        }
+        if !cfg.delete && cfg.fault("delete-unasked") {
+            pop.command(&format!("DELE {n}")).await?;
+        }
+    }
+    if cfg.fault("no-quit") {
+        pop.close().await;
+    } else {
+        pop.quit().await;
+    }
+    Ok(())
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cfg = match config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pop3spec-testclient: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match session(&cfg).await {
+            Ok(()) => return ExitCode::SUCCESS,
+            Err(Stop::LoginRefused(r)) if cfg.fault("retry-tight-loop") && attempts < 40 => {
+                eprintln!("pop3spec-testclient: login refused ({r}); retrying at once");
+            }
+            Err(Stop::LoginRefused(r)) => {
+                eprintln!("pop3spec-testclient: login refused: {r}");
+                return ExitCode::from(1);
+            }
+            Err(Stop::Other(e)) => {
+                eprintln!("pop3spec-testclient: {e}");
+                return ExitCode::from(1);
+            }
+        }
+    }
+}

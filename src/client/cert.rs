@@ -1,0 +1,93 @@
+//! The certificates the harness serves to clients: a throw-away CA (written to
+//! {cafile} so a client can be told to trust it), a leaf for 127.0.0.1 and
+//! localhost signed by that CA, and a self-signed leaf that no CA vouches for,
+//! served where a scenario checks that the client verifies certificates.
+//! Made fresh for every `pop3spec client` run with rcgen (already compiled for
+//! the reference server), so no key ever sits in the repository.
+
+use base64::Engine;
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub struct Certificates {
+    /// PEM of the CA, for {cafile}.
+    pub ca_pem: String,
+    pub trusted: Arc<rustls::ServerConfig>,
+    pub untrusted: Arc<rustls::ServerConfig>,
+}
+
+const NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+fn pem(der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+fn server_config(
+    cert: CertificateDer<'static>,
+    key: &KeyPair,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .map(Arc::new)
+        .map_err(|e| format!("TLS set-up failed: {e}"))
+}
+
+fn leaf_params(common_name: &str) -> Result<CertificateParams, String> {
+    let mut params =
+        CertificateParams::new(NAMES.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .map_err(|e| e.to_string())?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
+    Ok(params)
+}
+
+impl Certificates {
+    pub fn generate() -> Result<Self, String> {
+        let err = |e: rcgen::Error| format!("cannot make the test certificates: {e}");
+        let ca_key = KeyPair::generate().map_err(err)?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(err)?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "pop3spec client-test CA");
+        let ca_cert = ca_params.self_signed(&ca_key).map_err(err)?;
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let leaf_key = KeyPair::generate().map_err(err)?;
+        let leaf = leaf_params("pop3spec trusted test server")?
+            .signed_by(&leaf_key, &issuer)
+            .map_err(err)?;
+        let rogue_key = KeyPair::generate().map_err(err)?;
+        let rogue = leaf_params("pop3spec untrusted self-signed server")?
+            .self_signed(&rogue_key)
+            .map_err(err)?;
+        Ok(Certificates {
+            ca_pem: pem(ca_cert.der()),
+            trusted: server_config(leaf.der().clone(), &leaf_key)?,
+            untrusted: server_config(rogue.der().clone(), &rogue_key)?,
+        })
+    }
+
+    /// Writes the CA to `dir/ca.pem` and returns its path.
+    pub fn write_ca(&self, dir: &Path) -> Result<PathBuf, String> {
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, &self.ca_pem)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path)
+    }
+}

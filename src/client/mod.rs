@@ -1,0 +1,94 @@
+//! `pop3spec client`: the harness plays the server and judges a POP3 client.
+//!
+//! `scenario` loads client scenario files (scenarios/client/), `play` serves
+//! one connection from a scenario's script and a built-in mailbox, `launch`
+//! starts the client under test (or waits for one started by hand), `store`
+//! reads what the client saved, and `judge` turns all of it into the same
+//! [`crate::outcome::ScenarioResult`] values the server side produces, so
+//! every reporter renders client runs unchanged.
+
+pub mod cert;
+pub mod judge;
+pub mod launch;
+pub mod play;
+pub mod run;
+pub mod scenario;
+pub mod store;
+
+/// The fault switches of the scripted test client (`pop3spec-testclient
+/// --fault NAME`), each a bug some client scenario must catch. The
+/// scenario loader checks `catches:` against this list.
+pub const FAULTS: &[(&str, &str)] = &[
+    (
+        "no-unstuffing",
+        "keeps the stuffing dot of dot lines in RETR bodies",
+    ),
+    (
+        "dot-prefix-ends-body",
+        "ends a multi-line body at any line starting with a dot",
+    ),
+    ("ignore-greeting-err", "logs in after an -ERR greeting"),
+    (
+        "capa-first-line-only",
+        "reads only the status line of a multi-line CAPA answer",
+    ),
+    (
+        "strict-capa",
+        "gives up when CAPA lists a capability it does not know",
+    ),
+    ("err-as-multiline", "reads a body after an -ERR to RETR"),
+    (
+        "trust-list-size",
+        "reads exactly the octets LIST announced instead of up to the terminator",
+    ),
+    (
+        "delete-unasked",
+        "deletes messages although told to keep them",
+    ),
+    ("no-quit", "drops the connection without QUIT"),
+    (
+        "delete-before-retr",
+        "sends DELE for a message before retrieving it",
+    ),
+    (
+        "retry-tight-loop",
+        "reconnects at once, again and again, after a login is refused",
+    ),
+    (
+        "apop-without-timestamp",
+        "sends APOP although the greeting has no timestamp",
+    ),
+    (
+        "plaintext-without-stls",
+        "logs in in the clear when CAPA does not offer STLS",
+    ),
+    (
+        "ignore-stls-error",
+        "logs in in the clear after STLS was refused",
+    ),
+    (
+        "ignore-stls-reply",
+        "takes any reply to STLS as success, or logs in when it is no +OK",
+    ),
+    (
+        "read-injected",
+        "keeps plaintext that arrived with the +OK to STLS and reads it after the handshake",
+    ),
+    (
+        "no-capa-after-stls",
+        "keeps the CAPA list from before STLS instead of asking again",
+    ),
+    ("no-cert-check", "accepts any certificate"),
+    (
+        "ignore-retr-err",
+        "stores the -ERR line of a failed RETR as a message",
+    ),
+    (
+        "stop-on-dele-err",
+        "stops with no QUIT after one DELE is refused",
+    ),
+    (
+        "ignore-login-err",
+        "goes on to STAT and RETR after its password was refused",
+    ),
+];
