@@ -1,7 +1,9 @@
 //! The certificates the harness serves to clients: a throw-away CA (written to
 //! {cafile} so a client can be told to trust it), a leaf for 127.0.0.1 and
 //! localhost signed by that CA, and a self-signed leaf that no CA vouches for,
-//! served where a scenario checks that the client verifies certificates.
+//! served where a scenario checks that the client verifies certificates, and
+//! two CA-signed ones that still must fail: one for another host name, one
+//! expired.
 //! Made fresh for every `pop3spec client` run with rcgen (already compiled for
 //! the reference server), so no key ever sits in the repository.
 
@@ -16,6 +18,10 @@ pub struct Certificates {
     pub ca_pem: String,
     pub trusted: Arc<rustls::ServerConfig>,
     pub untrusted: Arc<rustls::ServerConfig>,
+    /// Signed by the CA for `wrong.pop3spec.invalid` only.
+    pub wrong_name: Arc<rustls::ServerConfig>,
+    /// Signed by the CA for the right names, valid only in 2020.
+    pub expired: Arc<rustls::ServerConfig>,
 }
 
 const NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -46,9 +52,9 @@ fn server_config(
         .map_err(|e| format!("TLS set-up failed: {e}"))
 }
 
-fn leaf_params(common_name: &str) -> Result<CertificateParams, String> {
+fn leaf_params(common_name: &str, names: &[&str]) -> Result<CertificateParams, String> {
     let mut params =
-        CertificateParams::new(NAMES.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
             .map_err(|e| e.to_string())?;
     params
         .distinguished_name
@@ -69,17 +75,31 @@ impl Certificates {
         let issuer = Issuer::new(ca_params, ca_key);
 
         let leaf_key = KeyPair::generate().map_err(err)?;
-        let leaf = leaf_params("pop3spec trusted test server")?
+        let leaf = leaf_params("pop3spec trusted test server", &NAMES)?
             .signed_by(&leaf_key, &issuer)
             .map_err(err)?;
         let rogue_key = KeyPair::generate().map_err(err)?;
-        let rogue = leaf_params("pop3spec untrusted self-signed server")?
+        let rogue = leaf_params("pop3spec untrusted self-signed server", &NAMES)?
             .self_signed(&rogue_key)
             .map_err(err)?;
+        let other_key = KeyPair::generate().map_err(err)?;
+        let other = leaf_params(
+            "pop3spec server of another name",
+            &["wrong.pop3spec.invalid"],
+        )?
+        .signed_by(&other_key, &issuer)
+        .map_err(err)?;
+        let old_key = KeyPair::generate().map_err(err)?;
+        let mut old_params = leaf_params("pop3spec expired test server", &NAMES)?;
+        old_params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+        old_params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        let old = old_params.signed_by(&old_key, &issuer).map_err(err)?;
         Ok(Certificates {
             ca_pem: pem(ca_cert.der()),
             trusted: server_config(leaf.der().clone(), &leaf_key)?,
             untrusted: server_config(rogue.der().clone(), &rogue_key)?,
+            wrong_name: server_config(other.der().clone(), &other_key)?,
+            expired: server_config(old.der().clone(), &old_key)?,
         })
     }
 

@@ -154,6 +154,20 @@ pub fn judge(
             ));
         }
     }
+    if v.no_commands_during_stls {
+        if let Some((i, sent)) = log
+            .connections
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| c.sent_during_stls.as_ref().map(|s| (i, s)))
+        {
+            failures.push(finding(
+                format!("on connection {} the client sent `{sent}` after STLS before the TLS negotiation was complete", i + 1),
+                None,
+                s,
+            ));
+        }
+    }
     if v.quit && !log.connections.iter().any(|c| c.quit) {
         failures.push(finding(
             "the client never sent QUIT: without it the server does not enter the UPDATE state (RFC 1939 §6)",
@@ -225,6 +239,24 @@ pub fn judge(
             None,
             s,
         )),
+        (Stored::Intact, Ok(stored)) => {
+            let fixture: Vec<String> = ev
+                .fixture
+                .iter()
+                .map(|m| store::normalise(&m.stored))
+                .collect();
+            let c = store::compare(stored, &fixture);
+            if let Some(extra) = c.extra.first() {
+                failures.push(Finding {
+                    actual: extra.text.lines().take(20).map(String::from).collect(),
+                    ..finding(
+                        format!("the client stored something that is not a complete message of the mailbox ({}; {} such in all)", extra.origin, c.extra.len()),
+                        None,
+                        s,
+                    )
+                });
+            }
+        }
         (Stored::None, Ok(stored)) => {
             if let Some(m) = stored.first() {
                 failures.push(Finding {
@@ -248,7 +280,19 @@ pub fn judge(
                 .map(|m| store::normalise(&m.stored))
                 .collect();
             let c = store::compare(stored, &fixture);
-            if let Some((i, closest)) = c.missing.first() {
+            if stored.is_empty() && !fixture.is_empty() {
+                failures.push(Finding {
+                    expected: fixture[0].lines().map(String::from).collect(),
+                    ..finding(
+                        format!(
+                            "the client stored nothing ({} message(s) expected)",
+                            fixture.len()
+                        ),
+                        None,
+                        s,
+                    )
+                });
+            } else if let Some((i, closest)) = c.missing.first() {
                 let n = &wanted[*i - 1];
                 let name = &ev.fixture[*n - 1].name;
                 let mut f = finding(

@@ -40,6 +40,11 @@ pub fn load_fixture(dir: Option<&std::path::Path>) -> Result<Vec<Message>, Strin
         .map_err(|e| format!("cannot read fixture {}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
+        // .keep holds an empty folder in git; it is no message.
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     names.sort();
     names
@@ -89,6 +94,9 @@ pub struct ConnectionLog {
     /// RETR/TOP completed per message number, in order.
     pub retrieved: Vec<usize>,
     pub tls: bool,
+    /// What the client sent after STLS before the handshake (RFC 2595 §4
+    /// forbids any command there).
+    pub sent_during_stls: Option<String>,
 }
 
 /// Everything a scenario's connections leave for the verdict; also the
@@ -245,6 +253,9 @@ impl Conn<'_> {
             // Plaintext the client sent after STLS belongs to no one once TLS
             // starts (RFC 2595 §4 for the client side); a server must drop it.
             let dropped = std::mem::take(&mut self.buf);
+            if let Some(c) = self.log.connections.last_mut() {
+                c.sent_during_stls = Some(escape(&dropped));
+            }
             self.log.note(
                 &session,
                 format!(
@@ -338,16 +349,17 @@ pub struct PlayContext<'a> {
     pub messages: &'a [Message],
     pub user: &'a str,
     pub pass: &'a str,
-    pub trusted: Arc<rustls::ServerConfig>,
-    pub untrusted: Arc<rustls::ServerConfig>,
+    pub certs: &'a super::cert::Certificates,
     pub deadline: tokio::time::Instant,
 }
 
 impl PlayContext<'_> {
     fn tls_config(&self) -> Arc<rustls::ServerConfig> {
         match self.scenario.server.certificate {
-            CertChoice::Trusted => self.trusted.clone(),
-            CertChoice::Untrusted => self.untrusted.clone(),
+            CertChoice::Trusted => self.certs.trusted.clone(),
+            CertChoice::Untrusted => self.certs.untrusted.clone(),
+            CertChoice::WrongName => self.certs.wrong_name.clone(),
+            CertChoice::Expired => self.certs.expired.clone(),
         }
     }
 
@@ -435,7 +447,7 @@ pub async fn play_connection(tcp: TcpStream, cx: &PlayContext<'_>, log: &mut Sce
 async fn play(conn: &mut Conn<'_>, cx: &PlayContext<'_>, number: usize, timestamp: &str) -> End {
     let steps = &cx.scenario.steps;
     let mut cursor = 0;
-    if cx.scenario.client.tls == TlsMode::Implicit {
+    if cx.scenario.client.tls == TlsMode::Implicit && !cx.scenario.server.plaintext {
         if let Err(e) = conn.start_tls(cx.tls_config()).await {
             return finish(conn, steps, cursor, e);
         }
@@ -586,7 +598,11 @@ async fn mailbox_answer(
         |n: usize| (cx.messages[n - 1].wire.len() as i64 + cx.scenario.server.size_delta).max(0);
     let reply: Vec<u8> = match (keyword, &mb.state) {
         ("CAPA", _) => {
-            let caps = cx.capabilities();
+            let mut caps = cx.capabilities();
+            if conn.is_tls() {
+                // STLS is only offered where it is permitted (RFC 2595 §4).
+                caps.retain(|c| !c.eq_ignore_ascii_case("STLS"));
+            }
             if cx
                 .scenario
                 .server
@@ -683,12 +699,17 @@ async fn mailbox_answer(
         ("STAT", MailState::Transaction) => {
             let live_msgs: Vec<usize> = (1..=cx.messages.len()).filter(|n| live(*n, mb)).collect();
             let total: i64 = live_msgs.iter().map(|n| size(*n)).sum();
-            format!("+OK {} {total}\r\n", live_msgs.len()).into_bytes()
+            format!(
+                "+OK {} {total}{}\r\n",
+                live_msgs.len(),
+                cx.scenario.server.listing_suffix
+            )
+            .into_bytes()
         }
         ("LIST" | "UIDL", MailState::Transaction) => {
             let item = |n: usize| {
                 if keyword == "LIST" {
-                    format!("{n} {}", size(n))
+                    format!("{n} {}{}", size(n), cx.scenario.server.listing_suffix)
                 } else {
                     format!("{n} {}", cx.messages[n - 1].uid)
                 }

@@ -196,8 +196,7 @@ pub async fn run_scenario(
         messages: &messages,
         user: &opts.user,
         pass: &opts.pass,
-        trusted: shared.certs.trusted.clone(),
-        untrusted: shared.certs.untrusted.clone(),
+        certs: &shared.certs,
         deadline,
     };
     let mut exited: Option<String> = None;

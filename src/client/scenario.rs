@@ -71,6 +71,12 @@ struct RawServer {
     /// Added to every size LIST and STAT report (the octets sent do not change).
     #[serde(default)]
     size_delta: Option<S<i64>>,
+    /// Text appended to STAT's drop listing and every LIST scan listing.
+    #[serde(default)]
+    listing_suffix: Option<S<String>>,
+    /// Speak plaintext although the client is told to use implicit TLS.
+    #[serde(default)]
+    plaintext: Option<S<bool>>,
     /// Answers to given commands of the mailbox, e.g. `{"RETR 2": "-ERR gone"}`.
     #[serde(default)]
     answers: Vec<S<RawAnswer>>,
@@ -137,6 +143,9 @@ struct RawVerdict {
     deleted: Option<S<String>>,
     #[serde(default)]
     max_connections: Option<S<u32>>,
+    /// true: the client must send nothing between STLS and the handshake.
+    #[serde(default)]
+    no_commands_during_stls: Option<S<bool>>,
     #[serde(default)]
     exit: Option<S<String>>,
 }
@@ -189,6 +198,10 @@ pub enum CertChoice {
     Trusted,
     /// Self-signed, unknown to the client: it must refuse the handshake.
     Untrusted,
+    /// Signed by the CA, but for another host name.
+    WrongName,
+    /// Signed by the CA for the right names, but expired.
+    Expired,
 }
 
 #[derive(Clone, Debug)]
@@ -216,6 +229,8 @@ pub struct ServerConfig {
     pub capa_extra: Vec<String>,
     pub certificate: CertChoice,
     pub size_delta: i64,
+    pub listing_suffix: String,
+    pub plaintext: bool,
     pub answers: Vec<MailboxAnswer>,
 }
 
@@ -251,6 +266,8 @@ pub enum Stored {
     All,
     /// Nothing at all.
     None,
+    /// Only complete fixture messages, none twice; missing ones allowed.
+    Intact,
     /// Exactly these fixture messages (1-based).
     Only(Vec<usize>),
     /// Not judged.
@@ -291,6 +308,7 @@ pub struct Verdict {
     pub quit: bool,
     pub deleted: Deleted,
     pub max_connections: Option<u32>,
+    pub no_commands_during_stls: bool,
     /// The client must end by itself before the deadline.
     pub exit_required: bool,
     pub pos: SourcePos,
@@ -540,10 +558,12 @@ impl Cx<'_> {
             .to_string();
         let certificate = match self.choice(
             &raw.server.certificate,
-            &["trusted", "untrusted"],
+            &["trusted", "untrusted", "wrong-name", "expired"],
             "trusted",
         ) {
             "untrusted" => CertChoice::Untrusted,
+            "wrong-name" => CertChoice::WrongName,
+            "expired" => CertChoice::Expired,
             _ => CertChoice::Trusted,
         };
         let answers = raw
@@ -586,6 +606,13 @@ impl Cx<'_> {
                 .collect(),
             certificate,
             size_delta: raw.server.size_delta.as_ref().map_or(0, |d| d.value),
+            listing_suffix: raw
+                .server
+                .listing_suffix
+                .as_ref()
+                .map(|l| l.value.clone())
+                .unwrap_or_default(),
+            plaintext: raw.server.plaintext.as_ref().is_some_and(|p| p.value),
             answers,
         };
         let steps = raw.steps.iter().filter_map(|s| self.step(s)).collect();
@@ -596,8 +623,9 @@ impl Cx<'_> {
                 RawStored::Word(w) if w == "all" => Stored::All,
                 RawStored::Word(w) if w == "none" => Stored::None,
                 RawStored::Word(w) if w == "unchecked" => Stored::Unchecked,
+                RawStored::Word(w) if w == "intact" => Stored::Intact,
                 RawStored::Word(w) => {
-                    self.problem(st, format!("stored: `{w}` is not all, none, unchecked or a list of message numbers"));
+                    self.problem(st, format!("stored: `{w}` is not all, none, intact, unchecked or a list of message numbers"));
                     Stored::All
                 }
                 RawStored::Messages(list) => Stored::Only(list.clone()),
@@ -690,6 +718,10 @@ impl Cx<'_> {
                 quit: v.quit.as_ref().is_some_and(|q| q.value),
                 deleted,
                 max_connections: v.max_connections.as_ref().map(|m| m.value),
+                no_commands_during_stls: v
+                    .no_commands_during_stls
+                    .as_ref()
+                    .is_some_and(|n| n.value),
                 exit_required,
                 pos: SourcePos {
                     file: self.file.to_path_buf(),
