@@ -160,3 +160,141 @@ fn clean_test_client_passes_every_client_scenario_and_each_fault_is_caught() {
         );
     }
 }
+
+fn pop3spec(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_pop3spec"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn client_command_reports_like_run_and_exits_by_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("client.xml");
+    let json = dir.path().join("client.json");
+    let faulty = format!(
+        "{} --fault no-unstuffing",
+        env!("CARGO_BIN_EXE_pop3spec-testclient")
+    );
+    let out = pop3spec(&[
+        "client",
+        "--command",
+        &faulty,
+        "--color",
+        "never",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "client.rfc1939.stuffing.*",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("client.rfc1939.stuffing.dot-lines"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("RFC 1939 §3"),
+        "the failure names its RFC section: {stdout}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let scenarios = report["scenarios"].as_array().unwrap();
+    let dots = scenarios
+        .iter()
+        .find(|s| s["id"] == "client.rfc1939.stuffing.dot-lines")
+        .unwrap();
+    assert_eq!(dots["outcome"], "fail");
+    assert!(dots["finding"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not among what the client stored"));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<failure"), "{xml}");
+
+    let clean = pop3spec(&[
+        "client",
+        "--command",
+        env!("CARGO_BIN_EXE_pop3spec-testclient"),
+        "--no-reports",
+        "client.rfc1939.stuffing.*",
+    ]);
+    assert_eq!(
+        clean.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&clean.stdout)
+    );
+}
+
+#[test]
+fn client_command_usage_errors_exit_2() {
+    let none = pop3spec(&["client", "--no-reports"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--command"));
+    let remote = pop3spec(&["client", "--listen", "192.0.2.1:1110", "--no-reports"]);
+    assert_eq!(remote.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&remote.stderr).contains("loopback"));
+    let nothing = pop3spec(&[
+        "client",
+        "--command",
+        "true",
+        "--no-reports",
+        "client.no-such.*",
+    ]);
+    assert_eq!(nothing.status.code(), Some(2));
+}
+
+#[test]
+fn listen_mode_judges_a_client_started_by_hand() {
+    use std::io::BufRead;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut harness = std::process::Command::new(env!("CARGO_BIN_EXE_pop3spec"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "client",
+            "--listen",
+            &addr,
+            "--no-reports",
+            "--color",
+            "never",
+            "--timeout",
+            "30s",
+        ])
+        .arg("client.rfc1939.retr.download-all")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The harness says, once it listens, where the client should store.
+    let stderr = std::io::BufReader::new(harness.stderr.take().unwrap());
+    let mut out = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("store into ").nth(1) {
+            out = Some(rest.split(", CA").next().unwrap().to_string());
+            break;
+        }
+    }
+    let out = out.expect("the harness names the {out} folder");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_pop3spec-testclient"))
+        .env("POP3SPEC_HOST", "127.0.0.1")
+        .env("POP3SPEC_PORT", port.to_string())
+        .env("POP3SPEC_USER", "pop3spec")
+        .env("POP3SPEC_PASS", "client-test-secret")
+        .env("POP3SPEC_OUT", &out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let result = harness.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert_eq!(result.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 scenarios: 1 passed"), "{stdout}");
+}

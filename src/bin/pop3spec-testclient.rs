@@ -113,6 +113,9 @@ impl From<String> for Stop {
 
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How a failed handshake's error starts (fallback-to-plaintext looks for it).
+const TLS_FAILED: &str = "TLS handshake failed";
+
 impl Pop {
     async fn send(&mut self, line: &str) -> Result<(), String> {
         let bytes = format!("{line}\r\n");
@@ -173,10 +176,19 @@ impl Pop {
     /// The lines of a multi-line body up to the terminator.
     async fn body(&mut self, cfg: &Config) -> Result<Vec<String>, String> {
         let mut lines = Vec::new();
+        self.body_into(cfg, &mut lines).await?;
+        Ok(lines)
+    }
+
+    /// Reads a body into `lines`; on error what arrived stays in `lines`.
+    async fn body_into(&mut self, cfg: &Config, lines: &mut Vec<String>) -> Result<(), String> {
         loop {
             let l = self.line().await?;
-            if l == "." || (cfg.fault("dot-prefix-ends-body") && l.starts_with('.')) {
-                return Ok(lines);
+            if l == "."
+                || (cfg.fault("dot-prefix-ends-body") && l.starts_with('.'))
+                || (cfg.fault("trimmed-terminator") && l.trim() == ".")
+            {
+                return Ok(());
             }
             if l.starts_with('.') && !cfg.fault("no-unstuffing") {
                 lines.push(l[1..].to_string());
@@ -196,16 +208,20 @@ impl Pop {
             // may be read as an answer after it.
             self.buf.clear();
         }
-        let tls = connector(&TlsOptions {
-            insecure: cfg.fault("no-cert-check"),
-            ca_file: cfg.cafile.clone(),
-            sni: None,
-        })?;
+        let tls = if cfg.fault("no-hostname-check") || cfg.fault("no-expiry-check") {
+            lenient::connector(cfg)?
+        } else {
+            connector(&TlsOptions {
+                insecure: cfg.fault("no-cert-check"),
+                ca_file: cfg.cafile.clone(),
+                sni: None,
+            })?
+        };
         let name = server_name(&cfg.host, None)?;
         let stream = tokio::time::timeout(READ_TIMEOUT, tls.connect(name, tcp))
             .await
-            .map_err(|_| "TLS handshake timed out".to_string())?
-            .map_err(|e| format!("TLS handshake failed: {e}"))?;
+            .map_err(|_| format!("{TLS_FAILED}: timed out"))?
+            .map_err(|e| format!("{TLS_FAILED}: {e}"))?;
         self.stream = Some(Stream::Tls(Box::new(stream)));
         Ok(())
     }
@@ -245,6 +261,9 @@ const KNOWN_CAPABILITIES: &[&str] = &[
 async fn capa(pop: &mut Pop, cfg: &Config) -> Result<Option<Vec<String>>, Stop> {
     let status = pop.command("CAPA").await?;
     if !status.starts_with("+OK") {
+        if cfg.fault("err-as-multiline") {
+            pop.body(cfg).await?;
+        }
         return Ok(None);
     }
     if cfg.fault("capa-first-line-only") {
@@ -305,11 +324,20 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
             "the server refused the session: {greeting}"
         )));
     }
-    let timestamp = greeting.find('<').and_then(|s| {
-        greeting[s..]
-            .find('>')
-            .map(|e| greeting[s..=s + e].to_string())
-    });
+    let timestamp = if cfg.fault("apop-timestamp-last-word") {
+        // The fault's view: the timestamp is the greeting's last word.
+        greeting
+            .split_whitespace()
+            .last()
+            .filter(|_| greeting.contains('<'))
+            .map(String::from)
+    } else {
+        greeting.find('<').and_then(|s| {
+            greeting[s..]
+                .find('>')
+                .map(|e| greeting[s..=s + e].to_string())
+        })
+    };
     let mut caps = capa(&mut pop, cfg).await?;
     if cfg.tls == "starttls" {
         if !has(&caps, "STLS") && !cfg.fault("plaintext-without-stls") {
@@ -319,7 +347,11 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
             ));
         }
         if has(&caps, "STLS") {
-            let reply = pop.command("STLS").await?;
+            let reply = if cfg.fault("pipeline-after-stls") {
+                pop.command("STLS\r\nCAPA").await?
+            } else {
+                pop.command("STLS").await?
+            };
             if reply.starts_with("+OK") {
                 pop.start_tls(cfg).await?;
                 if !cfg.fault("no-capa-after-stls") {
@@ -345,7 +377,17 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
                 ));
             }
             let mut h = Md5::new();
-            h.update(timestamp.unwrap_or_default().as_bytes());
+            let timestamp = timestamp.unwrap_or_default();
+            if cfg.fault("apop-digest-without-brackets") {
+                h.update(
+                    timestamp
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .as_bytes(),
+                );
+            } else {
+                h.update(timestamp.as_bytes());
+            }
             h.update(cfg.pass.as_bytes());
             let digest: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
             pop.command(&format!("APOP {} {digest}", cfg.user)).await?
@@ -374,19 +416,41 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
         pop.quit().await;
         return Err(Stop::Other(format!("STAT failed: {stat}")));
     }
+    let count: usize = stat
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let list = pop.command("LIST").await?;
     if !list.starts_with("+OK") {
+        if cfg.fault("err-as-multiline") {
+            pop.body(cfg).await?;
+        }
         pop.quit().await;
         return Err(Stop::Other(format!("LIST failed: {list}")));
     }
     let mut messages = Vec::new();
     for l in pop.body(cfg).await? {
-        let mut words = l.split_whitespace();
-        if let (Some(n), Some(size)) = (words.next(), words.next()) {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        if cfg.fault("strict-scan-listing") && words.len() != 2 {
+            continue;
+        }
+        if let [n, size, ..] = words[..] {
             if let (Ok(n), Ok(size)) = (n.parse::<usize>(), size.parse::<usize>()) {
                 messages.push((n, size));
             }
         }
+    }
+    if cfg.fault("assume-contiguous") {
+        let sizes = messages.clone();
+        messages = (1..=count)
+            .map(|n| {
+                (
+                    n,
+                    sizes.iter().find(|(m, _)| *m == n).map_or(0, |(_, s)| *s),
+                )
+            })
+            .collect();
     }
     std::fs::create_dir_all(&cfg.out)
         .map_err(|e| format!("cannot create {}: {e}", cfg.out.display()))?;
@@ -406,12 +470,17 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
         } else if cfg.fault("trust-list-size") {
             Some(String::from_utf8_lossy(&pop.octets(size).await?).replace("\r\n", "\n"))
         } else {
-            Some(pop.body(cfg).await?.join("\n"))
+            let mut lines = Vec::new();
+            if let Err(e) = pop.body_into(cfg, &mut lines).await {
+                if cfg.fault("store-partial") {
+                    store(cfg, n, &lines.join("\n"))?;
+                }
+                return Err(Stop::Other(format!("RETR {n}: {e}")));
+            }
+            Some(lines.join("\n"))
         };
         let Some(text) = text else { continue };
-        let path = cfg.out.join(format!("{n:03}.eml"));
-        std::fs::write(&path, format!("{text}\n"))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        store(cfg, n, &text)?;
         if cfg.delete && !cfg.fault("delete-before-retr") {
             let r = pop.command(&format!("DELE {n}")).await?;
             if !r.starts_with("+OK") && cfg.fault("stop-on-dele-err") {
@@ -431,6 +500,121 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
     Ok(())
 }
 
+/// Writes message `n` to {out}/NNN.eml.
+fn store(cfg: &Config, n: usize, text: &str) -> Result<(), String> {
+    let mut text = text.to_string();
+    if cfg.fault("truncate-long-lines") {
+        text = text
+            .split('\n')
+            .map(|l| {
+                let mut end = l.len().min(998);
+                while !l.is_char_boundary(end) {
+                    end -= 1;
+                }
+                &l[..end]
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
+    if cfg.fault("strip-8bit") {
+        text.retain(|c| c.is_ascii());
+    }
+    let path = cfg.out.join(format!("{n:03}.eml"));
+    std::fs::write(&path, format!("{text}\n"))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// A verifier that checks certificates like the default one but forgives
+/// the errors its fault names (no-hostname-check, no-expiry-check).
+mod lenient {
+    use super::Config;
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::client::WebPkiServerVerifier;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    struct Lenient {
+        inner: Arc<WebPkiServerVerifier>,
+        any_name: bool,
+        any_date: bool,
+    }
+
+    impl ServerCertVerifier for Lenient {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            server_name: &ServerName<'_>,
+            ocsp: &[u8],
+            now: UnixTime,
+        ) -> Result<ServerCertVerified, Error> {
+            let verdict =
+                self.inner
+                    .verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+            match verdict {
+                Err(Error::InvalidCertificate(
+                    CertificateError::NotValidForName
+                    | CertificateError::NotValidForNameContext { .. },
+                )) if self.any_name => Ok(ServerCertVerified::assertion()),
+                Err(Error::InvalidCertificate(
+                    CertificateError::Expired | CertificateError::ExpiredContext { .. },
+                )) if self.any_date => Ok(ServerCertVerified::assertion()),
+                other => other,
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.inner.verify_tls12_signature(message, cert, dss)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.inner.verify_tls13_signature(message, cert, dss)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.inner.supported_verify_schemes()
+        }
+    }
+
+    pub fn connector(cfg: &Config) -> Result<tokio_rustls::TlsConnector, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        let path = cfg.cafile.as_ref().ok_or("no CA file (POP3SPEC_CAFILE)")?;
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+            roots
+                .add(cert.map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
+        }
+        let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(Lenient {
+                inner,
+                any_name: cfg.fault("no-hostname-check"),
+                any_date: cfg.fault("no-expiry-check"),
+            }))
+            .with_no_client_auth();
+        Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cfg = match config() {
@@ -441,10 +625,19 @@ async fn main() -> ExitCode {
         }
     };
     let mut attempts = 0;
+    let mut cfg = cfg;
     loop {
         attempts += 1;
         match session(&cfg).await {
             Ok(()) => return ExitCode::SUCCESS,
+            Err(Stop::Other(e))
+                if e.contains(TLS_FAILED)
+                    && cfg.fault("fallback-to-plaintext")
+                    && cfg.tls != "none" =>
+            {
+                eprintln!("pop3spec-testclient: {e}; trying again without TLS");
+                cfg.tls = "none".into();
+            }
             Err(Stop::LoginRefused(r)) if cfg.fault("retry-tight-loop") && attempts < 40 => {
                 eprintln!("pop3spec-testclient: login refused ({r}); retrying at once");
             }

@@ -27,6 +27,10 @@ pub const FAULTS: &[(&str, &str)] = &[
         "dot-prefix-ends-body",
         "ends a multi-line body at any line starting with a dot",
     ),
+    (
+        "trimmed-terminator",
+        "trims a line before checking for the `.` terminator",
+    ),
     ("ignore-greeting-err", "logs in after an -ERR greeting"),
     (
         "capa-first-line-only",
@@ -36,10 +40,27 @@ pub const FAULTS: &[(&str, &str)] = &[
         "strict-capa",
         "gives up when CAPA lists a capability it does not know",
     ),
-    ("err-as-multiline", "reads a body after an -ERR to RETR"),
+    (
+        "err-as-multiline",
+        "reads a body after an -ERR to CAPA, LIST or RETR",
+    ),
     (
         "trust-list-size",
         "reads exactly the octets LIST announced instead of up to the terminator",
+    ),
+    ("truncate-long-lines", "cuts message lines after 998 octets"),
+    ("strip-8bit", "drops every non-ASCII character of a message"),
+    (
+        "assume-contiguous",
+        "retrieves messages 1 to STAT's count instead of those LIST names",
+    ),
+    (
+        "strict-scan-listing",
+        "skips scan listings with anything after the size",
+    ),
+    (
+        "store-partial",
+        "stores what arrived of a message when the connection drops mid-RETR",
     ),
     (
         "delete-unasked",
@@ -51,12 +72,32 @@ pub const FAULTS: &[(&str, &str)] = &[
         "sends DELE for a message before retrieving it",
     ),
     (
+        "stop-on-dele-err",
+        "stops with no QUIT after one DELE is refused",
+    ),
+    (
+        "ignore-login-err",
+        "goes on to PASS, STAT and RETR after USER, PASS or AUTH was refused",
+    ),
+    (
         "retry-tight-loop",
         "reconnects at once, again and again, after a login is refused",
     ),
     (
         "apop-without-timestamp",
         "sends APOP although the greeting has no timestamp",
+    ),
+    (
+        "apop-digest-without-brackets",
+        "computes the APOP digest without the timestamp's angle brackets",
+    ),
+    (
+        "apop-timestamp-last-word",
+        "takes the last word of the greeting as the APOP timestamp",
+    ),
+    (
+        "ignore-retr-err",
+        "stores the -ERR line of a failed RETR as a message",
     ),
     (
         "plaintext-without-stls",
@@ -68,7 +109,11 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
     (
         "ignore-stls-reply",
-        "takes any reply to STLS as success, or logs in when it is no +OK",
+        "logs in in the clear when the reply to STLS is no POP3 status",
+    ),
+    (
+        "pipeline-after-stls",
+        "sends CAPA right behind STLS, before the answer and the handshake",
     ),
     (
         "read-injected",
@@ -78,17 +123,14 @@ pub const FAULTS: &[(&str, &str)] = &[
         "no-capa-after-stls",
         "keeps the CAPA list from before STLS instead of asking again",
     ),
+    (
+        "fallback-to-plaintext",
+        "reconnects without TLS and logs in when the TLS handshake fails",
+    ),
     ("no-cert-check", "accepts any certificate"),
     (
-        "ignore-retr-err",
-        "stores the -ERR line of a failed RETR as a message",
+        "no-hostname-check",
+        "accepts a trusted CA's certificate for any host name",
     ),
-    (
-        "stop-on-dele-err",
-        "stops with no QUIT after one DELE is refused",
-    ),
-    (
-        "ignore-login-err",
-        "goes on to STAT and RETR after its password was refused",
-    ),
+    ("no-expiry-check", "accepts an expired certificate"),
 ];

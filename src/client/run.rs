@@ -278,7 +278,7 @@ pub async fn run_scenario(
                     log.note("client-output", line.to_string());
                 }
             }
-            if hung {
+            if hung || log.deadline_reached {
                 ClientEnd::Hung
             } else {
                 ClientEnd::Exited(exited.unwrap_or_default())

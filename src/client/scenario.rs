@@ -417,10 +417,21 @@ pub fn load_file(file: &Path) -> Result<ClientScenario, Vec<Problem>> {
             source: None,
         }]
     })?;
-    load_str(file, Arc::from(text.as_str()))
+    // A file of the written-out built-in suite is named scenarios/client/...
+    // in messages; its fixtures are looked for where it really lies.
+    let shown = crate::suite::display_path(file);
+    load_named(&shown, file, Arc::from(text.as_str()))
 }
 
 pub fn load_str(file: &Path, source: Arc<str>) -> Result<ClientScenario, Vec<Problem>> {
+    load_named(file, file, source)
+}
+
+fn load_named(
+    file: &Path,
+    on_disk: &Path,
+    source: Arc<str>,
+) -> Result<ClientScenario, Vec<Problem>> {
     let raw: RawClientScenario = parse_yaml(
         file,
         &source,
@@ -428,6 +439,7 @@ pub fn load_str(file: &Path, source: Arc<str>) -> Result<ClientScenario, Vec<Pro
     )?;
     let mut cx = Cx {
         file,
+        on_disk,
         problems: Vec::new(),
     };
     let scenario = cx.scenario(raw, source.clone());
@@ -440,6 +452,7 @@ pub fn load_str(file: &Path, source: Arc<str>) -> Result<ClientScenario, Vec<Pro
 
 struct Cx<'a> {
     file: &'a Path,
+    on_disk: &'a Path,
     problems: Vec<Diagnostic>,
 }
 
@@ -539,7 +552,7 @@ impl Cx<'_> {
             }
         };
         let fixture_dir = raw.fixture.as_ref().and_then(|f| {
-            let found = find_fixture(self.file, &f.value);
+            let found = find_fixture(self.on_disk, &f.value);
             if found.is_none() {
                 self.problem(
                     f,

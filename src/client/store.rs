@@ -178,3 +178,72 @@ pub fn compare(stored: &[StoredMessage], fixture: &[String]) -> Comparison {
     c.extra = extras.into_iter().map(|j| stored[j].clone()).collect();
     c
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = "From: a@example.org\nSubject: One\n\nBody line\n.dot line\n";
+
+    fn fixture() -> Vec<String> {
+        vec![normalise(FIXTURE.as_bytes())]
+    }
+
+    #[test]
+    fn maildir_mbox_and_plain_files_are_all_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("new")).unwrap();
+        std::fs::create_dir_all(dir.path().join("cur")).unwrap();
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        std::fs::write(dir.path().join("new/1.host"), FIXTURE.replace('\n', "\r\n")).unwrap();
+        std::fs::write(dir.path().join("cur/2.host:2,S"), FIXTURE).unwrap();
+        std::fs::write(dir.path().join("tmp/3.host"), "half written").unwrap();
+        let stored = read_stored(dir.path()).unwrap();
+        assert_eq!(stored.len(), 2, "{stored:?}");
+        assert!(stored.iter().all(|m| same_message(&m.text, &fixture()[0])));
+
+        let mbox = tempfile::tempdir().unwrap();
+        let text = format!(
+            "From alice@example.org Mon Mar  2 10:01:00 2026\n{FIXTURE}\nFrom bob@example.org Mon Mar  2 10:02:00 2026\nSubject: Two\n\n>From the start\n"
+        );
+        std::fs::write(mbox.path().join("inbox"), text).unwrap();
+        let stored = read_stored(mbox.path()).unwrap();
+        assert_eq!(stored.len(), 2, "{stored:?}");
+        assert!(same_message(&stored[0].text, &fixture()[0]));
+        assert_eq!(stored[1].text, "Subject: Two\n\nFrom the start");
+    }
+
+    #[test]
+    fn added_trace_headers_are_allowed_but_body_changes_are_not() {
+        let with_trace =
+            format!("Received: from pop3spec\nReturn-Path: <a@example.org>\n{FIXTURE}");
+        assert!(same_message(
+            &normalise(with_trace.as_bytes()),
+            &fixture()[0]
+        ));
+        let stuffed = FIXTURE.replace(".dot line", "..dot line");
+        assert!(!same_message(&normalise(stuffed.as_bytes()), &fixture()[0]));
+        let header_lost = FIXTURE.replace("Subject: One\n", "");
+        assert!(!same_message(
+            &normalise(header_lost.as_bytes()),
+            &fixture()[0]
+        ));
+    }
+
+    #[test]
+    fn missing_extra_and_duplicate_messages_are_told_apart() {
+        let m = |text: &str| StoredMessage {
+            origin: "f".into(),
+            text: normalise(text.as_bytes()),
+        };
+        let c = compare(&[m(FIXTURE), m(FIXTURE)], &fixture());
+        assert_eq!((c.found.len(), c.missing.len(), c.extra.len()), (1, 0, 1));
+        let c = compare(&[m("Subject: One\n\nother body")], &fixture());
+        assert_eq!(c.missing.len(), 1);
+        assert_eq!(
+            c.missing[0].1.as_deref(),
+            Some("Subject: One\n\nother body"),
+            "the closest stored message is offered for the diff"
+        );
+    }
+}
