@@ -796,7 +796,25 @@ pub async fn client(mut args: crate::cli::ClientArgs) -> u8 {
     if let Err(e) = check_report_destinations(&args.output) {
         return usage(&e);
     }
+    let config_template = match &args.config_template {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some((
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "client.conf".into()),
+                text,
+            )),
+            Err(e) => {
+                return usage(&format!(
+                    "cannot read --config-template {}: {e}",
+                    path.display()
+                ))
+            }
+        },
+        None => None,
+    };
     let opts = ClientRunOptions {
+        config_template,
         launch,
         user: args.user.clone(),
         pass: args.pass.clone(),

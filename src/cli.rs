@@ -74,6 +74,9 @@ variables POP3SPEC_<NAME>:
   {delete}        1: delete after download, 0: keep the messages on the server
   {auth}          user | apop | plain | any: the login method to configure
   {scenario}      the scenario id
+  {config}        the --config-template file rendered for this scenario
+A command that exits with 77 says the client cannot be configured as the
+scenario asks (no APOP, no SASL PLAIN, ...): the scenario is skipped.
 Example:
   pop3spec client --command 'tests/clients/poplib.py'
 
@@ -98,6 +101,14 @@ pub struct ClientArgs {
         conflicts_with = "listen"
     )]
     pub command_file: Option<PathBuf>,
+    /// A client configuration file with the same {placeholders}, written per scenario (mode 0600) and named by {config}
+    #[arg(
+        long,
+        env = "POP3SPEC_CLIENT_CONFIG_TEMPLATE",
+        value_name = "FILE",
+        conflicts_with = "listen"
+    )]
+    pub config_template: Option<PathBuf>,
     /// Wait on HOST:PORT for a client started by hand (GUI clients) instead of running a command
     #[arg(long, env = "POP3SPEC_CLIENT_LISTEN", value_name = "HOST:PORT")]
     pub listen: Option<std::net::SocketAddr>,

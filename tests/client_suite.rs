@@ -44,6 +44,7 @@ fn options(faults: &[&str]) -> ClientRunOptions {
         strict: false,
         linger: Duration::from_millis(150),
         keep_dir: None,
+        config_template: None,
     }
 }
 
@@ -297,4 +298,48 @@ fn listen_mode_judges_a_client_started_by_hand() {
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert_eq!(result.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("1 scenarios: 1 passed"), "{stdout}");
+}
+
+#[test]
+fn config_template_is_rendered_per_scenario_and_exit_77_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("client.rc");
+    std::fs::write(&template, "server {host} port {port} user {user} tls {tls}\n").unwrap();
+    // The test client runs only when its configuration file names this
+    // scenario's port and TLS mode, and is private to its owner.
+    let command = format!(
+        "grep -qx \"server 127.0.0.1 port $POP3SPEC_PORT user pop3spec tls $POP3SPEC_TLS\" {{config}} && \
+         test \"$(stat -c %a {{config}})\" = 600 && exec {}",
+        env!("CARGO_BIN_EXE_pop3spec-testclient")
+    );
+    let out = pop3spec(&[
+        "client",
+        "--command",
+        &command,
+        "--config-template",
+        template.to_str().unwrap(),
+        "--no-reports",
+        "--color",
+        "never",
+        "client.rfc1939.retr.download-all",
+        "client.rfc8314.implicit.download",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("2 passed"), "{stdout}");
+
+    let skipped = pop3spec(&[
+        "client",
+        "--command",
+        "echo 'no APOP in this client' >&2; exit 77",
+        "--no-reports",
+        "--color",
+        "never",
+        "-v",
+        "client.rfc1939.apop.digest",
+    ]);
+    let stdout = String::from_utf8_lossy(&skipped.stdout);
+    assert_eq!(skipped.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 skipped"), "{stdout}");
+    assert!(stdout.contains("no APOP in this client"), "the driver's reason is shown: {stdout}");
 }

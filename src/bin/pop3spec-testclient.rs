@@ -507,7 +507,7 @@ fn store(cfg: &Config, n: usize, text: &str) -> Result<(), String> {
         text = text
             .split('\n')
             .map(|l| {
-                let mut end = l.len().min(998);
+                let mut end = l.len().min(512);
                 while !l.is_char_boundary(end) {
                     end -= 1;
                 }

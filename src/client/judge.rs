@@ -17,6 +17,8 @@ pub enum ClientEnd {
     Hung,
     /// Started by hand (--listen): not ours to watch.
     Unknown,
+    /// It exited with 77: it cannot be configured as the scenario asks.
+    CannotConfigure,
 }
 
 pub struct Evidence<'a> {
@@ -59,7 +61,20 @@ pub fn judge(
         )
     };
     if log.connections.is_empty() {
+        if let ClientEnd::CannotConfigure = ev.end {
+            return (
+                Outcome::Skipped,
+                Some(format!(
+                    "the client command exited with 77: it cannot be configured as this scenario asks (TLS {}, auth {}, delete {}){output_hint}",
+                    s.client.tls.as_str(),
+                    s.client.auth,
+                    s.client.delete
+                )),
+                None,
+            );
+        }
         let why = match &ev.end {
+            ClientEnd::CannotConfigure => "the client command exited with 77".to_string(),
             ClientEnd::Hung => "the client never connected before the deadline".to_string(),
             ClientEnd::Exited(status) => format!("the client ended ({status}) without connecting"),
             ClientEnd::Unknown => "no client connected before the deadline".to_string(),

@@ -7,6 +7,11 @@ use std::process::Stdio;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
+/// Exit status by which a client command says it cannot be configured the
+/// way a scenario asks (e.g. no SASL PLAIN, no APOP): the scenario is
+/// skipped, as with automake's test drivers.
+pub const EXIT_CANNOT_CONFIGURE: i32 = 77;
+
 /// The values a client command is given.
 #[derive(Clone, Debug)]
 pub struct LaunchValues {
@@ -20,6 +25,8 @@ pub struct LaunchValues {
     pub delete: bool,
     pub auth: String,
     pub scenario: String,
+    /// The rendered --config-template file, or empty.
+    pub config: String,
 }
 
 impl LaunchValues {
@@ -35,6 +42,7 @@ impl LaunchValues {
             ("delete", if self.delete { "1" } else { "0" }.to_string()),
             ("auth", self.auth.clone()),
             ("scenario", self.scenario.clone()),
+            ("config", self.config.clone()),
         ]
     }
 

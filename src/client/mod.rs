@@ -48,7 +48,10 @@ pub const FAULTS: &[(&str, &str)] = &[
         "trust-list-size",
         "reads exactly the octets LIST announced instead of up to the terminator",
     ),
-    ("truncate-long-lines", "cuts message lines after 998 octets"),
+    (
+        "truncate-long-lines",
+        "cuts message lines after 512 octets (RFC 2449's response-line limit)",
+    ),
     ("strip-8bit", "drops every non-ASCII character of a message"),
     (
         "assume-contiguous",

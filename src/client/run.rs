@@ -38,6 +38,9 @@ pub struct ClientRunOptions {
     pub linger: Duration,
     /// Where {out} folders are made; kept after the run when set.
     pub keep_dir: Option<PathBuf>,
+    /// A client configuration file with {placeholders}, rendered per
+    /// scenario next to {out} and named by {config}.
+    pub config_template: Option<(String, String)>,
 }
 
 /// Connections one scenario accepts at most: a client in a tight retry loop
@@ -158,7 +161,21 @@ pub async fn run_scenario(
         delete: s.client.delete,
         auth: s.client.auth.clone(),
         scenario: s.id.clone(),
+        config: String::new(),
     };
+    let mut values = values;
+    if let Some((name, template)) = &opts.config_template {
+        let path = workdir.join(name);
+        let written = std::fs::write(&path, values.expand(template)).and_then(|()| {
+            // Clients such as fetchmail refuse a configuration others can read.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        });
+        if let Err(e) = written {
+            return error(result, format!("cannot write {}: {e}", path.display()));
+        }
+        values.config = path.display().to_string();
+    }
     let timeout = s.timeout.unwrap_or(opts.timeout);
     let deadline = tokio::time::Instant::now() + timeout;
     let mut log = ScenarioLog::new();
@@ -200,6 +217,7 @@ pub async fn run_scenario(
         deadline,
     };
     let mut exited: Option<String> = None;
+    let mut exit_code: Option<i32> = None;
     let mut hung = false;
     loop {
         if log.connections.len() >= MAX_CONNECTIONS {
@@ -223,7 +241,13 @@ pub async fn run_scenario(
                 Err(e) => { log.note("harness", format!("accept failed: {e}")); break; }
             },
             status = async { launched.as_mut().unwrap().child.wait().await }, if launched.is_some() && exited.is_none() => {
-                let text = match status { Ok(s) => s.to_string(), Err(e) => e.to_string() };
+                let text = match status {
+                    Ok(s) => {
+                        exit_code = s.code();
+                        s.to_string()
+                    }
+                    Err(e) => e.to_string(),
+                };
                 log.note("harness", format!("the client ended: {text}"));
                 exited = Some(text);
             }
@@ -238,6 +262,7 @@ pub async fn run_scenario(
             if launched.is_some() && exited.is_none() {
                 // The connection ended at the deadline; has the client too?
                 if let Ok(Some(st)) = launched.as_mut().unwrap().child.try_wait() {
+                    exit_code = st.code();
                     exited = Some(st.to_string());
                 } else {
                     hung = true;
@@ -251,6 +276,7 @@ pub async fn run_scenario(
         Some(l) => {
             if exited.is_none() {
                 if let Ok(Some(st)) = l.child.try_wait() {
+                    exit_code = st.code();
                     exited = Some(st.to_string());
                     hung = false;
                 }
@@ -280,6 +306,8 @@ pub async fn run_scenario(
             }
             if hung || log.deadline_reached {
                 ClientEnd::Hung
+            } else if exit_code == Some(launch::EXIT_CANNOT_CONFIGURE) {
+                ClientEnd::CannotConfigure
             } else {
                 ClientEnd::Exited(exited.unwrap_or_default())
             }
