@@ -304,7 +304,11 @@ fn listen_mode_judges_a_client_started_by_hand() {
 fn config_template_is_rendered_per_scenario_and_exit_77_skips() {
     let dir = tempfile::tempdir().unwrap();
     let template = dir.path().join("client.rc");
-    std::fs::write(&template, "server {host} port {port} user {user} tls {tls}\n").unwrap();
+    std::fs::write(
+        &template,
+        "server {host} port {port} user {user} tls {tls}\n",
+    )
+    .unwrap();
     // The test client runs only when its configuration file names this
     // scenario's port and TLS mode, and is private to its owner.
     let command = format!(
@@ -341,5 +345,8 @@ fn config_template_is_rendered_per_scenario_and_exit_77_skips() {
     let stdout = String::from_utf8_lossy(&skipped.stdout);
     assert_eq!(skipped.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("1 skipped"), "{stdout}");
-    assert!(stdout.contains("no APOP in this client"), "the driver's reason is shown: {stdout}");
+    assert!(
+        stdout.contains("no APOP in this client"),
+        "the driver's reason is shown: {stdout}"
+    );
 }
