@@ -1157,6 +1157,7 @@ impl<'a> Executor<'a> {
                             Ok(Some((f, note)))
                         }
                         Grade::Fail => Err(self.fail(step, note, vec![], vec![], false)),
+                        Grade::Skip => Err(StepFail::skip(self.finding(Some(step), note))),
                     };
                 }
                 Some(StepFail::Skip(f)) => {
@@ -2093,6 +2094,7 @@ fn grade_name(g: Grade) -> &'static str {
         Grade::Pass => "pass",
         Grade::NonStrict => "non-strict",
         Grade::Fail => "fail",
+        Grade::Skip => "skip",
     }
 }
 

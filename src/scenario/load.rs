@@ -784,12 +784,13 @@ impl Converter<'_> {
                         "pass" => Grade::Pass,
                         "non-strict" => Grade::NonStrict,
                         "fail" => Grade::Fail,
+                        "skip" => Grade::Skip,
                         other => {
                             let p = self.pos(&alt.value.grade);
                             self.problem(
                                 p,
                                 format!("unknown grade `{other}`"),
-                                Some("use pass, non-strict or fail".into()),
+                                Some("use pass, non-strict, fail or skip".into()),
                             );
                             Grade::Fail
                         }

@@ -360,6 +360,10 @@ pub enum Grade {
     Pass,
     NonStrict,
     Fail,
+    /// The server did something allowed that leaves the scenario's question
+    /// unasked (a lock scenario on a server that lets a second session in):
+    /// the scenario is `skipped` with the alternative's note as the reason.
+    Skip,
 }
 
 #[derive(Clone, Debug)]

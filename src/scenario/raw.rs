@@ -271,8 +271,8 @@ pub struct RawLoginFull {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawAlternative {
-    /// pass, non-strict or fail.
-    #[schemars(with = "String", extend("enum" = ["pass", "non-strict", "fail"]))]
+    /// pass, non-strict, fail, or skip (the server did something allowed that leaves the question unasked; the note is the reason).
+    #[schemars(with = "String", extend("enum" = ["pass", "non-strict", "fail", "skip"]))]
     pub grade: S<String>,
     /// Why this behaviour gets this grade; shown in reports.
     pub note: Option<String>,
