@@ -1,28 +1,18 @@
-//! The coverage map (`pop3spec list --coverage`): which RFC sections the suite's
-//! scenarios check, built from every scenario's `spec:` field and the curated
-//! list of server requirements in `scenarios/requirements.yaml`.
+//! The coverage map (`pop3spec list --coverage`): which RFC requirements the
+//! suite's scenarios check, one requirement being one RFC sentence (or clause)
+//! with its keyword, as curated in `scenarios/requirements.yaml`.
 //!
-//! Spec strings are parsed by `scenario::spec`.
+//! A scenario names what it checks (`checks: [requirement-ids]`); a requirement
+//! is credited with exactly the scenarios that name it, and with the reference
+//! server faults those scenarios `catch` (which `pop3spec selftest` proves). So
+//! the map says per requirement whether a server that breaks it is known to be
+//! caught (covered with a fault), is claimed to be caught without a fault that
+//! shows it (covered without a fault), is not checked at all (uncovered), or
+//! cannot be seen from the wire (untestable, with the reason).
 //!
-//! # How a citation counts
-//!
-//! Each cited section is credited to exactly one entry of `requirements.yaml`:
-//!
-//! 1. a topic (`§5 (LIST)`) goes to the entry `§5 (LIST)`; if the section has
-//!    per-topic entries but not this topic, the citation is unmapped; if it has
-//!    none, the topic is only descriptive and step 2 applies;
-//! 2. otherwise the section's own entry (`§8.1.2`), else its nearest ancestor
-//!    with an entry (`§8.1`, then `§8`); so a subsection counts for its parent
-//!    only when it has no entry of its own, and a parent is never credited for
-//!    its listed subsections;
-//! 3. a whole-RFC citation, or a section with no entry up its ancestry, is
-//!    unmapped, except for RFCs listed under `supporting:` (accepted, not mapped).
-//!
-//! An entry is *covered* when a scenario is credited to it, *untestable* when none
-//! is and it lists no requirement (only an `untestable` reason), and *uncovered*
-//! otherwise.
+//! Scenarios whose file sits under a `client/` folder judge POP3 clients, not
+//! servers: they are left out of this map.
 
-use crate::outcome::Level;
 pub use crate::scenario::spec::{parse_spec, Citation};
 use crate::scenario::Scenario;
 use serde::Deserialize;
@@ -43,7 +33,7 @@ pub const REGENERATE: &str = "cargo run -q -- list --coverage > scenarios/COVERA
 pub struct Requirements {
     #[serde(default)]
     pub supporting: Vec<Supporting>,
-    pub sections: Vec<Entry>,
+    pub sections: Vec<Section>,
 }
 
 /// An RFC scenarios may cite for definitions; not mapped.
@@ -54,21 +44,87 @@ pub struct Supporting {
     pub title: String,
 }
 
-/// One section of requirements.yaml.
+/// One RFC section of requirements.yaml and its requirement sentences.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Entry {
+pub struct Section {
     pub spec: String,
     pub title: String,
+    pub requirements: Vec<Requirement>,
+}
+
+/// What the RFC sentence says a conforming party must, should or may do.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Strength {
+    Must,
+    Should,
+    May,
+    /// A rule RFC 1939 states without a keyword ("the POP3 server responds with
+    /// -ERR"), which the suite judges as a must.
+    None,
+}
+
+impl Strength {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strength::Must => "must",
+            Strength::Should => "should",
+            Strength::May => "may",
+            Strength::None => "none",
+        }
+    }
+}
+
+/// Whose behaviour the sentence rules.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Binds {
+    #[default]
+    Server,
+    Client,
+    Both,
+}
+
+impl Binds {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Binds::Server => "server",
+            Binds::Client => "client",
+            Binds::Both => "server and client",
+        }
+    }
+}
+
+/// One requirement: a sentence (or clause) of the RFC with its keyword.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    pub id: String,
+    /// The sentence as the RFC writes it (whitespace aside); `...` marks a cut.
+    pub quote: String,
+    pub level: Strength,
     #[serde(default)]
-    pub requirements: Vec<String>,
+    pub binds: Binds,
+    #[serde(default = "yes")]
+    pub testable: bool,
+    /// Why a server suite cannot judge it (required when `testable: false`).
     #[serde(default)]
-    pub untestable: Option<String>,
+    pub why: Option<String>,
+    /// How the suite reads the sentence, where that is not obvious.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Requirements {
     pub fn parse(text: &str) -> Result<Requirements, String> {
-        serde_saphyr::from_str(text).map_err(|e| e.to_string())
+        let r: Requirements = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        r.validate()?;
+        Ok(r)
     }
 
     pub fn load(path: &Path) -> Result<Requirements, String> {
@@ -76,49 +132,179 @@ impl Requirements {
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Requirements::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
+
+    /// Every requirement with the section it belongs to, in file order.
+    pub fn all(&self) -> impl Iterator<Item = (&Section, &Requirement)> {
+        self.sections
+            .iter()
+            .flat_map(|s| s.requirements.iter().map(move |r| (s, r)))
+    }
+
+    pub fn ids(&self) -> BTreeSet<String> {
+        self.all().map(|(_, r)| r.id.clone()).collect()
+    }
+
+    /// Sections name one RFC section each, once; ids are well-formed, unique and
+    /// start with `rfcNNNN.` of their section; an untestable one says why.
+    fn validate(&self) -> Result<(), String> {
+        let mut specs = BTreeSet::new();
+        let mut ids = BTreeSet::new();
+        for s in &self.sections {
+            let key = match parse_spec(&s.spec).as_deref() {
+                Ok([c]) if c.section.is_some() => c.clone(),
+                Ok(_) => {
+                    return Err(format!(
+                        "`{}`: a section entry names exactly one section (with at most one topic)",
+                        s.spec
+                    ))
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            if !specs.insert(key.clone()) {
+                return Err(format!("`{}` is listed twice", s.spec));
+            }
+            if s.requirements.is_empty() {
+                return Err(format!("`{}`: list at least one requirement", s.spec));
+            }
+            for r in &s.requirements {
+                let well_formed = r.id.split('.').all(|p| {
+                    !p.is_empty()
+                        && p.chars().all(|c| {
+                            c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'
+                        })
+                });
+                if !well_formed || !r.id.starts_with(&format!("rfc{}.", key.rfc)) {
+                    return Err(format!(
+                        "`{}`: ids are lower-case dotted words starting with `rfc{}.`",
+                        r.id, key.rfc
+                    ));
+                }
+                if !ids.insert(r.id.as_str()) {
+                    return Err(format!("requirement id `{}` is listed twice", r.id));
+                }
+                if !r.testable && r.why.as_deref().is_none_or(|w| w.trim().is_empty()) {
+                    return Err(format!("`{}`: say `why` it is not testable", r.id));
+                }
+                if r.quote.trim().is_empty() {
+                    return Err(format!("`{}`: quote the RFC sentence", r.id));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The requirements.yaml that governs a scenario file's `checks:`: the nearest
+/// one in its folder or above, else the default scenario folder's; None when
+/// there is none (nothing to check the ids against).
+pub fn requirements_for(scenario_file: &Path) -> Option<std::path::PathBuf> {
+    scenario_file
+        .ancestors()
+        .skip(1)
+        .map(|d| d.join(REQUIREMENTS_FILE))
+        .find(|p| p.is_file())
+        .or_else(|| {
+            let p = crate::select::default_scenario_dir().join(REQUIREMENTS_FILE);
+            p.is_file().then_some(p)
+        })
+}
+
+/// Whether a scenario judges a POP3 client rather than a server: its file sits
+/// in a `client/` folder right below the suite folder (`scenarios/client/...`),
+/// or, outside a `scenarios` folder, in any folder named `client`. Such
+/// scenarios are not part of the server map.
+pub fn is_client_scenario(file: &Path) -> bool {
+    let parts: Vec<&std::ffi::OsStr> = file
+        .parent()
+        .map(|d| d.components().map(|c| c.as_os_str()).collect())
+        .unwrap_or_default();
+    match parts.iter().rposition(|p| *p == "scenarios") {
+        Some(i) => parts.get(i + 1).is_some_and(|p| *p == "client"),
+        None => parts.iter().any(|p| *p == "client"),
+    }
 }
 
 // ------------------------------------------------------------------- the map
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a requirement stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
-    Covered,
-    Untestable,
+    /// Scenarios check it and at least one of them lists a fault it catches.
+    CoveredWithFault,
+    /// Scenarios check it, but none lists a fault that proves it bites.
+    CoveredWithoutFault,
+    /// Testable, but no scenario checks it.
     Uncovered,
+    /// Not observable by a server suite (`why` says why).
+    Untestable,
 }
 
-/// A scenario credited to a section.
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::CoveredWithFault,
+        Status::CoveredWithoutFault,
+        Status::Uncovered,
+        Status::Untestable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::CoveredWithFault => "covered-with-fault",
+            Status::CoveredWithoutFault => "covered-without-fault",
+            Status::Uncovered => "uncovered",
+            Status::Untestable => "untestable",
+        }
+    }
+}
+
+/// A scenario credited to a requirement.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Credit {
     pub id: String,
     pub level: &'static str,
 }
 
+/// One requirement with what the suite does about it.
 #[derive(Clone, Debug)]
-pub struct Section {
+pub struct Row {
     pub key: Citation,
-    pub entry: Entry,
+    pub title: String,
+    pub requirement: Requirement,
     pub scenarios: Vec<Credit>,
+    /// The union of the crediting scenarios' `catches`.
+    pub faults: BTreeSet<String>,
 }
 
-impl Section {
+impl Row {
     pub fn status(&self) -> Status {
-        if !self.scenarios.is_empty() {
-            Status::Covered
-        } else if self.entry.requirements.is_empty() {
+        if !self.requirement.testable {
             Status::Untestable
-        } else {
+        } else if self.scenarios.is_empty() {
             Status::Uncovered
+        } else if self.faults.is_empty() {
+            Status::CoveredWithoutFault
+        } else {
+            Status::CoveredWithFault
         }
     }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Problem {
-    /// A section with testable requirements that no scenario cites.
-    Uncovered(Citation),
-    /// A scenario cites a section requirements.yaml does not list.
-    Unmapped { id: String, citation: Citation },
+    /// A testable requirement no scenario checks.
+    Uncovered(String),
+    /// A scenario names a requirement requirements.yaml does not list.
+    Unknown {
+        scenario: String,
+        requirement: String,
+    },
+    /// A scenario claims to check a requirement no server suite can judge.
+    ChecksUntestable {
+        scenario: String,
+        requirement: String,
+    },
+    /// A server scenario that names no requirement.
+    NoChecks(String),
     /// A scenario's spec string does not parse.
     Malformed {
         id: String,
@@ -130,15 +316,16 @@ pub enum Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::Uncovered(c) => write!(f, "uncovered: {c} states testable requirements but no scenario cites it"),
-            Problem::Unmapped { id, citation } if citation.section.is_none() => write!(
+            Problem::Uncovered(r) => write!(f, "uncovered: {r} is testable but no scenario checks it"),
+            Problem::Unknown { scenario, requirement } => write!(
                 f,
-                "unmapped: {id} cites {citation} without a section (and it is not a supporting RFC in {REQUIREMENTS_FILE})"
+                "unknown: {scenario} checks `{requirement}`, which {REQUIREMENTS_FILE} does not list"
             ),
-            Problem::Unmapped { id, citation } => write!(
+            Problem::ChecksUntestable { scenario, requirement } => write!(
                 f,
-                "unmapped: {id} cites {citation}, which {REQUIREMENTS_FILE} does not list"
+                "untestable: {scenario} checks `{requirement}`, which {REQUIREMENTS_FILE} marks untestable"
             ),
+            Problem::NoChecks(id) => write!(f, "no checks: {id} names no requirement in `checks:`"),
             Problem::Malformed { id, spec, reason } => {
                 write!(f, "malformed: {id}: spec `{spec}`: {reason}")
             }
@@ -146,19 +333,21 @@ impl fmt::Display for Problem {
     }
 }
 
-/// The sections in requirements.yaml order, with their credited scenarios.
+/// The requirements in requirements.yaml order, with their credited scenarios.
 #[derive(Clone, Debug)]
 pub struct Map {
-    pub sections: Vec<Section>,
-    pub supporting: Vec<(Supporting, Vec<Credit>)>,
+    pub rows: Vec<Row>,
+    pub supporting: Vec<Supporting>,
     pub problems: Vec<Problem>,
 }
 
 /// What the map needs of a scenario.
 pub struct Cited<'a> {
     pub id: &'a str,
-    pub level: Level,
+    pub level: crate::outcome::Level,
     pub spec: &'a str,
+    pub checks: &'a [String],
+    pub catches: &'a [String],
 }
 
 impl<'a> From<&'a Scenario> for Cited<'a> {
@@ -167,133 +356,82 @@ impl<'a> From<&'a Scenario> for Cited<'a> {
             id: &s.id,
             level: s.level,
             spec: &s.spec,
+            checks: &s.checks,
+            catches: &s.catches,
         }
     }
 }
 
-/// Builds the map. Err is a broken requirements file (bad or duplicate `spec`,
-/// an entry with neither requirements nor an untestable reason).
+/// Builds the map from server scenarios (client scenarios are the caller's to
+/// leave out).
 pub fn build<'a>(
     requirements: &Requirements,
     scenarios: impl IntoIterator<Item = Cited<'a>>,
-) -> Result<Map, String> {
-    let mut sections = Vec::new();
-    let mut index: BTreeMap<Citation, usize> = BTreeMap::new();
-    for entry in &requirements.sections {
-        let key = match parse_spec(&entry.spec).as_deref() {
-            Ok([c]) if c.section.is_some() => c.clone(),
-            Ok(_) => {
-                return Err(format!(
-                    "{REQUIREMENTS_FILE}: `{}`: an entry names exactly one section (with at most one topic)",
-                    entry.spec
-                ))
-            }
-            Err(e) => return Err(format!("{REQUIREMENTS_FILE}: {e}")),
-        };
-        if entry.requirements.is_empty() && entry.untestable.is_none() {
-            return Err(format!(
-                "{REQUIREMENTS_FILE}: `{}`: give its requirements or an `untestable` reason",
-                entry.spec
-            ));
-        }
-        if index.insert(key.clone(), sections.len()).is_some() {
-            return Err(format!(
-                "{REQUIREMENTS_FILE}: `{}` is listed twice",
-                entry.spec
-            ));
-        }
-        sections.push(Section {
+) -> Map {
+    let mut rows = Vec::new();
+    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    for (section, r) in requirements.all() {
+        let key = parse_spec(&section.spec)
+            .ok()
+            .and_then(|c| c.into_iter().next())
+            .expect("validated when requirements.yaml was read");
+        index.insert(r.id.as_str(), rows.len());
+        rows.push(Row {
             key,
-            entry: entry.clone(),
+            title: section.title.clone(),
+            requirement: r.clone(),
             scenarios: Vec::new(),
+            faults: BTreeSet::new(),
         });
     }
-    let topical: BTreeSet<Citation> = index
-        .keys()
-        .filter(|k| k.topic.is_some())
-        .map(Citation::untopic)
-        .collect();
-    let mut supporting: Vec<(Supporting, Vec<Credit>)> = requirements
-        .supporting
-        .iter()
-        .map(|s| (s.clone(), Vec::new()))
-        .collect();
     let mut problems = Vec::new();
-    let mut unmapped = Vec::new();
+    let mut later = Vec::new();
     for s in scenarios {
-        let credit = Credit {
-            id: s.id.to_string(),
-            level: s.level.as_str(),
-        };
-        let citations = match parse_spec(s.spec) {
-            Ok(c) => c,
-            Err(reason) => {
-                problems.push(Problem::Malformed {
-                    id: s.id.to_string(),
-                    spec: s.spec.to_string(),
-                    reason,
+        if let Err(reason) = parse_spec(s.spec) {
+            later.push(Problem::Malformed {
+                id: s.id.to_string(),
+                spec: s.spec.to_string(),
+                reason,
+            });
+        }
+        if s.checks.is_empty() {
+            later.push(Problem::NoChecks(s.id.to_string()));
+        }
+        for check in s.checks {
+            let Some(&i) = index.get(check.as_str()) else {
+                later.push(Problem::Unknown {
+                    scenario: s.id.to_string(),
+                    requirement: check.clone(),
                 });
                 continue;
-            }
-        };
-        for c in citations {
-            if let Some((_, credits)) = supporting.iter_mut().find(|(r, _)| r.rfc == c.rfc) {
-                credits.push(credit.clone());
-            } else if let Some(i) = resolve(&c, &index, &topical) {
-                sections[i].scenarios.push(credit.clone());
-            } else {
-                unmapped.push(Problem::Unmapped {
-                    id: s.id.to_string(),
-                    citation: c,
+            };
+            let row = &mut rows[i];
+            if !row.requirement.testable {
+                later.push(Problem::ChecksUntestable {
+                    scenario: s.id.to_string(),
+                    requirement: check.clone(),
                 });
             }
+            row.scenarios.push(Credit {
+                id: s.id.to_string(),
+                level: s.level.as_str(),
+            });
+            row.faults.extend(s.catches.iter().cloned());
         }
     }
-    for s in &mut sections {
-        s.scenarios.sort();
-        s.scenarios.dedup();
-    }
-    for (_, credits) in &mut supporting {
-        credits.sort();
-        credits.dedup();
-    }
-    let mut found: Vec<Problem> = sections
-        .iter()
-        .filter(|s| s.status() == Status::Uncovered)
-        .map(|s| Problem::Uncovered(s.key.clone()))
-        .collect();
-    found.extend(unmapped);
-    found.extend(problems);
-    Ok(Map {
-        sections,
-        supporting,
-        problems: found,
-    })
-}
-
-/// The entry a citation is credited to (see the module documentation).
-fn resolve(
-    c: &Citation,
-    index: &BTreeMap<Citation, usize>,
-    topical: &BTreeSet<Citation>,
-) -> Option<usize> {
-    c.section.as_ref()?;
-    if c.topic.is_some() {
-        if let Some(&i) = index.get(c) {
-            return Some(i);
-        }
-        if topical.contains(&c.untopic()) {
-            return None;
+    for r in &mut rows {
+        r.scenarios.sort();
+        r.scenarios.dedup();
+        if r.status() == Status::Uncovered {
+            problems.push(Problem::Uncovered(r.requirement.id.clone()));
         }
     }
-    let mut at = Some(c.untopic());
-    while let Some(k) = at {
-        if let Some(&i) = index.get(&k) {
-            return Some(i);
-        }
-        at = k.parent();
+    problems.extend(later);
+    Map {
+        rows,
+        supporting: requirements.supporting.clone(),
+        problems,
     }
-    None
 }
 
 // ---------------------------------------------------------------- rendering
@@ -302,84 +440,118 @@ impl Map {
     /// The RFCs in order of first appearance in requirements.yaml.
     fn rfcs(&self) -> Vec<u32> {
         let mut out: Vec<u32> = Vec::new();
-        for s in &self.sections {
-            if !out.contains(&s.key.rfc) {
-                out.push(s.key.rfc);
+        for r in &self.rows {
+            if !out.contains(&r.key.rfc) {
+                out.push(r.key.rfc);
             }
         }
         out
     }
 
-    fn counts(&self, rfc: Option<u32>) -> [usize; 4] {
-        let mut n = [0; 4];
-        for s in self
-            .sections
+    /// `[requirements, then one count per Status::ALL]`, for one RFC or all.
+    pub fn counts(&self, rfc: Option<u32>) -> [usize; 5] {
+        let mut n = [0; 5];
+        for r in self
+            .rows
             .iter()
-            .filter(|s| rfc.is_none_or(|r| s.key.rfc == r))
+            .filter(|r| rfc.is_none_or(|x| r.key.rfc == x))
         {
             n[0] += 1;
-            n[match s.status() {
-                Status::Covered => 1,
-                Status::Untestable => 2,
-                Status::Uncovered => 3,
-            }] += 1;
+            let at = Status::ALL
+                .iter()
+                .position(|s| *s == r.status())
+                .unwrap_or(0);
+            n[1 + at] += 1;
         }
         n
-    }
-
-    /// `[sections, covered, untestable, uncovered]` over all RFCs.
-    pub fn totals(&self) -> [usize; 4] {
-        self.counts(None)
     }
 
     pub fn render_markdown(&self) -> String {
         let mut out = String::new();
         let w = &mut out;
-        let _ = writeln!(w, "# Coverage of the RFC server requirements\n");
+        let _ = writeln!(w, "# Coverage of the RFC requirements\n");
         let _ = writeln!(
             w,
             "Generated by `pop3spec list --coverage` from `scenarios/{REQUIREMENTS_FILE}` \
-             (the curated server requirements of each RFC section) and the `spec:` field of \
-             every scenario. Do not edit by hand; regenerate with\n`{REGENERATE}`.\n"
+             (every keyword sentence of the RFCs, one requirement each) and the `checks:` \
+             and `catches:` fields of every server scenario. Do not edit by hand; \
+             regenerate with\n`{REGENERATE}`.\n"
         );
         let _ = writeln!(
             w,
-            "A scenario citing a section is credited to that section's entry; a subsection \
-             without an entry of its own (`§8.1`) counts for its nearest listed ancestor \
-             (`§8`), and a parent is never credited for its listed subsections. `§5 (LIST)` \
-             counts for the per-command entry `§5 (LIST)`. A section is *covered* when a \
-             scenario is credited to it, *untestable* when it states nothing a client can \
-             observe, and *uncovered* otherwise.\n"
+            "A requirement is credited with the scenarios that name it in `checks:` (a \
+             scenario names a requirement only if a server that breaks it would fail the \
+             scenario), and with the reference-server faults those scenarios list in \
+             `catches:` (`pop3spec selftest` proves each one is caught). Its status is \
+             *covered-with-fault* when some crediting scenario lists a fault, \
+             *covered-without-fault* when scenarios check it but no fault proves that \
+             they bite, *uncovered* when it is testable and no scenario checks it, and \
+             *untestable* when a server suite cannot observe it (the reason is given). \
+             Scenarios under `scenarios/client/` judge clients and are not counted here.\n"
         );
         let _ = writeln!(w, "## Summary\n");
-        let _ = writeln!(w, "| RFC | Sections | Covered | Untestable | Uncovered |");
-        let _ = writeln!(w, "| --- | ---: | ---: | ---: | ---: |");
+        let _ = writeln!(
+            w,
+            "| RFC | Requirements | Covered with fault | Covered without fault | Uncovered | Untestable |"
+        );
+        let _ = writeln!(w, "| --- | ---: | ---: | ---: | ---: | ---: |");
         for rfc in self.rfcs() {
-            let [n, c, u, x] = self.counts(Some(rfc));
-            let _ = writeln!(w, "| RFC {rfc} | {n} | {c} | {u} | {x} |");
+            let [n, a, b, c, d] = self.counts(Some(rfc));
+            let _ = writeln!(w, "| RFC {rfc} | {n} | {a} | {b} | {c} | {d} |");
         }
-        let [n, c, u, x] = self.totals();
-        let _ = writeln!(w, "| **Total** | **{n}** | **{c}** | **{u}** | **{x}** |\n");
+        let [n, a, b, c, d] = self.counts(None);
+        let _ = writeln!(
+            w,
+            "| **Total** | **{n}** | **{a}** | **{b}** | **{c}** | **{d}** |\n"
+        );
+        let uncovered: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| r.status() == Status::Uncovered)
+            .collect();
+        if !uncovered.is_empty() {
+            let _ = writeln!(w, "## Uncovered testable requirements\n");
+            for r in uncovered {
+                let _ = writeln!(
+                    w,
+                    "- `{}` ({}, {})",
+                    r.requirement.id,
+                    r.key,
+                    r.requirement.level.as_str()
+                );
+            }
+            let _ = writeln!(w);
+        }
         for rfc in self.rfcs() {
             let _ = writeln!(w, "## RFC {rfc}\n");
-            for s in self.sections.iter().filter(|s| s.key.rfc == rfc) {
-                render_section(w, s);
+            let mut last: Option<&Citation> = None;
+            for r in self.rows.iter().filter(|r| r.key.rfc == rfc) {
+                if last != Some(&r.key) {
+                    let _ = writeln!(w, "### {}\n", heading(r));
+                    last = Some(&r.key);
+                }
+                render_row(w, r);
             }
         }
-        if self.supporting.iter().any(|(_, c)| !c.is_empty()) {
+        if !self.supporting.is_empty() {
             let _ = writeln!(w, "## Supporting references\n");
             let _ = writeln!(
                 w,
-                "Cited for definitions the POP3 rules rely on; not mapped section by section.\n"
+                "Scenarios may cite these for definitions the POP3 rules rely on; they hold no requirement of their own here.\n"
             );
-            for (r, credits) in self.supporting.iter().filter(|(_, c)| !c.is_empty()) {
-                let _ = writeln!(w, "### RFC {}: {}\n", r.rfc, r.title);
-                render_credits(w, credits);
+            for s in &self.supporting {
+                let _ = writeln!(w, "- RFC {}: {}", s.rfc, s.title);
             }
+            let _ = writeln!(w);
         }
-        if !self.problems.is_empty() {
+        let listed: Vec<&Problem> = self
+            .problems
+            .iter()
+            .filter(|p| !matches!(p, Problem::Uncovered(_)))
+            .collect();
+        if !listed.is_empty() {
             let _ = writeln!(w, "## Problems\n");
-            for p in &self.problems {
+            for p in listed {
                 let _ = writeln!(w, "- {p}");
             }
             let _ = writeln!(w);
@@ -391,55 +563,45 @@ impl Map {
     }
 }
 
-fn render_section(w: &mut String, s: &Section) {
-    // `§5 LIST [msg]` rather than `§5 (LIST) LIST [msg]` when the title names the topic.
-    let label = match &s.key.topic {
-        Some(t) if s.entry.title.starts_with(t.as_str()) => s.key.untopic().section_label(),
-        _ => s.key.section_label(),
+/// `§5 LIST [msg]` rather than `§5 (LIST) LIST [msg]` when the title names the topic.
+fn heading(r: &Row) -> String {
+    let label = match &r.key.topic {
+        Some(t) if r.title.starts_with(t.as_str()) => r.key.untopic().section_label(),
+        _ => r.key.section_label(),
     };
-    let _ = writeln!(w, "### {label} {}\n", s.entry.title);
-    match s.status() {
-        Status::Covered => {
-            let n = s.scenarios.len();
-            let _ = writeln!(
-                w,
-                "**Covered** by {n} scenario{}.\n",
-                if n == 1 { "" } else { "s" }
-            );
-        }
-        Status::Untestable => {
-            let _ = writeln!(w, "**Untestable** from a client.\n");
-        }
-        Status::Uncovered => {
-            let _ = writeln!(w, "**Uncovered**: no scenario cites it yet.\n");
-        }
-    }
-    if !s.entry.requirements.is_empty() {
-        let _ = writeln!(w, "Requirements:\n");
-        for r in &s.entry.requirements {
-            let _ = writeln!(w, "- {r}");
-        }
-        let _ = writeln!(w);
-    }
-    if let Some(reason) = &s.entry.untestable {
-        let what = if s.entry.requirements.is_empty() {
-            "Why untestable"
-        } else {
-            "Not observable from a client"
-        };
-        let _ = writeln!(w, "{what}: {}\n", reason.trim());
-    }
-    if !s.scenarios.is_empty() {
-        render_credits(w, &s.scenarios);
-    }
+    format!("{label} {}", r.title)
 }
 
-fn render_credits(w: &mut String, credits: &[Credit]) {
-    let _ = writeln!(w, "Scenarios:\n");
-    for c in credits {
-        let _ = writeln!(w, "- `{}` ({})", c.id, c.level);
+fn render_row(w: &mut String, r: &Row) {
+    let q = &r.requirement;
+    let _ = writeln!(
+        w,
+        "#### `{}`: {} ({}, {})\n",
+        q.id,
+        r.status().as_str(),
+        q.level.as_str(),
+        q.binds.as_str()
+    );
+    let quote = q.quote.split_whitespace().collect::<Vec<_>>().join(" ");
+    let _ = writeln!(w, "> {quote}\n");
+    if let Some(note) = &q.note {
+        let _ = writeln!(w, "Reading: {}\n", note.trim());
     }
-    let _ = writeln!(w);
+    if let Some(why) = &q.why {
+        let _ = writeln!(w, "Why untestable: {}\n", why.trim());
+    }
+    if !r.scenarios.is_empty() {
+        let list: Vec<String> = r
+            .scenarios
+            .iter()
+            .map(|c| format!("`{}` ({})", c.id, c.level))
+            .collect();
+        let _ = writeln!(w, "Scenarios: {}\n", list.join(", "));
+    }
+    if !r.faults.is_empty() {
+        let list: Vec<String> = r.faults.iter().map(|f| format!("`{f}`")).collect();
+        let _ = writeln!(w, "Faults: {}\n", list.join(", "));
+    }
 }
 
 // ------------------------------------------------------------------ command
@@ -461,13 +623,18 @@ pub fn requirements_path(
 }
 
 /// `pop3spec list --coverage`: the Markdown on stdout; exit 0 without problems,
-/// 1 with them listed on stderr, 2 when requirements.yaml is unusable.
+/// 1 with them listed on stderr (uncovered requirements among them), 2 when
+/// requirements.yaml is unusable.
 pub fn list(scenarios: &[Scenario], requirements: &Path) -> u8 {
     use std::io::Write;
-    let map = match Requirements::load(requirements)
-        .and_then(|r| build(&r, scenarios.iter().map(Cited::from)))
-    {
-        Ok(m) => m,
+    let map = match Requirements::load(requirements) {
+        Ok(r) => build(
+            &r,
+            scenarios
+                .iter()
+                .filter(|s| !is_client_scenario(&s.file))
+                .map(Cited::from),
+        ),
         Err(e) => {
             eprintln!("error: {e}");
             return crate::app::EXIT_USAGE;
@@ -488,87 +655,101 @@ pub fn list(scenarios: &[Scenario], requirements: &Path) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn c(rfc: u32, s: &str, t: Option<&str>) -> Citation {
-        Citation::new(rfc, Some(s), t)
-    }
+    use crate::outcome::Level;
 
     const REQ: &str = "\
 supporting:
   - { rfc: 4616, title: PLAIN }
 sections:
-  - { spec: RFC 1939 §5, title: T, requirements: [a] }
-  - { spec: RFC 1939 §5 (LIST), title: LIST, requirements: [a] }
-  - { spec: RFC 2449 §8, title: Codes, requirements: [a] }
-  - { spec: RFC 2449 §8.1.2, title: IN-USE, requirements: [a] }
-  - { spec: RFC 1939 §10, title: Example, untestable: illustration }
+  - spec: RFC 1939 §3
+    title: Basic Operation
+    requirements:
+      - { id: rfc1939.s3.a, quote: A MUST, level: must }
+      - { id: rfc1939.s3.b, quote: B MUST, level: must }
+      - { id: rfc1939.s3.c, quote: C MUST, level: must }
+      - { id: rfc1939.s3.d, quote: client must, level: none, binds: client, testable: false, why: client rule }
 ";
 
-    fn cited<'a>(id: &'a str, spec: &'a str) -> Cited<'a> {
+    fn cited<'a>(id: &'a str, checks: &'a [String], catches: &'a [String]) -> Cited<'a> {
         Cited {
             id,
             level: Level::Must,
-            spec,
+            spec: "RFC 1939 §3",
+            checks,
+            catches,
         }
     }
 
     #[test]
-    fn credits_most_specific_entry() {
+    fn status_per_requirement() {
         let r = Requirements::parse(REQ).unwrap();
+        let a = vec!["rfc1939.s3.a".to_string()];
+        let ab = vec!["rfc1939.s3.a".to_string(), "rfc1939.s3.b".to_string()];
+        let fault = vec!["some-fault".to_string()];
         let map = build(
             &r,
             [
-                cited("a", "RFC 1939 §5 (LIST, STAT)"),
-                cited("b", "RFC 2449 §8.1.1; RFC 4616"),
-                cited("c", "RFC 1939 §5 (FOO)"),
-                cited("d", "RFC 2449 §8.1.2"),
-                cited("e", "RFC 1939 6"),
+                cited("x", &a, &fault),
+                cited("y", &ab, &[]),
+                cited("z", &[], &[]),
             ],
-        )
-        .unwrap();
-        let ids = |i: usize| -> Vec<&str> {
-            map.sections[i]
-                .scenarios
-                .iter()
-                .map(|c| c.id.as_str())
-                .collect()
-        };
-        assert_eq!(ids(0), Vec::<&str>::new());
-        assert_eq!(ids(1), ["a"]);
-        assert_eq!(ids(2), ["b"]);
-        assert_eq!(ids(3), ["d"]);
-        assert_eq!(map.sections[4].status(), Status::Untestable);
-        assert_eq!(map.supporting[0].1.len(), 1);
+        );
+        let status: Vec<Status> = map.rows.iter().map(Row::status).collect();
         assert_eq!(
-            map.problems,
-            vec![
-                Problem::Uncovered(c(1939, "5", None)),
-                Problem::Unmapped {
-                    id: "a".into(),
-                    citation: c(1939, "5", Some("STAT"))
-                },
-                Problem::Unmapped {
-                    id: "c".into(),
-                    citation: c(1939, "5", Some("FOO"))
-                },
-                Problem::Malformed {
-                    id: "e".into(),
-                    spec: "RFC 1939 6".into(),
-                    reason: "`RFC 1939 6`: `6` is not a section (`§N` or `§N.M`)".into()
-                },
+            status,
+            [
+                Status::CoveredWithFault,
+                Status::CoveredWithoutFault,
+                Status::Uncovered,
+                Status::Untestable
             ]
         );
+        assert_eq!(
+            map.rows[0].faults.iter().collect::<Vec<_>>(),
+            ["some-fault"]
+        );
+        assert_eq!(map.rows[0].scenarios.len(), 2);
+        assert_eq!(
+            map.problems,
+            [
+                Problem::Uncovered("rfc1939.s3.c".into()),
+                Problem::NoChecks("z".into())
+            ]
+        );
+        assert_eq!(map.counts(None), [4, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn client_scenarios_are_told_apart() {
+        assert!(is_client_scenario(Path::new(
+            "scenarios/client/retr/a.yaml"
+        )));
+        assert!(is_client_scenario(Path::new(
+            "/home/client/pop3spec/scenarios/client/a.yaml"
+        )));
+        assert!(!is_client_scenario(Path::new(
+            "/home/client/pop3spec/scenarios/rfc1939/a.yaml"
+        )));
+        assert!(is_client_scenario(Path::new("mine/client/a.yaml")));
+        assert!(!is_client_scenario(Path::new("mine/server/a.yaml")));
     }
 
     #[test]
     fn rejects_broken_requirements() {
+        let head = "sections:\n  - spec: RFC 1939 §3\n    title: T\n    requirements:\n";
         for bad in [
-            "sections:\n  - { spec: RFC 1939 §5, title: T }\n",
-            "sections:\n  - { spec: RFC 1939, title: T, requirements: [a] }\n",
-            "sections:\n  - { spec: RFC 1939 §5, title: T, requirements: [a] }\n  - { spec: RFC 1939 §5, title: U, requirements: [a] }\n",
+            "      - { id: rfc1939.a, quote: q, level: must, testable: false }\n",
+            "      - { id: rfc2449.a, quote: q, level: must }\n",
+            "      - { id: rfc1939.A, quote: q, level: must }\n",
+            "      - { id: rfc1939.a, quote: q, level: must }\n      - { id: rfc1939.a, quote: q, level: may }\n",
+            "      - { id: rfc1939.a, quote: q, level: required }\n",
+            "      - { id: rfc1939.a, quote: '  ', level: must }\n",
         ] {
-            let r = Requirements::parse(bad).unwrap();
-            assert!(build(&r, []).is_err(), "{bad}");
+            assert!(Requirements::parse(&format!("{head}{bad}")).is_err(), "{bad}");
         }
+        assert!(Requirements::parse(
+            "sections:\n  - { spec: RFC 1939, title: T, requirements: [] }\n"
+        )
+        .is_err());
     }
 }

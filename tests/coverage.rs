@@ -1,7 +1,10 @@
 //! The coverage map: the committed `scenarios/COVERAGE.md` is what
 //! `pop3spec list --coverage` prints now, the `spec:` parser accepts every shape
-//! the suite uses and rejects malformed strings, and every section in
-//! `scenarios/requirements.yaml` exists in the RFC texts (when they are at hand).
+//! the suite uses and rejects malformed strings, every section in
+//! `scenarios/requirements.yaml` exists in the RFC texts and every quoted
+//! sentence is in them (when they are at hand), an unknown requirement id in
+//! `checks:` is a load error with its position, and a requirement whose
+//! scenarios list no fault is reported as covered without a fault.
 
 use pop3spec::authoring::rfc;
 use pop3spec::coverage::{self, parse_spec, Citation, Requirements};
@@ -18,16 +21,7 @@ fn c(rfc: u32, section: &str, topic: Option<&str>) -> Citation {
 
 #[test]
 fn committed_coverage_map_is_the_generated_one() {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pop3spec"));
-    cmd.current_dir(repo())
-        .env("NO_COLOR", "1")
-        .args(["list", "--coverage"]);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("POP3SPEC_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd.output().expect("pop3spec runs");
+    let out = pop3spec(&["list", "--coverage"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Exit 1 only reports gaps in the suite (listed on stderr), which must not fail
@@ -183,4 +177,150 @@ fn requirement_sections_exist_in_the_rfc_texts() {
             );
         }
     }
+}
+
+/// The RFC text with page headers, footers and line breaks taken out, so a
+/// sentence can be found whole.
+fn flat_rfc(rfc: u32) -> Option<String> {
+    let text = pop3spec::suite::rfc_text(rfc)?;
+    let kept: Vec<&str> = text
+        .lines()
+        .map(|l| l.trim_start_matches('\u{c}'))
+        .filter(|l| !(l.contains("[Page ") && l.trim_end().ends_with(']')))
+        .filter(|l| {
+            !(l.starts_with(&format!("RFC {rfc}"))
+                && l.trim_end().ends_with(|c: char| c.is_ascii_digit()))
+        })
+        .collect();
+    Some(
+        kept.join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// Every quote is the RFC's own text (the texts built into the binary), so no
+/// requirement is invented; every RFC with requirements is built in.
+#[test]
+fn requirement_quotes_are_in_the_rfc_texts() {
+    let reqs = Requirements::load(&repo().join("scenarios/requirements.yaml")).unwrap();
+    let mut texts = std::collections::BTreeMap::new();
+    let mut missing = Vec::new();
+    for (section, r) in reqs.all() {
+        let rfc = parse_spec(&section.spec).unwrap()[0].rfc;
+        let text = texts.entry(rfc).or_insert_with(|| {
+            flat_rfc(rfc).unwrap_or_else(|| panic!("RFC {rfc} is not built in"))
+        });
+        let quote = r.quote.split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.contains(&quote) {
+            missing.push(format!("{}: `{quote}`", r.id));
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "quotes not found in the RFC texts:\n{}",
+        missing.join("\n")
+    );
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("pop3spec-coverage-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const MINI_REQUIREMENTS: &str = "\
+sections:
+  - spec: RFC 1939 §5 (NOOP)
+    title: NOOP
+    requirements:
+      - id: rfc1939.s5.noop.positive
+        quote: The POP3 server does nothing, it merely replies with a positive response.
+        level: none
+      - id: rfc1939.s5.noop.transaction-only
+        quote: may only be given in the TRANSACTION state
+        level: none
+";
+
+fn mini_scenario(checks: &str, catches: &str) -> String {
+    format!(
+        "id: t.noop\ntitle: t\nspec: RFC 1939 §5 (NOOP)\nrequirement: r\nlevel: must\n\
+         checks: {checks}\ncatches: {catches}\nstate: transaction\nsteps:\n  - send: NOOP\n  - expect: {{status: ok}}\n"
+    )
+}
+
+/// Runs the binary in the repository, free of the caller's POP3SPEC_ settings.
+fn pop3spec(args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pop3spec"));
+    cmd.current_dir(repo()).env("NO_COLOR", "1").args(args);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("POP3SPEC_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output().expect("pop3spec runs")
+}
+
+#[test]
+fn unknown_requirement_id_is_a_load_error_with_its_position() {
+    let dir = scratch("unknown");
+    std::fs::write(dir.join("requirements.yaml"), MINI_REQUIREMENTS).unwrap();
+    let file = dir.join("noop.yaml");
+    std::fs::write(
+        &file,
+        mini_scenario(
+            "[rfc1939.s5.noop.positive, rfc1939.s5.noop.no-such-rule]",
+            "[]",
+        ),
+    )
+    .unwrap();
+    let out = pop3spec(&["check", dir.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!("{stdout}{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    // line 6 is `checks:`; the unknown id is the second item of the flow list.
+    let at = format!("{}:6:", file.display());
+    assert!(all.contains(&at), "no position {at} in:\n{all}");
+    assert!(
+        all.contains("unknown requirement `rfc1939.s5.noop.no-such-rule`"),
+        "{all}"
+    );
+    assert!(!all.contains("`rfc1939.s5.noop.positive`"), "{all}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn requirement_without_a_fault_is_reported_as_such() {
+    let dir = scratch("nofault");
+    std::fs::write(dir.join("requirements.yaml"), MINI_REQUIREMENTS).unwrap();
+    std::fs::write(
+        dir.join("noop.yaml"),
+        mini_scenario("[rfc1939.s5.noop.positive]", "[]"),
+    )
+    .unwrap();
+    let out = pop3spec(&["list", "--coverage", dir.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // The other requirement is uncovered: a gap, exit 1.
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("#### `rfc1939.s5.noop.positive`: covered-without-fault"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("#### `rfc1939.s5.noop.transaction-only`: uncovered"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("| RFC 1939 | 2 | 0 | 1 | 1 | 0 |"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("uncovered: rfc1939.s5.noop.transaction-only"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

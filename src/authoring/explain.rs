@@ -57,6 +57,7 @@ pub fn render(s: &Scenario, rfc_texts: &RfcTexts) -> String {
     field(&mut out, "tags", &s.tags.join(", "));
     field(&mut out, "requires", &s.requires.join(", "));
     field(&mut out, "fixture", s.fixture.as_deref().unwrap_or(""));
+    field(&mut out, "checks", &s.checks.join(", "));
     field(&mut out, "catches", &s.catches.join(", "));
     let _ = writeln!(out, "\nrequirement:");
     for line in wrap(&s.requirement, 76) {

@@ -81,6 +81,7 @@ requirement: >-
   TODO: the rule in your own words; it is printed under every failure.
 level: {level}  # must: a deviation fails | should: graded non-strict | info: never fails
 tags: []  # labels for --tag / --skip-tag
+checks: []  # TODO: ids from scenarios/requirements.yaml of the RFC sentences a violating server fails here
 # requires: [UIDL]          # CAPA tags, or capa, apop, second-account, implicit-tls, certificate-verification
 # state: transaction        # connected | authorization (default) | transaction
 # fixture: three-messages   # a folder of scenarios/fixtures/ seeded before the run

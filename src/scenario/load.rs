@@ -190,12 +190,17 @@ pub fn load_suite(files: &[PathBuf], known_vars: &BTreeSet<String>) -> Suite {
             .map(|h| h.join().expect("a loader thread panicked"))
             .collect()
     });
-    for result in loaded.into_iter().flatten() {
+    let mut on_disk: Vec<&Path> = Vec::new();
+    for (path, result) in files.iter().zip(loaded.into_iter().flatten()) {
         match result {
-            Ok(s) => suite.scenarios.push(s),
+            Ok(s) => {
+                suite.scenarios.push(s);
+                on_disk.push(path);
+            }
             Err(problems) => suite.problems.extend(problems),
         }
     }
+    check_requirement_ids(&mut suite, &on_disk);
     let mut seen: HashMap<String, SourcePos> = HashMap::new();
     for s in &suite.scenarios {
         if let Some(first) = seen.get(&s.id) {
@@ -211,6 +216,58 @@ pub fn load_suite(files: &[PathBuf], known_vars: &BTreeSet<String>) -> Suite {
         }
     }
     suite
+}
+
+/// Every id in a scenario's `checks:` must be listed in the requirements.yaml
+/// that governs its file (`coverage::requirements_for`, from where the file
+/// lies on disk: `on_disk[i]` for `suite.scenarios[i]`); an unknown one is a
+/// problem at its position, as is a requirements.yaml that cannot be read.
+fn check_requirement_ids(suite: &mut Suite, on_disk: &[&Path]) {
+    let mut governing: HashMap<PathBuf, Option<PathBuf>> = HashMap::new();
+    let mut known: HashMap<PathBuf, Result<BTreeSet<String>, String>> = HashMap::new();
+    let mut problems = Vec::new();
+    for (s, path) in suite.scenarios.iter().zip(on_disk) {
+        if s.checks.is_empty() {
+            continue;
+        }
+        let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let Some(file) = governing
+            .entry(folder)
+            .or_insert_with(|| crate::coverage::requirements_for(path))
+            .clone()
+        else {
+            continue;
+        };
+        let ids = known
+            .entry(file.clone())
+            .or_insert_with(|| crate::coverage::Requirements::load(&file).map(|r| r.ids()));
+        let problem = |pos: &SourcePos, message: String, hint: String| Problem {
+            diagnostic: Diagnostic::new(pos.clone(), message).with_hint(hint),
+            source: Some(s.source.clone()),
+        };
+        match ids {
+            Err(e) => problems.push(problem(
+                &s.checks_pos[0],
+                format!("cannot check the requirement ids: {e}"),
+                "fix the requirements file first".into(),
+            )),
+            Ok(ids) => {
+                for (id, pos) in s.checks.iter().zip(&s.checks_pos) {
+                    if !ids.contains(id) {
+                        problems.push(problem(
+                            pos,
+                            format!("unknown requirement `{id}` in checks"),
+                            format!(
+                                "name ids listed in {} (see scenarios/COVERAGE.md)",
+                                crate::suite::display_path(&file).display()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    suite.problems.extend(problems);
 }
 
 /// Loads one file; a file of the built-in suite is named by its path inside
@@ -425,6 +482,12 @@ impl Converter<'_> {
             fixture_dir,
             fixture2: raw.fixture2.map(|f| f.value),
             fixture2_dir,
+            checks_pos: raw.checks.iter().map(|c| self.pos(c)).collect(),
+            checks: raw
+                .checks
+                .into_iter()
+                .map(|c| c.value.trim().to_string())
+                .collect(),
             catches_pos: raw.catches.iter().map(|c| self.pos(c)).collect(),
             catches: raw.catches.into_iter().map(|c| c.value).collect(),
             timeout,

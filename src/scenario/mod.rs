@@ -40,6 +40,8 @@ pub struct Scenario {
     /// A fixture for the second account, and where it is.
     pub fixture2: Option<String>,
     pub fixture2_dir: Option<PathBuf>,
+    /// Requirement ids (scenarios/requirements.yaml) this scenario checks.
+    pub checks: Vec<String>,
     pub catches: Vec<String>,
     pub timeout: Option<Duration>,
     pub vars: BTreeMap<String, String>,
@@ -49,6 +51,7 @@ pub struct Scenario {
     pub source: Arc<str>,
     pub id_pos: SourcePos,
     pub catches_pos: Vec<SourcePos>,
+    pub checks_pos: Vec<SourcePos>,
 }
 
 /// Which of the configured accounts a scenario may log in to, seed, or name in

@@ -61,6 +61,11 @@ pub struct RawScenario {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub fixture2: Option<S<String>>,
+    /// Requirement ids of scenarios/requirements.yaml this scenario checks: a
+    /// server that breaks one of them fails the scenario.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub checks: Vec<S<String>>,
     /// Reference-server faults (--list-faults) this scenario must detect.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
