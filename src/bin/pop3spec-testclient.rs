@@ -416,11 +416,6 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
         pop.quit().await;
         return Err(Stop::Other(format!("STAT failed: {stat}")));
     }
-    let count: usize = stat
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
     let list = pop.command("LIST").await?;
     if !list.starts_with("+OK") {
         if cfg.fault("err-as-multiline") {
@@ -440,17 +435,6 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
                 messages.push((n, size));
             }
         }
-    }
-    if cfg.fault("assume-contiguous") {
-        let sizes = messages.clone();
-        messages = (1..=count)
-            .map(|n| {
-                (
-                    n,
-                    sizes.iter().find(|(m, _)| *m == n).map_or(0, |(_, s)| *s),
-                )
-            })
-            .collect();
     }
     std::fs::create_dir_all(&cfg.out)
         .map_err(|e| format!("cannot create {}: {e}", cfg.out.display()))?;

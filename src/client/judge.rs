@@ -99,6 +99,7 @@ pub fn judge(
         );
         match if_missing {
             IfMissing::Fail => failures.push(finding(text, Some(pos.clone()), s)),
+            IfMissing::Pass => {}
             IfMissing::Skip => {
                 skip = Some(format!(
                     "{text}: the client does not take the path this scenario tests"
@@ -168,6 +169,21 @@ pub fn judge(
                 s,
             ));
         }
+    }
+    if let Some((i, (pos, sent))) = log
+        .connections
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| c.spoke_early.as_ref().map(|e| (i, e)))
+    {
+        failures.push(finding(
+            format!(
+                "on connection {} the client sent `{sent}` before its command was answered: it took something else (injected plaintext?) for the answer and is out of step",
+                i + 1
+            ),
+            Some(pos.clone()),
+            s,
+        ));
     }
     if v.no_commands_during_stls {
         if let Some((i, sent)) = log

@@ -54,10 +54,6 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
     ("strip-8bit", "drops every non-ASCII character of a message"),
     (
-        "assume-contiguous",
-        "retrieves messages 1 to STAT's count instead of those LIST names",
-    ),
-    (
         "strict-scan-listing",
         "skips scan listings with anything after the size",
     ),

@@ -97,6 +97,8 @@ pub struct ConnectionLog {
     /// What the client sent after STLS before the handshake (RFC 2595 §4
     /// forbids any command there).
     pub sent_during_stls: Option<String>,
+    /// What the client sent during an expect_quiet step, and the step.
+    pub spoke_early: Option<(SourcePos, String)>,
 }
 
 /// Everything a scenario's connections leave for the verdict; also the
@@ -249,6 +251,39 @@ impl Conn<'_> {
                 Err(_) => return Err(End::Deadline),
             }
         }
+    }
+
+    /// Waits `d` and notes anything the client sends meanwhile (kept for
+    /// the next read); an end of stream is left for the next read too.
+    async fn expect_quiet(&mut self, d: std::time::Duration, pos: &SourcePos) -> Result<(), End> {
+        let until = (tokio::time::Instant::now() + d).min(self.deadline);
+        if self.buf.is_empty() {
+            let mut chunk = [0u8; 4096];
+            let read = async {
+                match &mut self.stream {
+                    Stream::Plain(s) => s.read(&mut chunk).await,
+                    Stream::Tls(s) => s.read(&mut chunk).await,
+                    Stream::Gone => Ok(0),
+                }
+            };
+            match tokio::time::timeout_at(until, read).await {
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Err(e)) => return Err(End::Io(e.to_string())),
+                Err(_) => {}
+            }
+        }
+        if !self.buf.is_empty() {
+            let text = escape(&self.buf);
+            let session = self.session.clone();
+            self.log.note(
+                &session,
+                format!("the client spoke while its command was unanswered: {text}"),
+            );
+            if let Some(c) = self.log.connections.last_mut() {
+                c.spoke_early.get_or_insert((pos.clone(), text));
+            }
+        }
+        Ok(())
     }
 
     async fn start_tls(&mut self, config: Arc<rustls::ServerConfig>) -> Result<(), End> {
@@ -467,8 +502,8 @@ async fn play(conn: &mut Conn<'_>, cx: &PlayContext<'_>, number: usize, timestam
         return finish(conn, steps, cursor, e);
     }
     match run_answers(conn, cx, &mut cursor).await {
-        Ok(false) => {}
-        Ok(true) => return finish(conn, steps, cursor, End::Closed),
+        Ok(Flow::Closed) => return finish(conn, steps, cursor, End::Closed),
+        Ok(_) => {}
         Err(e) => return finish(conn, steps, cursor, e),
     }
     // APOP digests are checked against the timestamp the greeting really
@@ -523,8 +558,9 @@ async fn play(conn: &mut Conn<'_>, cx: &PlayContext<'_>, number: usize, timestam
                 .is_some_and(|s| !matches!(s.action, StepAction::ExpectCommand { .. }))
         {
             match run_answers(conn, cx, &mut cursor).await {
-                Ok(false) => continue,
-                Ok(true) => return finish(conn, steps, cursor, End::Closed),
+                Ok(Flow::Replied) => continue,
+                Ok(Flow::Closed) => return finish(conn, steps, cursor, End::Closed),
+                Ok(Flow::Unanswered) => {}
                 Err(e) => return finish(conn, steps, cursor, e),
             }
         }
@@ -536,29 +572,44 @@ async fn play(conn: &mut Conn<'_>, cx: &PlayContext<'_>, number: usize, timestam
     }
 }
 
-/// Runs steps from `cursor` up to the next expect_command. Ok(true) when a
-/// step closed the connection.
+/// What the answer steps after a matched command did.
+#[derive(PartialEq, Eq)]
+enum Flow {
+    /// A step closed the connection.
+    Closed,
+    /// A step answered the command.
+    Replied,
+    /// No step answered it: the mailbox does.
+    Unanswered,
+}
+
+/// Runs steps from `cursor` up to the next expect_command.
 async fn run_answers(
     conn: &mut Conn<'_>,
     cx: &PlayContext<'_>,
     cursor: &mut usize,
-) -> Result<bool, End> {
+) -> Result<Flow, End> {
+    let mut flow = Flow::Unanswered;
     while let Some(step) = cx.scenario.steps.get(*cursor) {
         match &step.action {
             StepAction::ExpectCommand { .. } => break,
-            StepAction::Reply(r) => conn.write(&render_reply(r)).await?,
+            StepAction::Reply(r) => {
+                conn.write(&render_reply(r)).await?;
+                flow = Flow::Replied;
+            }
             StepAction::StartTls => conn.start_tls(cx.tls_config()).await?,
             StepAction::Close => {
                 *cursor += 1;
-                return Ok(true);
+                return Ok(Flow::Closed);
             }
             StepAction::Pause(d) => {
                 tokio::time::sleep_until((tokio::time::Instant::now() + *d).min(cx.deadline)).await
             }
+            StepAction::ExpectQuiet(d) => conn.expect_quiet(*d, &step.pos).await?,
         }
         *cursor += 1;
     }
-    Ok(false)
+    Ok(flow)
 }
 
 fn finish(

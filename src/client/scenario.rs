@@ -124,6 +124,9 @@ struct RawStep {
     close: Option<S<bool>>,
     #[serde(default)]
     pause: Option<S<String>>,
+    /// The client must send nothing for this long (it waits for an answer).
+    #[serde(default)]
+    expect_quiet: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -238,6 +241,9 @@ pub struct ServerConfig {
 pub enum IfMissing {
     Fail,
     Skip,
+    /// The rule the step starts holds trivially when the client never gets
+    /// there (it gave up earlier, which is allowed).
+    Pass,
 }
 
 #[derive(Clone, Debug)]
@@ -252,6 +258,9 @@ pub enum StepAction {
     StartTls,
     Close,
     Pause(Duration),
+    /// The client sends nothing for this long: it is waiting for the answer
+    /// to its last command, as a client in step does.
+    ExpectQuiet(Duration),
 }
 
 #[derive(Clone, Debug)]
@@ -754,8 +763,9 @@ impl Cx<'_> {
         let pos = self.pos(s);
         let mut actions = Vec::new();
         if let Some(e) = &r.expect_command {
-            let if_missing = match self.choice(&r.if_missing, &["fail", "skip"], "fail") {
+            let if_missing = match self.choice(&r.if_missing, &["fail", "skip", "pass"], "fail") {
                 "skip" => IfMissing::Skip,
+                "pass" => IfMissing::Pass,
                 _ => IfMissing::Fail,
             };
             actions.push(StepAction::ExpectCommand {
@@ -788,10 +798,16 @@ impl Cx<'_> {
                 Err(e) => self.problem(p, e),
             }
         }
+        if let Some(q) = &r.expect_quiet {
+            match crate::scenario::parse_duration(&q.value) {
+                Ok(d) => actions.push(StepAction::ExpectQuiet(d)),
+                Err(e) => self.problem(q, e),
+            }
+        }
         if actions.len() != 1 {
             self.problem(
                 s,
-                "a step has exactly one action: expect_command, reply, reply_raw, start_tls, close or pause",
+                "a step has exactly one action: expect_command, reply, reply_raw, start_tls, close, pause or expect_quiet",
             );
             return None;
         }
