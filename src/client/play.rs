@@ -236,20 +236,32 @@ impl Conn<'_> {
                 );
                 return Ok(line);
             }
-            let mut chunk = [0u8; 4096];
-            let read = async {
-                match &mut self.stream {
-                    Stream::Plain(s) => s.read(&mut chunk).await,
-                    Stream::Tls(s) => s.read(&mut chunk).await,
-                    Stream::Gone => Ok(0),
-                }
-            };
-            match tokio::time::timeout_at(self.deadline, read).await {
-                Ok(Ok(0)) => return Err(End::Eof),
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
-                Ok(Err(e)) => return Err(End::Io(e.to_string())),
-                Err(_) => return Err(End::Deadline),
+            match self.fill(self.deadline).await? {
+                Some(0) => return Err(End::Eof),
+                Some(_) => {}
+                None => return Err(End::Deadline),
             }
+        }
+    }
+
+    /// Reads what arrives before `until` into the buffer: Some(octets read,
+    /// 0 at the end of the stream), None when nothing came in time.
+    async fn fill(&mut self, until: tokio::time::Instant) -> Result<Option<usize>, End> {
+        let mut chunk = [0u8; 4096];
+        let read = async {
+            match &mut self.stream {
+                Stream::Plain(s) => s.read(&mut chunk).await,
+                Stream::Tls(s) => s.read(&mut chunk).await,
+                Stream::Gone => Ok(0),
+            }
+        };
+        match tokio::time::timeout_at(until, read).await {
+            Ok(Ok(n)) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(Some(n))
+            }
+            Ok(Err(e)) => Err(End::Io(e.to_string())),
+            Err(_) => Ok(None),
         }
     }
 
@@ -258,19 +270,7 @@ impl Conn<'_> {
     async fn expect_quiet(&mut self, d: std::time::Duration, pos: &SourcePos) -> Result<(), End> {
         let until = (tokio::time::Instant::now() + d).min(self.deadline);
         if self.buf.is_empty() {
-            let mut chunk = [0u8; 4096];
-            let read = async {
-                match &mut self.stream {
-                    Stream::Plain(s) => s.read(&mut chunk).await,
-                    Stream::Tls(s) => s.read(&mut chunk).await,
-                    Stream::Gone => Ok(0),
-                }
-            };
-            match tokio::time::timeout_at(until, read).await {
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
-                Ok(Err(e)) => return Err(End::Io(e.to_string())),
-                Err(_) => {}
-            }
+            self.fill(until).await?;
         }
         if !self.buf.is_empty() {
             let text = escape(&self.buf);
