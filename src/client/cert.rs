@@ -26,6 +26,12 @@ pub struct Certificates {
 
 const NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
+/// The subject CN of the certificates for the right name: clients that match
+/// the host only against DNS names and the CN (fetchmail 6) ignore IP
+/// subjectAltNames, so {host} (127.0.0.1) is also the CN and a DNS-type name. Only the reason a
+/// scenario means (untrusted issuer, expiry) then tells the certificates apart.
+const SERVER_CN: &str = "127.0.0.1";
+
 fn pem(der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
@@ -59,6 +65,16 @@ fn leaf_params(common_name: &str, names: &[&str]) -> Result<CertificateParams, S
     params
         .distinguished_name
         .push(DnType::CommonName, common_name);
+    if names.contains(&SERVER_CN) {
+        // OpenSSL's host check (X509_check_host, used by fetchmail) matches
+        // "127.0.0.1" only against DNS-type names; webpki matches the IP entry.
+        let as_dns = SERVER_CN
+            .try_into()
+            .map_err(|e: rcgen::Error| e.to_string())?;
+        params
+            .subject_alt_names
+            .push(rcgen::SanType::DnsName(as_dns));
+    }
     Ok(params)
 }
 
@@ -75,11 +91,11 @@ impl Certificates {
         let issuer = Issuer::new(ca_params, ca_key);
 
         let leaf_key = KeyPair::generate().map_err(err)?;
-        let leaf = leaf_params("pop3spec trusted test server", &NAMES)?
+        let leaf = leaf_params(SERVER_CN, &NAMES)?
             .signed_by(&leaf_key, &issuer)
             .map_err(err)?;
         let rogue_key = KeyPair::generate().map_err(err)?;
-        let rogue = leaf_params("pop3spec untrusted self-signed server", &NAMES)?
+        let rogue = leaf_params(SERVER_CN, &NAMES)?
             .self_signed(&rogue_key)
             .map_err(err)?;
         let other_key = KeyPair::generate().map_err(err)?;
@@ -90,7 +106,7 @@ impl Certificates {
         .signed_by(&other_key, &issuer)
         .map_err(err)?;
         let old_key = KeyPair::generate().map_err(err)?;
-        let mut old_params = leaf_params("pop3spec expired test server", &NAMES)?;
+        let mut old_params = leaf_params(SERVER_CN, &NAMES)?;
         old_params.not_before = rcgen::date_time_ymd(2020, 1, 1);
         old_params.not_after = rcgen::date_time_ymd(2021, 1, 1);
         let old = old_params.signed_by(&old_key, &issuer).map_err(err)?;
