@@ -270,8 +270,13 @@ pub struct Row {
     pub key: Citation,
     pub title: String,
     pub requirement: Requirement,
+    /// Scenarios at level must or should: a server that breaks the requirement
+    /// gets a verdict from them.
     pub scenarios: Vec<Credit>,
-    /// The union of the crediting scenarios' `catches`.
+    /// Scenarios at level info that name it: they report what a server does
+    /// and never fail, so they do not cover it.
+    pub reported_by: Vec<Credit>,
+    /// The union of the judging scenarios' `catches`.
     pub faults: BTreeSet<String>,
 }
 
@@ -381,6 +386,7 @@ pub fn build<'a>(
             title: section.title.clone(),
             requirement: r.clone(),
             scenarios: Vec::new(),
+            reported_by: Vec::new(),
             faults: BTreeSet::new(),
         });
     }
@@ -406,22 +412,31 @@ pub fn build<'a>(
                 continue;
             };
             let row = &mut rows[i];
+            let credit = Credit {
+                id: s.id.to_string(),
+                level: s.level.as_str(),
+            };
+            // An info scenario never fails, so it covers nothing; it may
+            // report on a permission as well as on a rule.
+            if s.level == crate::outcome::Level::Info {
+                row.reported_by.push(credit);
+                continue;
+            }
             if !row.requirement.testable {
                 later.push(Problem::ChecksUntestable {
                     scenario: s.id.to_string(),
                     requirement: check.clone(),
                 });
             }
-            row.scenarios.push(Credit {
-                id: s.id.to_string(),
-                level: s.level.as_str(),
-            });
+            row.scenarios.push(credit);
             row.faults.extend(s.catches.iter().cloned());
         }
     }
     for r in &mut rows {
         r.scenarios.sort();
         r.scenarios.dedup();
+        r.reported_by.sort();
+        r.reported_by.dedup();
         if r.status() == Status::Uncovered {
             problems.push(Problem::Uncovered(r.requirement.id.clone()));
         }
@@ -481,13 +496,15 @@ impl Map {
             w,
             "A requirement is credited with the scenarios that name it in `checks:` (a \
              scenario names a requirement only if a server that breaks it would fail the \
-             scenario), and with the reference-server faults those scenarios list in \
-             `catches:` (`pop3spec selftest` proves each one is caught). Its status is \
+             scenario) at level must or should, and with the reference-server faults those \
+             scenarios list in `catches:` (`pop3spec selftest` proves each one is caught). Its status is \
              *covered-with-fault* when some crediting scenario lists a fault, \
              *covered-without-fault* when scenarios check it but no fault proves that \
              they bite, *uncovered* when it is testable and no scenario checks it, and \
              *untestable* when a server suite cannot observe it (the reason is given). \
-             Scenarios under `scenarios/client/` judge clients and are not counted here.\n"
+             Scenarios at level info name what they report on but never fail, so they \
+             are listed and cover nothing. Scenarios under `scenarios/client/` judge \
+             clients and are not counted here.\n"
         );
         let _ = writeln!(w, "## Summary\n");
         let _ = writeln!(
@@ -597,6 +614,14 @@ fn render_row(w: &mut String, r: &Row) {
             .map(|c| format!("`{}` ({})", c.id, c.level))
             .collect();
         let _ = writeln!(w, "Scenarios: {}\n", list.join(", "));
+    }
+    if !r.reported_by.is_empty() {
+        let list: Vec<String> = r
+            .reported_by
+            .iter()
+            .map(|c| format!("`{}`", c.id))
+            .collect();
+        let _ = writeln!(w, "Reported (info, never fails) by: {}\n", list.join(", "));
     }
     if !r.faults.is_empty() {
         let list: Vec<String> = r.faults.iter().map(|f| format!("`{f}`")).collect();
@@ -717,6 +742,23 @@ sections:
             ]
         );
         assert_eq!(map.counts(None), [4, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn info_scenarios_report_but_do_not_cover() {
+        let r = Requirements::parse(REQ).unwrap();
+        let c_and_d = vec!["rfc1939.s3.c".to_string(), "rfc1939.s3.d".to_string()];
+        let mut s = cited("i", &c_and_d, &[]);
+        s.level = Level::Info;
+        let map = build(&r, [s]);
+        assert_eq!(map.rows[2].status(), Status::Uncovered);
+        assert_eq!(map.rows[2].reported_by.len(), 1);
+        assert!(map.rows[2].scenarios.is_empty());
+        // Reporting on an untestable sentence is no problem for an info scenario.
+        assert!(!map
+            .problems
+            .iter()
+            .any(|p| matches!(p, Problem::ChecksUntestable { .. })));
     }
 
     #[test]
