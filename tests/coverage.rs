@@ -324,3 +324,28 @@ fn requirement_without_a_fault_is_reported_as_such() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every server scenario of the suite names the requirements it checks, so a
+/// scenario added without `checks:` fails here rather than vanish from the map.
+#[test]
+fn every_suite_scenario_names_what_it_checks() {
+    let files = pop3spec::scenario::load::discover(&[repo().join("scenarios")]).unwrap();
+    let suite = pop3spec::scenario::load::load_suite(&files, &Default::default());
+    assert!(
+        suite.problems.is_empty(),
+        "the suite does not load: {}",
+        suite.problems[0].render()
+    );
+    let without: Vec<String> = suite
+        .scenarios
+        .iter()
+        .filter(|s| !coverage::is_client_scenario(&s.file) && s.checks.is_empty())
+        .map(|s| format!("{} ({})", s.id, s.id_pos))
+        .collect();
+    assert!(
+        without.is_empty(),
+        "scenarios without `checks:` (name the ids of scenarios/requirements.yaml \
+         whose violation the scenario catches; see scenarios/README.md):\n{}",
+        without.join("\n")
+    );
+}
