@@ -502,6 +502,9 @@ impl Map {
              *covered-without-fault* when scenarios check it but no fault proves that \
              they bite, *uncovered* when it is testable and no scenario checks it, and \
              *untestable* when a server suite cannot observe it (the reason is given). \
+             A scenario's faults are credited to every requirement it checks, so a fault \
+             listed here may target another requirement of the same scenario: read \
+             covered-with-fault as \"its scenarios are proven to catch something\". \
              Scenarios at level info name what they report on but never fail, so they \
              are listed and cover nothing. Scenarios under `scenarios/client/` judge \
              clients and are not counted here.\n"
