@@ -350,3 +350,43 @@ fn config_template_is_rendered_per_scenario_and_exit_77_skips() {
         "the driver's reason is shown: {stdout}"
     );
 }
+
+#[test]
+fn processes_the_client_leaves_behind_are_ended() {
+    let keep = tempfile::tempdir().unwrap();
+    let command = format!(
+        "sleep 120 & echo $! > {{out}}/../leftover.pid; exec {}",
+        env!("CARGO_BIN_EXE_pop3spec-testclient")
+    );
+    let out = pop3spec(&[
+        "client",
+        "--command",
+        &command,
+        "--keep",
+        keep.path().to_str().unwrap(),
+        "--no-reports",
+        "client.rfc1939.retr.download-all",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let pid = std::fs::read_to_string(
+        keep.path()
+            .join("client.rfc1939.retr.download-all/leftover.pid"),
+    )
+    .unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())).unwrap_or_default();
+    // Gone, or a zombie waiting for a reaper: either way no longer running.
+    let state = stat
+        .rsplit(") ")
+        .next()
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or("");
+    assert!(
+        stat.is_empty() || state == "Z",
+        "the left-behind sleep still runs: {stat}"
+    );
+}

@@ -63,6 +63,9 @@ const KEPT_OUTPUT: usize = 16 * 1024;
 
 pub struct Launched {
     pub child: Child,
+    /// The child's pid, which leads its process group; kept because
+    /// `Child::id` forgets it once the child has been reaped.
+    pub pid: Option<u32>,
     pub output: tokio::task::JoinHandle<Vec<u8>>,
 }
 
@@ -90,7 +93,8 @@ pub fn spawn(command: &str, values: &LaunchValues) -> Result<Launched, String> {
         a.extend_from_slice(&b);
         a
     });
-    Ok(Launched { child, output })
+    let pid = child.id();
+    Ok(Launched { child, pid, output })
 }
 
 /// Reads `r` to its end (so the client never blocks on a full pipe) and
@@ -113,9 +117,10 @@ async fn tail(r: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
     kept
 }
 
-/// Ends the client and every process it started (its process group).
-pub fn kill_group(child: &Child) {
-    if let Some(pid) = child.id() {
+/// Ends the client and every process it started (its process group, which
+/// outlives the shell when the client left a process behind).
+pub fn kill_group(launched: &Launched) {
+    if let Some(pid) = launched.pid {
         // SAFETY: kill(2) with a negative pid signals the process group the
         // child leads (it was started with process_group(0)); no memory is shared.
         unsafe {

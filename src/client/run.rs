@@ -282,7 +282,7 @@ pub async fn run_scenario(
                 }
             }
             if exited.is_none() {
-                launch::kill_group(&l.child);
+                launch::kill_group(l);
                 let _ = l.child.wait().await;
                 log.note(
                     "harness",
@@ -291,7 +291,7 @@ pub async fn run_scenario(
                 hung = true;
             } else {
                 // Whatever the client left running (a daemon it forked) goes too.
-                launch::kill_group(&l.child);
+                launch::kill_group(l);
             }
             let output = tokio::time::timeout(Duration::from_secs(2), &mut l.output).await;
             if let Ok(Ok(bytes)) = output {
