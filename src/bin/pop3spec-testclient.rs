@@ -436,6 +436,29 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
             }
         }
     }
+    if has(&caps, "UIDL") {
+        // The unique-ids are what a client keeping mail on the server
+        // remembers; this one only checks it can read them.
+        let reply = pop.command("UIDL").await?;
+        if reply.starts_with("+OK") {
+            let mut plain_ids = Vec::new();
+            for l in pop.body(cfg).await? {
+                let mut words = l.splitn(2, ' ');
+                if let (Some(n), Some(uid)) = (words.next(), words.next()) {
+                    if uid.len() <= 32
+                        && uid
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+                    {
+                        plain_ids.push(n.parse::<usize>().unwrap_or(0));
+                    }
+                }
+            }
+            if cfg.fault("strict-uidl") {
+                messages.retain(|(n, _)| plain_ids.contains(n));
+            }
+        }
+    }
     std::fs::create_dir_all(&cfg.out)
         .map_err(|e| format!("cannot create {}: {e}", cfg.out.display()))?;
     for (n, size) in messages {

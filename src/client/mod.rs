@@ -54,6 +54,10 @@ pub const FAULTS: &[(&str, &str)] = &[
     ),
     ("strip-8bit", "drops every non-ASCII character of a message"),
     (
+        "strict-uidl",
+        "skips messages whose unique-id is over 32 characters or has punctuation beyond . _ -",
+    ),
+    (
         "strict-scan-listing",
         "skips scan listings with anything after the size",
     ),

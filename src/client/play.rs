@@ -780,7 +780,13 @@ async fn mailbox_answer(
                 if keyword == "LIST" {
                     format!("{n} {}{}", size(n), cx.scenario.server.listing_suffix)
                 } else {
-                    format!("{n} {}", cx.messages[n - 1].uid)
+                    let uid = cx
+                        .scenario
+                        .server
+                        .uids
+                        .get(n - 1)
+                        .unwrap_or(&cx.messages[n - 1].uid);
+                    format!("{n} {uid}")
                 }
             };
             match args.first() {

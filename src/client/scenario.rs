@@ -77,6 +77,9 @@ struct RawServer {
     /// Speak plaintext although the client is told to use implicit TLS.
     #[serde(default)]
     plaintext: Option<S<bool>>,
+    /// The unique-ids UIDL gives the fixture's messages, in order.
+    #[serde(default)]
+    uids: Option<S<Vec<String>>>,
     /// Answers to given commands of the mailbox, e.g. `{"RETR 2": "-ERR gone"}`.
     #[serde(default)]
     answers: Vec<S<RawAnswer>>,
@@ -234,6 +237,8 @@ pub struct ServerConfig {
     pub size_delta: i64,
     pub listing_suffix: String,
     pub plaintext: bool,
+    /// UIDL unique-ids by message (default pop3spec-N).
+    pub uids: Vec<String>,
     pub answers: Vec<MailboxAnswer>,
 }
 
@@ -635,6 +640,20 @@ impl Cx<'_> {
                 .map(|l| l.value.clone())
                 .unwrap_or_default(),
             plaintext: raw.server.plaintext.as_ref().is_some_and(|p| p.value),
+            uids: match &raw.server.uids {
+                None => Vec::new(),
+                Some(list) => {
+                    // RFC 1939 §7: 1 to 70 characters in 0x21..0x7E.
+                    if let Some(bad) = list.value.iter().find(|u| {
+                        u.is_empty()
+                            || u.len() > 70
+                            || !u.bytes().all(|b| (0x21..=0x7e).contains(&b))
+                    }) {
+                        self.problem(list, format!("`{bad}` is no unique-id: RFC 1939 §7 allows 1 to 70 characters from 0x21 to 0x7E"));
+                    }
+                    list.value.clone()
+                }
+            },
             answers,
         };
         let steps = raw.steps.iter().filter_map(|s| self.step(s)).collect();
