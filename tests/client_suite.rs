@@ -390,3 +390,20 @@ fn processes_the_client_leaves_behind_are_ended() {
         "the left-behind sleep still runs: {stat}"
     );
 }
+
+#[test]
+fn a_malformed_client_scenario_names_file_line_col_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "id: client.bad.one\ntitle: t\nspec: RFC 1939 §7\nrequirement: r\nlevel: must\n\
+         steps:\n  - expect_command: \"(unclosed\"\ncatches: [no-unstuffing]\n",
+    )
+    .unwrap();
+    let out = pop3spec(&["client", file.to_str().unwrap(), "--list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("bad.yaml:7:21"), "{stderr}");
+    assert!(stderr.contains("not a valid regex"), "{stderr}");
+}
