@@ -53,13 +53,18 @@ pub fn console_options(c: &ConsoleArgs, strict: bool) -> ConsoleOptions {
 }
 
 fn print_problems(problems: &[Problem]) {
+    print_problems_with(problems, "pop3spec check");
+}
+
+/// The problems, and the command that checks the files again.
+fn print_problems_with(problems: &[Problem], recheck: &str) {
     let mut err = std::io::stderr().lock();
     for p in problems {
         let _ = writeln!(err, "{}", p.render());
     }
     let _ = writeln!(
         err,
-        "{} problem(s) in scenario files; nothing was run. Fix them and try `pop3spec check` again.",
+        "{} problem(s) in scenario files; nothing was run. Fix them and try `{recheck}` again.",
         problems.len()
     );
 }
@@ -738,7 +743,7 @@ pub async fn client(mut args: crate::cli::ClientArgs) -> u8 {
             if problems.is_empty() {
                 return usage(&message);
             }
-            print_problems(&problems);
+            print_problems_with(&problems, "pop3spec client --list");
             return EXIT_USAGE;
         }
     };
