@@ -349,3 +349,19 @@ fn every_suite_scenario_names_what_it_checks() {
         without.join("\n")
     );
 }
+
+/// `explain` quotes the sentences a scenario names in `checks:`.
+#[test]
+fn explain_quotes_the_checked_sentences() {
+    let out = pop3spec(&["explain", "rfc1939.noop.ok"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let at = stdout
+        .find("the sentences it checks:\n")
+        .unwrap_or_else(|| panic!("no checked sentences:\n{stdout}"));
+    let tail = &stdout[at..];
+    assert!(
+        tail.contains("  rfc1939.s5.noop.positive  (RFC 1939 §5 (NOOP), none)\n  | The POP3 server does nothing"),
+        "{tail}"
+    );
+}

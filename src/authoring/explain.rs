@@ -3,6 +3,7 @@
 //! through the suite and the RFCs.
 
 use super::rfc::{self, Citation, RfcTexts};
+use crate::coverage::Requirements;
 use crate::scenario::{Scenario, State};
 use std::fmt::Write;
 
@@ -78,6 +79,31 @@ pub fn render(s: &Scenario, rfc_texts: &RfcTexts) -> String {
     }
     for r in &refs {
         rfc_section(&mut out, r, rfc_texts);
+    }
+    out
+}
+
+/// The RFC sentences a scenario names in `checks:`, quoted from the
+/// requirements file (ids it does not list are shown bare).
+pub fn checked_sentences(s: &Scenario, requirements: Option<&Requirements>) -> String {
+    let mut out = String::new();
+    if s.checks.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "\nthe sentences it checks:");
+    for id in &s.checks {
+        let found = requirements.and_then(|r| r.all().find(|(_, q)| &q.id == id));
+        match found {
+            Some((section, q)) => {
+                let _ = writeln!(out, "  {id}  ({}, {})", section.spec, q.level.as_str());
+                for line in wrap(&q.quote, 72) {
+                    let _ = writeln!(out, "  | {line}");
+                }
+            }
+            None => {
+                let _ = writeln!(out, "  {id}");
+            }
+        }
     }
     out
 }

@@ -122,7 +122,14 @@ pub fn explain_command(args: ExplainArgs) -> u8 {
         return EXIT_USAGE;
     };
     let texts = rfc::RfcTexts::choose(args.rfc_dir.as_deref());
-    crate::app::write_stdout(explain::render(s, &texts).as_bytes())
+    let requirements = crate::coverage::Requirements::load(&crate::coverage::requirements_path(
+        None,
+        std::slice::from_ref(&dir),
+    ))
+    .ok();
+    let mut text = explain::render(s, &texts);
+    text.push_str(&explain::checked_sentences(s, requirements.as_ref()));
+    crate::app::write_stdout(text.as_bytes())
 }
 
 /// `pop3spec completions SHELL`.
