@@ -3,14 +3,14 @@
 #
 #   pop3spec client --command ci/clients/curl.sh
 #
-# curl fetches what a URL names, so the driver runs it twice: first the
-# maildrop's URL (curl sends LIST and prints the scan listing), then one curl
-# with every message's URL, each saved to its own file in POP3SPEC_OUT (0001,
-# 0002, ... in LIST order; curl un-stuffs dot lines and keeps the CRLFs), and,
-# when told to delete, after all of them a DELE request per message
-# (`--request DELE --head`: no body expected). curl reuses one connection for the URLs of the second
-# run, so RETRs and DELEs share a session and QUIT ends it. An empty scan
-# listing ends the driver after the first run.
+# curl fetches what a URL names, so the driver runs it twice, on two
+# connections: first the maildrop's URL (curl sends LIST and prints the scan
+# listing), then one curl with every message's URL, each saved to its own file
+# in POP3SPEC_OUT (0001, 0002, ... in LIST order; curl un-stuffs dot lines and
+# keeps the CRLFs) and, when told to delete, after all of them a DELE request
+# per message (`--request DELE --head`: no body expected). curl reuses one
+# connection for the URLs of the second run, so RETRs and DELEs share a session
+# and QUIT ends it. An empty scan listing ends the driver after the first run.
 #
 # How the scenario's settings map:
 #   TLS none      pop3:// without --ssl (curl never tries STLS then)
@@ -20,9 +20,8 @@
 #                 (its AUTH= login option names a SASL mechanism, * or +APOP).
 #                 Left to itself curl tries SASL (mechanisms in CAPA), then APOP
 #                 (a timestamp in the greeting), then USER/PASS (USER in CAPA,
-#                 or CAPA refused): it sends USER/PASS to a server that offers
-#                 neither SASL nor an APOP timestamp, which is what a scenario
-#                 that asks for USER sets up
+#                 or CAPA refused): against a server whose CAPA lists SASL PLAIN
+#                 (the harness's default list does) curl logs in with AUTH PLAIN
 #   AUTH apop     --login-options AUTH=+APOP
 #   AUTH plain    --login-options AUTH=PLAIN (SASL PLAIN)
 #   AUTH any      no login options (curl's choice, as for user)

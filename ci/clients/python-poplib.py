@@ -3,10 +3,12 @@
 
     pop3spec client --command ci/clients/python-poplib.py
 
-What a typical poplib script does, once: connect, log in, LIST, RETR every
+What a careful poplib script does, once: connect, log in, LIST, RETR every
 message into its own file in POP3SPEC_OUT (0001, 0002, ... in LIST order; poplib
 un-stuffs dot lines and splits lines, the driver joins them with LF), DELE each
-one after all were saved when told to delete, QUIT.
+saved one after all were saved when told to delete, QUIT. An -ERR to one RETR
+or DELE (poplib raises error_proto) skips that message and the script carries
+on; a refused login or LIST ends the session with QUIT.
 
 How the scenario's settings map:
   TLS none      poplib.POP3
@@ -23,8 +25,8 @@ How the scenario's settings map:
   AUTH any      user() + pass_(), what poplib scripts use
   DELETE 0/1    no DELE / dele(n) for each message after all RETRs
 
-A poplib error (error_proto, a socket or TLS error) ends the session where it
-happens, without QUIT, as an unhandled exception would: exit status 1.
+Exit status 1 after any -ERR; a socket or TLS error (and a failed stls())
+ends the session where it happens, without QUIT.
 """
 import base64
 import os
@@ -56,25 +58,39 @@ def main():
         if tls == "starttls":
             pop.stls(context)
 
-    if auth == "apop":
-        pop.apop(user, password)
-    elif auth == "plain":
-        token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode())
-        pop._shortcmd("AUTH PLAIN " + token.decode())
-    else:
-        pop.user(user)
-        pop.pass_(password)
-
-    _, listing, _ = pop.list()
+    try:
+        if auth == "apop":
+            pop.apop(user, password)
+        elif auth == "plain":
+            token = base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode())
+            pop._shortcmd("AUTH PLAIN " + token.decode())
+        else:
+            pop.user(user)
+            pop.pass_(password)
+        _, listing, _ = pop.list()
+    except poplib.error_proto:
+        pop.quit()
+        raise
     numbers = [int(line.split()[0]) for line in listing]
+    saved, refused = [], []
     for index, number in enumerate(numbers, 1):
-        _, lines, _ = pop.retr(number)
+        try:
+            _, lines, _ = pop.retr(number)
+        except poplib.error_proto as error:
+            refused.append(f"RETR {number}: {error}")
+            continue
         with open(os.path.join(out, f"{index:04d}"), "wb") as stored:
             stored.write(b"".join(line + b"\n" for line in lines))
+        saved.append(number)
     if delete:
-        for number in numbers:
-            pop.dele(number)
+        for number in saved:
+            try:
+                pop.dele(number)
+            except poplib.error_proto as error:
+                refused.append(f"DELE {number}: {error}")
     pop.quit()
+    if refused:
+        sys.exit("python-poplib.py: refused: " + "; ".join(refused))
 
 
 if __name__ == "__main__":
