@@ -9,6 +9,12 @@ import json, os, sys
 report, known_path = sys.argv[1], sys.argv[2]
 results = json.load(open(report))["scenarios"]
 bad = {r["id"]: r for r in results if r["outcome"] in ("fail", "error")}
+
+
+def why(r):
+    """The reason, else (client results give none for a fail) the finding."""
+    return r.get("reason") or (r.get("finding") or {}).get("message") or ""
+
 try:
     known = {}
     for line in open(known_path):
@@ -37,14 +43,15 @@ if os.environ.get("UPDATE_KNOWN"):
         for i in sorted(bad):
             r = bad[i]
             actual = ((r.get("finding") or {}).get("actual") or [""])[0]
-            out.write(f"{i}  # {r['spec']}: {r.get('reason')}; observed `{actual}`\n")
+            observed = f"; observed `{actual}`" if actual else ""
+            out.write(f"{i}  # {r['spec']}: {why(r)}{observed}\n")
     print(f"wrote {known_path} with {len(bad)} id(s)")
     sys.exit(0)
 new = sorted(set(bad) - set(known))
 gone = sorted(set(known) - set(bad))
 for i in new:
     r = bad[i]
-    print(f"NEW FAILURE {i} ({r['spec']}): {r.get('reason')}")
+    print(f"NEW FAILURE {i} ({r['spec']}): {why(r)}")
 for i in gone:
     print(f"NO LONGER FAILING {i}: remove it from {known_path}")
 print(f"{len(bad)} failing, {len(known)} known, {len(new)} new, {len(gone)} gone")

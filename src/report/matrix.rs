@@ -8,6 +8,9 @@
 //! step that decided it, expected and actual lines and the end of the transcript.
 //! A scenario that one result lacks shows as "not run" in that column.
 //!
+//! Results of `pop3spec client --json` (every id starts with `client.`) make the
+//! same matrix with clients as columns: only the words change ([`Subject`]).
+//!
 //! The input is read back from JSON rather than from [`crate::outcome`] values, so
 //! every string in it (server answers above all) is treated as hostile: the HTML
 //! is escaped throughout, and the Markdown escapes HTML and its own punctuation.
@@ -161,6 +164,79 @@ pub struct Group {
 pub struct Matrix {
     pub servers: Vec<Server>,
     pub groups: Vec<Group>,
+    pub subject: Subject,
+}
+
+/// What the columns are: servers (`pop3spec run`) or clients (`pop3spec
+/// client`, whose scenario ids all start with `client.`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    Server,
+    Client,
+}
+
+impl Subject {
+    fn of(servers: &[Server]) -> Subject {
+        let mut ids = servers.iter().flat_map(|s| &s.doc.scenarios).peekable();
+        if ids.peek().is_some() && ids.all(|s| s.id.starts_with("client.")) {
+            Subject::Client
+        } else {
+            Subject::Server
+        }
+    }
+    /// "server" or "client".
+    pub fn noun(self) -> &'static str {
+        match self {
+            Subject::Server => "server",
+            Subject::Client => "client",
+        }
+    }
+    fn title(self) -> &'static str {
+        match self {
+            Subject::Server => "POP3 conformance matrix",
+            Subject::Client => "POP3 client conformance matrix",
+        }
+    }
+    fn heading(self) -> &'static str {
+        match self {
+            Subject::Server => "Servers",
+            Subject::Client => "Clients",
+        }
+    }
+    fn command(self) -> &'static str {
+        match self {
+            Subject::Server => "pop3spec run --json",
+            Subject::Client => "pop3spec client --json",
+        }
+    }
+    /// The legend: what each mark means, said of this subject.
+    fn legend(self) -> [(Option<Outcome>, String); 7] {
+        let noun = self.noun();
+        [
+            (
+                Some(Outcome::Pass),
+                format!("the {noun} met the requirement"),
+            ),
+            (
+                Some(Outcome::NonStrict),
+                "a SHOULD-level requirement was not met (fails only with --strict)".into(),
+            ),
+            (Some(Outcome::Info), "informational, no requirement".into()),
+            (
+                Some(Outcome::Skipped),
+                format!("not applicable: the {noun} lacks what the scenario requires"),
+            ),
+            (
+                Some(Outcome::Fail),
+                format!("the {noun} broke a requirement"),
+            ),
+            (
+                Some(Outcome::Error),
+                "the scenario could not be carried out (connection, timeout, setup)".into(),
+            ),
+            (None, "the scenario is not in this result".into()),
+        ]
+    }
 }
 
 /// Counts per server: one per outcome (in [`OUTCOMES`] order) and not run.
@@ -233,6 +309,7 @@ impl Matrix {
                 .push(row);
         }
         Matrix {
+            subject: Subject::of(&servers),
             servers,
             groups: groups.into_values().collect(),
         }
@@ -303,25 +380,6 @@ pub fn mark(o: Option<Outcome>) -> (&'static str, &'static str, &'static str) {
         None => ("·", "not run", "notrun"),
     }
 }
-
-const LEGEND: [(Option<Outcome>, &str); 7] = [
-    (Some(Outcome::Pass), "the server met the requirement"),
-    (
-        Some(Outcome::NonStrict),
-        "a SHOULD-level requirement was not met (fails only with --strict)",
-    ),
-    (Some(Outcome::Info), "informational, no requirement"),
-    (
-        Some(Outcome::Skipped),
-        "not applicable: the server lacks what the scenario requires",
-    ),
-    (Some(Outcome::Fail), "the server broke a requirement"),
-    (
-        Some(Outcome::Error),
-        "the scenario could not be carried out (connection, timeout, setup)",
-    ),
-    (None, "the scenario is not in this result"),
-];
 
 /// Whether a cell gets a detail entry (and a link to it).
 fn has_detail(s: &Scenario) -> bool {
@@ -453,21 +511,34 @@ pre{background:#f6f6f6;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-br
 pub fn html(m: &Matrix) -> String {
     let mut out = String::new();
     let n = m.servers.len();
+    let (noun, heading) = (m.subject.noun(), m.subject.heading());
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    out.push_str("<title>pop3spec conformance matrix</title>\n<style>\n");
-    out.push_str(STYLE);
-    out.push_str("</style>\n</head>\n<body>\n<h1>POP3 conformance matrix</h1>\n");
     let _ = writeln!(
         out,
-        "<p>{} scenario(s) on {n} server(s), written by <code>pop3spec report</code> {} from <code>pop3spec run --json</code> results. \
+        "<title>pop3spec {}</title>\n<style>",
+        m.subject.title().trim_start_matches("POP3 ")
+    );
+    out.push_str(STYLE);
+    let _ = writeln!(
+        out,
+        "</style>\n</head>\n<body>\n<h1>{}</h1>",
+        m.subject.title()
+    );
+    let _ = writeln!(
+        out,
+        "<p>{} scenario(s) on {n} {noun}(s), written by <code>pop3spec report</code> {} from <code>{}</code> results. \
          Every cell that did not pass links to its <a href=\"#details\">details</a>.</p>",
         m.rows().count(),
         env!("CARGO_PKG_VERSION"),
+        m.subject.command(),
     );
 
-    // Servers, one summary row each.
-    out.push_str("<h2 id=\"servers\">Servers</h2>\n<table class=\"servers\">\n<thead><tr><th>server</th><th>target</th><th>result file</th><th>strict</th><th>duration</th>");
+    // Servers (or clients), one summary row each.
+    let _ = write!(
+        out,
+        "<h2 id=\"servers\">{heading}</h2>\n<table class=\"servers\">\n<thead><tr><th>{noun}</th><th>target</th><th>result file</th><th>strict</th><th>duration</th>"
+    );
     for o in OUTCOMES.map(Some).into_iter().chain([None]) {
         let (sym, word, class) = mark(o);
         let _ = write!(out, "<th class=\"{class}\">{sym} {word}</th>");
@@ -501,12 +572,12 @@ pub fn html(m: &Matrix) -> String {
     out.push_str("</tbody>\n</table>\n");
 
     out.push_str("<h2 id=\"legend\">Legend</h2>\n<ul class=\"legend\">\n");
-    for (o, text) in LEGEND {
+    for (o, text) in m.subject.legend() {
         let (sym, word, class) = mark(o);
         let _ = writeln!(
             out,
             "<li><span class=\"m {class}\">{sym} {word}</span>{}</li>",
-            html_escape(text)
+            html_escape(&text)
         );
     }
     out.push_str("<li><span class=\"m\"><span class=\"known\">known</span></span>listed in the run's --known-failures file</li>\n</ul>\n");
@@ -570,7 +641,7 @@ pub fn html(m: &Matrix) -> String {
         html_detail(&mut out, m, col, s);
     }
     if !any {
-        out.push_str("<p>Every scenario passed on every server.</p>\n");
+        let _ = writeln!(out, "<p>Every scenario passed on every {noun}.</p>");
     }
     out.push_str("</body>\n</html>\n");
     out
@@ -730,16 +801,21 @@ fn md_cell(m: &Matrix, row: &Row, col: usize) -> String {
 pub fn markdown(m: &Matrix) -> String {
     let mut out = String::new();
     let n = m.servers.len();
-    out.push_str("# POP3 conformance matrix\n\n");
+    let (noun, heading) = (m.subject.noun(), m.subject.heading());
+    let _ = writeln!(out, "# {}\n", m.subject.title());
     let _ = writeln!(
         out,
-        "{} scenario(s) on {n} server(s), written by `pop3spec report` {} from `pop3spec run --json` results. \
+        "{} scenario(s) on {n} {noun}(s), written by `pop3spec report` {} from `{}` results. \
          Every cell that did not pass links to its entry under [Details](#details).\n",
         m.rows().count(),
         env!("CARGO_PKG_VERSION"),
+        m.subject.command(),
     );
 
-    out.push_str("## Servers\n\n| server | target | result file | strict |");
+    let _ = write!(
+        out,
+        "## {heading}\n\n| {noun} | target | result file | strict |"
+    );
     for o in OUTCOMES.map(Some).into_iter().chain([None]) {
         let (sym, word, _) = mark(o);
         let _ = write!(out, " {sym} {word} |");
@@ -764,9 +840,9 @@ pub fn markdown(m: &Matrix) -> String {
     }
 
     out.push_str("\nLegend:\n\n");
-    for (o, text) in LEGEND {
+    for (o, text) in m.subject.legend() {
         let (sym, word, _) = mark(o);
-        let _ = writeln!(out, "- {sym} {word}: {}", md(text));
+        let _ = writeln!(out, "- {sym} {word}: {}", md(&text));
     }
     out.push_str("- (known): listed in the run's \\-\\-known\\-failures file\n");
 
@@ -838,7 +914,7 @@ pub fn markdown(m: &Matrix) -> String {
         md_detail(&mut out, m, col, s);
     }
     if !any {
-        out.push_str("Every scenario passed on every server.\n");
+        let _ = writeln!(out, "Every scenario passed on every {noun}.");
     }
     out
 }
@@ -1024,6 +1100,38 @@ mod tests {
             md.contains("[✘ fail (known)](#s1-rfc1939.top.lines)"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn client_results_make_a_client_matrix() {
+        let servers = matrix();
+        assert_eq!(servers.subject, Subject::Server);
+        let md = markdown(&servers);
+        assert!(md.starts_with("# POP3 conformance matrix\n"), "{md}");
+        assert!(md.contains("on 2 server(s)") && md.contains("## Servers\n\n| server |"));
+
+        let mut run = fixture::run();
+        for s in &mut run.scenarios {
+            s.id = format!("client.{}", s.id);
+        }
+        let clients = Matrix::new(vec![server("curl", &json::render(&run))]);
+        assert_eq!(clients.subject, Subject::Client);
+        let md = markdown(&clients);
+        assert!(md.starts_with("# POP3 client conformance matrix\n"), "{md}");
+        assert!(md.contains("on 1 client(s)") && md.contains("`pop3spec client --json`"));
+        assert!(md.contains("## Clients\n\n| client | target |"), "{md}");
+        assert!(md.contains("the client broke a requirement") && !md.contains("server("));
+        let page = html(&clients);
+        assert!(page.contains("<h1>POP3 client conformance matrix</h1>"));
+        assert!(
+            page.contains("<h2 id=\"servers\">Clients</h2>") && page.contains("<th>client</th>")
+        );
+        // One server result among client ones keeps the server wording.
+        let mixed = Matrix::new(vec![
+            server("curl", &json::render(&run)),
+            server("full", &json::render(&fixture::run())),
+        ]);
+        assert_eq!(mixed.subject, Subject::Server);
     }
 
     #[test]
