@@ -87,7 +87,7 @@ failures=0
 run() {
   local driver="$1" tls="$2" auth="$3" delete="$4" use_port="${5:-$port}"
   local cafile="${6:-$pki/ca.pem}" script
-  script=$(ls "$ci_here/clients/$driver".* | grep -v '\.known$' | head -1)
+  script="$ci_repo/$(ci_client_driver "$driver")"
   [ "$tls" = implicit ] && [ -z "${5:-}" ] && use_port=$((port + 1))
   label=$(printf '%-14s tls=%-9s auth=%-6s delete=%s' "$driver" "$tls" "$auth" "$delete")
   out="$work/out" log="$work/client.log" code=0

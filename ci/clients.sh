@@ -21,14 +21,17 @@ while [ "$#" -gt 0 ] && [ "$1" != -- ]; do clients+=("$1"); shift; done
 [ "${1:-}" != -- ] || shift
 [ "${#clients[@]}" -gt 0 ] || clients=(curl fetchmail getmail mpop python-poplib)
 mkdir -p "$ci_reports"
+# The drivers are named relative to the repository root, as in the reports.
+case "$ci_bin" in /*) ;; *) ci_bin="$PWD/$ci_bin" ;; esac
+case "$ci_reports" in /*) ;; *) ci_reports="$PWD/$ci_reports" ;; esac
+cd "$ci_repo"
 
 status=0
 for client in "${clients[@]}"; do
-  driver=$(ls "$ci_here/clients/$client".sh "$ci_here/clients/$client".py 2>/dev/null | head -1)
-  [ -n "$driver" ] || { echo "no driver ci/clients/$client.sh or .py" >&2; exit 2; }
+  driver=$(ci_client_driver "$client")
   echo "== client: $client"
   code=0
-  "$ci_bin" client --command "'$driver'" --color never \
+  "$ci_bin" client --command "$driver" --color never \
     --junit "$ci_reports/client-$client.xml" --json "$ci_reports/client-$client.json" \
     "$@" || code=$?
   [ "$code" -lt 2 ] || exit "$code"

@@ -87,3 +87,14 @@ ci_run_and_compare() {
   fi
   python3 "$ci_here/known.py" "$ci_reports/$name.json" "$known"
 }
+
+# ci_client_driver NAME: the path of the client driver ci/clients/NAME.sh or
+# NAME.py, relative to the repository root; fails naming both when neither is.
+ci_client_driver() {
+  local candidate
+  for candidate in "ci/clients/$1.sh" "ci/clients/$1.py"; do
+    [ -x "$ci_repo/$candidate" ] && { echo "$candidate"; return 0; }
+  done
+  echo "no driver ci/clients/$1.sh or ci/clients/$1.py" >&2
+  return 2
+}
