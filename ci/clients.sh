@@ -8,8 +8,9 @@
 #   ci/clients.sh [CLIENT...] [-- extra pop3spec client flags]
 #
 # CLIENT is a driver's name (curl fetchmail getmail mpop python-poplib, the
-# default: all). Reports: $REPORTS/client-CLIENT.xml and .json (the client
-# matrix in reports/ is made from the .json files, see reports/README.md).
+# default: all), run side by side. Reports: $REPORTS/client-CLIENT.xml, .json
+# and .log (the console output); the client matrix in reports/ is made from
+# the .json files (see reports/README.md).
 # Needs the clients (Debian: curl fetchmail getmail6 mpop python3) and
 # target/release/pop3spec (POP3SPEC_BIN to use another).
 # UPDATE_KNOWN=1 rewrites the known files from the results, for review.
@@ -26,16 +27,51 @@ case "$ci_bin" in /*) ;; *) ci_bin="$PWD/$ci_bin" ;; esac
 case "$ci_reports" in /*) ;; *) ci_reports="$PWD/$ci_reports" ;; esac
 cd "$ci_repo"
 
-status=0
-for client in "${clients[@]}"; do
+# run_client CLIENT [flags]: the client suite through CLIENT's driver, its
+# console output in $REPORTS/client-CLIENT.log; exits with pop3spec's status.
+run_client() {
+  local client="$1" driver code=0
+  shift
   driver=$(ci_client_driver "$client")
-  echo "== client: $client"
-  code=0
   "$ci_bin" client --command "$driver" --color never \
     --junit "$ci_reports/client-$client.xml" --json "$ci_reports/client-$client.json" \
-    "$@" || code=$?
-  [ "$code" -lt 2 ] || exit "$code"
-  python3 "$ci_here/known.py" "$ci_reports/client-$client.json" \
-    "$ci_here/clients/$client.known" || status=1
+    "$@" > "$ci_reports/client-$client.log" 2>&1 || code=$?
+  return "$code"
+}
+
+# The clients run side by side (most of the time is client start-up and two
+# scenarios that wait out their deadline); their output is shown in turn.
+pids=()
+for client in "${clients[@]}"; do
+  run_client "$client" "$@" &
+  pids+=($!)
+done
+
+# A client whose verdicts differ from its known file runs once more, and the
+# second run decides: getmail6 6.18 forks for every delivery and installs its
+# SIGCHLD handler only after fork(), so under load a delivery child that exits
+# first leaves getmail waiting 60 s (upstream getmail6 issues #226 and #245),
+# and the scenario then fails as a hang. The first run's output is shown above
+# the second's.
+status=0
+for i in "${!clients[@]}"; do
+  client="${clients[$i]}"
+  code=0
+  wait "${pids[$i]}" || code=$?
+  echo "== client: $client"
+  cat "$ci_reports/client-$client.log"
+  if [ "$code" -lt 2 ] && ! python3 "$ci_here/known.py" "$ci_reports/client-$client.json" \
+    "$ci_here/clients/$client.known"; then
+    echo "== client: $client differs from ci/clients/$client.known: running it once more"
+    code=0
+    run_client "$client" "$@" || code=$?
+    cat "$ci_reports/client-$client.log"
+    [ "$code" -ge 2 ] || python3 "$ci_here/known.py" "$ci_reports/client-$client.json" \
+      "$ci_here/clients/$client.known" || { [ "$status" = 2 ] || status=1; }
+  fi
+  if [ "$code" -ge 2 ]; then
+    echo "pop3spec client exited with $code for $client" >&2
+    status=2
+  fi
 done
 exit "$status"

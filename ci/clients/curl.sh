@@ -7,7 +7,9 @@
 # connections: first the maildrop's URL (curl sends LIST and prints the scan
 # listing), then one curl with every message's URL, each saved to its own file
 # in POP3SPEC_OUT (0001, 0002, ... in LIST order; curl un-stuffs dot lines and
-# keeps the CRLFs) and, when told to delete, after all of them a DELE request
+# keeps the CRLFs; --remove-on-error drops the file of a transfer that
+# failed, as a script that keeps only whole messages does) and, when told to
+# delete, after all of them a DELE request
 # per message (`--request DELE --head`: no body expected). curl reuses one
 # connection for the URLs of the second run, so RETRs and DELEs share a session
 # and QUIT ends it. An empty scan listing ends the driver after the first run.
@@ -61,7 +63,7 @@ i=0
 for number in "${numbers[@]}"; do
   i=$((i + 1))
   [ "${#requests[@]}" = 0 ] || requests+=(--next "${opts[@]}")
-  requests+=(--output "$out/$(printf %04d "$i")" "$base/$number")
+  requests+=(--remove-on-error --output "$out/$(printf %04d "$i")" "$base/$number")
 done
 if [ "$delete" = 1 ]; then
   for number in "${numbers[@]}"; do
