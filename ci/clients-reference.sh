@@ -40,9 +40,11 @@ mkdir -p "$pki"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=pop3spec test CA" \
   -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
   -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+# 127.0.0.1 is also the CN and a DNS-type name, as in pop3spec client's
+# certificate: fetchmail matches host names against those only.
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
   -keyout "$pki/server.key" -out "$pki/server.csr" 2>/dev/null
-printf '%s\n' "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" \
+printf '%s\n' "subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1,IP:::1" \
   "extendedKeyUsage=serverAuth" > "$pki/ext.cnf"
 openssl x509 -req -in "$pki/server.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
   -CAcreateserial -days 2 -extfile "$pki/ext.cnf" -out "$pki/server.pem" 2>/dev/null
