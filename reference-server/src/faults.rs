@@ -115,6 +115,13 @@ faults! {
     FailedPassKeepsLock = "failed-pass-keeps-lock": "a PASS with a wrong password locks the maildrop until that connection ends; RFC 1939 §4 the lock is only taken once the client has identified itself successfully",
     ShortArgumentLimit = "short-argument-limit": "a command argument over 32 characters is refused (a fixed-size argument buffer); RFC 1939 §3 arguments may be up to 40 characters long",
     UidlFromFlags = "uidl-from-flags": "the unique-id is the Maildir file name with its info part, and RETR sets the Seen flag by renaming the file, so a message's id changes once it has been retrieved; RFC 1939 §7 the unique-id of a message persists across sessions",
+    StlsKeepsUser = "stls-keeps-user": "a USER given before STLS is still pending after the TLS handshake, so PASS alone logs in; RFC 1939 §7 PASS only immediately after USER, and RFC 2595 §9 nothing said before the handshake can be trusted",
+    StlsWithoutCapa = "stls-without-capa": "CAPA answered -ERR while STLS is accepted; RFC 2595 §4 a server with STLS MUST also implement CAPA",
+    StlsNotAnnounced = "stls-not-announced": "STLS accepted but missing from CAPA before login; RFC 2595 §4 the STLS capability says the command is present and permitted",
+    AuthRespCodeNotAnnounced = "auth-resp-code-not-announced": "[AUTH] sent on failed logins but AUTH-RESP-CODE missing from CAPA; RFC 3206 §5 such a server SHOULD include the capability",
+    PlainAuthzidUnchecked = "plain-authzid-unchecked": "AUTH PLAIN logs in as any authorization identity the credentials name; RFC 4616 §2 the server verifies that the credentials permit acting as the authzid",
+    PlainChallengeNotEmpty = "plain-challenge-not-empty": "AUTH PLAIN without an initial response gets `+ UGFzc3dvcmQ6` instead of an empty challenge; RFC 5034 §4 the empty challenge is `+` and a space, nothing else",
+    ChallengeNotBase64 = "challenge-not-base64": "AUTH PLAIN without an initial response gets `+ Go ahead`; RFC 5034 §4 a challenge line MUST NOT contain any text other than the base64 challenge",
 }
 
 /// The set of faults a server instance has switched on.

@@ -1654,6 +1654,18 @@ impl<'a> Executor<'a> {
                         false,
                     ));
                 }
+                // "This line MUST NOT contain any text other than the
+                // BASE64-encoded challenge" (RFC 5034 §4, grammar in §5).
+                let challenge = line.bytes.get(2..).unwrap_or_default();
+                if !is_base64(challenge) {
+                    return Err(self.fail(
+                        step,
+                        "the SASL challenge is not base64: RFC 5034 §4 says the line \"MUST NOT contain any text other than the BASE64-encoded challenge\"",
+                        expected_status(),
+                        vec![shown],
+                        false,
+                    ));
+                }
             }
             _ if status.is_none() => {
                 return Err(self.fail(step, "the response does not start with the status indicator +OK or -ERR (exact, upper case, then a space or CRLF)", expected_status(), vec![shown], false));
@@ -2089,6 +2101,18 @@ fn closed_note(reset: Option<&str>) -> String {
     }
 }
 
+/// RFC 5034 §5 `base64`: groups of four from the alphabet, `=` padding
+/// only at the end; empty is allowed (an empty challenge).
+fn is_base64(b: &[u8]) -> bool {
+    let alphabet = |c: &u8| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/';
+    let data = b.iter().take_while(|c| alphabet(c)).count();
+    let pad = b.len() - data;
+    b.len() % 4 == 0
+        && pad <= 2
+        && b[data..].iter().all(|c| *c == b'=')
+        && (pad == 0 || data % 4 + pad == 4)
+}
+
 fn grade_name(g: Grade) -> &'static str {
     match g {
         Grade::Pass => "pass",
@@ -2208,6 +2232,29 @@ fn capture(vars: &mut Vars, re: &regex::Regex, caps: &regex::Captures<'_>) {
                     secret: false,
                 },
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_base64;
+
+    #[test]
+    fn base64_challenges_follow_rfc5034_grammar() {
+        for ok in [
+            "",
+            "QUJD",
+            "QUI=",
+            "QQ==",
+            "PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+",
+        ] {
+            assert!(is_base64(ok.as_bytes()), "{ok:?} is base64");
+        }
+        for bad in [
+            "Go ahead", "=AAA", "AAA=BBB", "AA=A", "QUJ", "Q===", "QUJD\t", "QU JD",
+        ] {
+            assert!(!is_base64(bad.as_bytes()), "{bad:?} is not base64");
         }
     }
 }

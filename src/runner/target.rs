@@ -190,6 +190,9 @@ impl TargetInfo {
     /// logged in (`logged_in`) or before login, else the reason to skip.
     pub fn unmet(&self, requirement: &str, target: &Target, logged_in: bool) -> Option<String> {
         let r = requirement.trim();
+        if let Some(negated) = r.strip_prefix("not ") {
+            return self.unmet_negated(negated.trim(), target);
+        }
         let ok = |b: bool, why: &str| if b { None } else { Some(why.to_string()) };
         match r {
             "capa" => ok(self.capa_supported, "the server does not support CAPA (optional, RFC 2449 §5)"),
@@ -237,15 +240,7 @@ impl TargetInfo {
                 let announced = state_list
                     .iter()
                     .chain(&target.declared_capabilities)
-                    .any(|line| {
-                        let mut w = line.split_whitespace();
-                        w.next().is_some_and(|t| t.eq_ignore_ascii_case(tag))
-                            && args.iter().all(|a| {
-                                line.split_whitespace()
-                                    .skip(1)
-                                    .any(|x| x.eq_ignore_ascii_case(a))
-                            })
-                    });
+                    .any(|line| capability_line_matches(line, tag, &args));
                 let state = if logged_in && self.capabilities_after_login.is_some() {
                     "after login"
                 } else {
@@ -263,6 +258,50 @@ impl TargetInfo {
             }
         }
     }
+}
+
+impl TargetInfo {
+    /// `not X`: a condition that does not hold, or a capability the server
+    /// does not offer at all: absent from CAPA before login and after it,
+    /// not declared with --capability, or no CAPA at all. Scenarios about
+    /// what a server must not do without a capability (RFC 2595 §4, RFC
+    /// 3206 §5) run only then, so a server that offers it is skipped.
+    fn unmet_negated(&self, inner: &str, target: &Target) -> Option<String> {
+        if crate::scenario::load::CONDITIONS.contains(&inner) {
+            return match self.unmet(inner, target, false) {
+                Some(_) => None,
+                None => Some(format!("`{inner}` holds for this server")),
+            };
+        }
+        let mut words = inner.split_whitespace();
+        let tag = words.next().unwrap_or("");
+        let args: Vec<&str> = words.collect();
+        let lists = [
+            ("before login", self.capabilities.as_slice()),
+            (
+                "after login",
+                self.capabilities_after_login.as_deref().unwrap_or(&[]),
+            ),
+            ("with --capability", target.declared_capabilities.as_slice()),
+        ];
+        lists.iter().find_map(|(state, list)| {
+            list.iter()
+                .any(|line| capability_line_matches(line, tag, &args))
+                .then(|| format!("the server announces `{inner}` {state}"))
+        })
+    }
+}
+
+/// Whether a CAPA line announces `tag` with each of `args` among its words
+/// (all case-insensitive).
+fn capability_line_matches(line: &str, tag: &str, args: &[&str]) -> bool {
+    let mut w = line.split_whitespace();
+    w.next().is_some_and(|t| t.eq_ignore_ascii_case(tag))
+        && args.iter().all(|a| {
+            line.split_whitespace()
+                .skip(1)
+                .any(|x| x.eq_ignore_ascii_case(a))
+        })
 }
 
 /// Why a connection could not be set up.

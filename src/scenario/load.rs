@@ -1004,7 +1004,7 @@ fn undefined_hint(defined: &BTreeSet<String>) -> String {
     )
 }
 
-const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, apop-allowed, second-account, implicit-tls, certificate-verification, verbatim-fixture";
+const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, apop-allowed, second-account, implicit-tls, certificate-verification, verbatim-fixture; `not X` asks that X is not announced / does not hold";
 
 /// Harness-known conditions a scenario may require (see docs/scenario-format.md).
 pub const CONDITIONS: &[&str] = &[
@@ -1019,6 +1019,8 @@ pub const CONDITIONS: &[&str] = &[
 
 fn check_requirement(r: &str) -> Result<(), String> {
     let r = r.trim();
+    // `not X`: X does not hold / is not announced (see docs/scenario-format.md).
+    let r = r.strip_prefix("not ").map_or(r, str::trim);
     if CONDITIONS.contains(&r) {
         return Ok(());
     }

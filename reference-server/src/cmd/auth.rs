@@ -62,7 +62,14 @@ impl Auth {
             Some(r) => r,
             None => {
                 // RFC 5034 §4: an empty challenge is "+" and one space, nothing else.
-                s.send(b"+ \r\n").await?;
+                let challenge: &[u8] = if s.fault(Fault::PlainChallengeNotEmpty) {
+                    b"+ UGFzc3dvcmQ6\r\n"
+                } else if s.fault(Fault::ChallengeNotBase64) {
+                    b"+ Go ahead\r\n"
+                } else {
+                    b"+ \r\n"
+                };
+                s.send(challenge).await?;
                 match s.read_continuation().await? {
                     Line::Line(l) => match String::from_utf8(l) {
                         Ok(t) => t,
@@ -103,7 +110,7 @@ impl Auth {
         let Some((authzid, authcid, password)) = split_plain(&decoded) else {
             return s.auth_failed("[AUTH] malformed PLAIN response").await;
         };
-        if !authzid.is_empty() && authzid != authcid {
+        if !authzid.is_empty() && authzid != authcid && !s.fault(Fault::PlainAuthzidUnchecked) {
             return s
                 .auth_failed("[AUTH] authorization identity not permitted")
                 .await;
@@ -111,7 +118,9 @@ impl Auth {
         if !s.check_password(&authcid, &password) {
             return s.auth_failed("[AUTH] invalid credentials").await;
         }
-        s.login(&authcid).await?;
+        // Under plain-authzid-unchecked the authzid wins whoever it names.
+        let user = if authzid.is_empty() { authcid } else { authzid };
+        s.login(&user).await?;
         Ok(Flow::Continue)
     }
 }

@@ -17,7 +17,7 @@ impl Capa {
     }
 
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
-        if s.variant(Variant::NoCapa) {
+        if s.variant(Variant::NoCapa) || s.fault(Fault::StlsWithoutCapa) {
             s.err("CAPA not supported").await?;
             return Ok(Flow::Continue);
         }
@@ -40,7 +40,7 @@ impl Capa {
         if !later {
             caps.push("RESP-CODES".into());
         }
-        if !drop_extensions && !later {
+        if !drop_extensions && !later && !s.fault(Fault::AuthRespCodeNotAnnounced) {
             caps.push("AUTH-RESP-CODE".into());
         }
         if !later {
@@ -71,6 +71,7 @@ impl Capa {
         if stls_state
             && s.tls_available()
             && (!s.conn.is_tls() || s.fault(Fault::CapaStlsWhenActive))
+            && !s.fault(Fault::StlsNotAnnounced)
         {
             caps.push("STLS".into());
         }

@@ -5,6 +5,7 @@ use std::io;
 use super::{wrong_state, ParseResult, Request};
 use crate::faults::Fault;
 use crate::session::{Flow, Session};
+use crate::variants::Variant;
 
 pub struct Stls;
 
@@ -17,6 +18,12 @@ impl Stls {
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
         if s.in_transaction() && !s.fault(Fault::StlsInTransaction) {
             return wrong_state(s).await;
+        }
+        // RFC 2595 §4: a server with STLS MUST implement CAPA, so the
+        // variant without CAPA is a server without STLS too.
+        if s.variant(Variant::NoCapa) {
+            s.err("STLS not supported").await?;
+            return Ok(Flow::Continue);
         }
         let Some(tls) = s.shared.tls.clone() else {
             s.err("TLS not available").await?;
@@ -36,7 +43,9 @@ impl Stls {
         let timeout = s.config().idle_timeout;
         s.conn.upgrade(tls, timeout, keep).await?;
         // RFC 2595 §4: the client forgets what it learnt in plaintext; so do we.
-        s.pending_user = None;
+        if !s.fault(Fault::StlsKeepsUser) {
+            s.pending_user = None;
+        }
         Ok(Flow::Continue)
     }
 }
