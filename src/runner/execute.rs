@@ -174,6 +174,9 @@ struct Executor<'a> {
     /// The LOGIN-DELAY to leave between logins of one account (none in the
     /// scenarios about LOGIN-DELAY itself, which log in back to back on purpose).
     login_delay: Option<Duration>,
+    /// Set by a step that settles the scenario on its own (`tls_handshake`
+    /// with `or_close` met a close): the remaining steps are not run.
+    finished: bool,
 }
 
 pub async fn run_scenario(
@@ -345,6 +348,7 @@ impl<'a> Executor<'a> {
             timeout,
             capped_from,
             login_delay: None,
+            finished: false,
         }
     }
 
@@ -469,6 +473,9 @@ impl<'a> Executor<'a> {
             let r = self.step(step).await?;
             if graded.is_none() {
                 graded = r;
+            }
+            if self.finished {
+                break;
             }
             for s in self.sessions.values_mut() {
                 s.conn.compact();
@@ -1034,12 +1041,15 @@ impl<'a> Executor<'a> {
                         .await?;
                     Ok(None)
                 }
-                Action::TlsHandshake => {
+                Action::TlsHandshake { or_close } => {
                     let name =
                         super::tls::server_name(&self.target.host, self.target.tls.sni.as_deref())
                             .map_err(|e| self.error(step, e))?;
                     let connector = self.target.connector.clone();
                     let session = self.session(step)?;
+                    // Bytes before the handshake are judged by start_tls
+                    // whatever `or_close` says: plaintext after +OK is wrong.
+                    let early_bytes = !session.conn.unread().is_empty();
                     match session.conn.start_tls(&connector, name, deadline).await {
                         Ok(()) => {
                             self.rec.push(
@@ -1053,6 +1063,10 @@ impl<'a> Executor<'a> {
                             self.rec.push(&step.session, Direction::Note, e.clone());
                             if e.contains("did not verify") {
                                 Err(self.error(step, e))
+                            } else if *or_close && !early_bytes && !e.contains("did not finish") {
+                                self.rec.push(&step.session, Direction::Note, "the server ended the connection instead of completing the TLS handshake, which this step accepts; the remaining steps are not run".into());
+                                self.finished = true;
+                                Ok(None)
                             } else {
                                 Err(self.fail(step, e, vec![], vec![], false))
                             }

@@ -3,7 +3,7 @@
 //! YAML syntax, unknown keys, wrong types, bad regexes and templates, unknown
 //! fixtures, duplicate ids, variables used before anything defines them.
 
-use super::raw::{self, RawConnect, RawExpectClose, RawLogin, RawScenario, RawStep, S};
+use super::raw::{self, RawConnect, RawExpectClose, RawLogin, RawScenario, RawStep, RawTlsHandshake, S};
 use super::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -748,7 +748,24 @@ impl Converter<'_> {
                 self.duration_template(raw.expect_silence.as_ref()?, defined)?,
             ),
             "sleep" => Action::Sleep(self.duration_template(raw.sleep.as_ref()?, defined)?),
-            "tls_handshake" => Action::TlsHandshake,
+            "tls_handshake" => {
+                let v = raw.tls_handshake?;
+                let pos = self.pos(&v);
+                let or_close = match v.value {
+                    RawTlsHandshake::Flag(flag) => {
+                        if !flag {
+                            self.problem(
+                                pos,
+                                "`tls_handshake: false` means nothing; remove the step",
+                                None,
+                            );
+                        }
+                        false
+                    }
+                    RawTlsHandshake::Options(o) => o.or_close.unwrap_or(false),
+                };
+                Action::TlsHandshake { or_close }
+            }
             "connect" | "reconnect" | "disconnect" => {
                 let v = match name {
                     "connect" => raw.connect?,

@@ -212,7 +212,11 @@ pub enum Action {
         user: Option<Template>,
         pass: Option<Template>,
     },
-    TlsHandshake,
+    /// `or_close`: a server that ends the connection instead of negotiating
+    /// passes and ends the scenario.
+    TlsHandshake {
+        or_close: bool,
+    },
     OneOf(Vec<Alternative>),
     Assert(Assertion),
     Sleep(Template),
@@ -268,7 +272,7 @@ impl Action {
             Action::Connect { .. }
             | Action::Reconnect { .. }
             | Action::Disconnect
-            | Action::TlsHandshake
+            | Action::TlsHandshake { .. }
             | Action::OneOf(_) => Vec::new(),
         }
     }

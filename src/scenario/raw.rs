@@ -127,9 +127,10 @@ pub struct RawStep {
     /// Logs in with the configured mechanism: true, or {session, user, pass}.
     #[schemars(with = "Option<RawLogin>")]
     pub login: Option<S<RawLogin>>,
-    /// Starts TLS on the session now (after STLS and its +OK).
-    #[schemars(with = "Option<bool>")]
-    pub tls_handshake: Option<S<bool>>,
+    /// Starts TLS on the session now (after STLS and its +OK); `{or_close: true}`
+    /// also accepts a server that ends the connection instead.
+    #[schemars(with = "Option<RawTlsHandshake>")]
+    pub tls_handshake: Option<S<RawTlsHandshake>>,
     /// Alternatives tried in order on the same data; the first that passes grades the step.
     #[schemars(with = "Option<Vec<RawAlternative>>")]
     pub one_of: Option<S<Vec<S<RawAlternative>>>>,
@@ -232,6 +233,25 @@ pub struct RawExpectCloseOptions {
     /// accepted and recorded, not judged: RFC 1939 §3 only says the
     /// autologout close should come without a response.
     pub allow_line: Option<bool>,
+}
+
+/// `tls_handshake: true`, or `{or_close: true}`: a server that closes the
+/// connection (or fails the handshake with an alert) instead of negotiating
+/// passes, and the scenario ends there (RFC 2595 §4: a client that pipelined
+/// after STLS broke the rules, and dropping it is a fair answer).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawTlsHandshake {
+    Flag(bool),
+    Options(RawTlsHandshakeOptions),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTlsHandshakeOptions {
+    /// A close or failed handshake (not a timeout, not bytes before the
+    /// handshake, not an unverified certificate) passes and ends the scenario.
+    pub or_close: Option<bool>,
 }
 
 /// `connect: NAME`, `reconnect: true`, or the long form with a session and login.

@@ -39,6 +39,9 @@ impl Stls {
             return Ok(Flow::Continue);
         }
         s.ok("begin TLS negotiation").await?;
+        if s.conn.buffered() > 0 && s.variant(Variant::StlsPipelinedCloses) {
+            return Ok(Flow::Close);
+        }
         let keep = s.fault(Fault::StlsBufferCarryover);
         let timeout = s.config().idle_timeout;
         s.conn.upgrade(tls, timeout, keep).await?;
