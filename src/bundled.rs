@@ -7,7 +7,10 @@
 //! on twins with the same accounts: those that wait for the autologout timer
 //! (a short timer there, so the main server's can stay long enough that no
 //! other scenario meets it) and those about LOGIN-DELAY (enforced there, which
-//! the rest of the suite's back-to-back logins could not live with).
+//! the rest of the suite's back-to-back logins could not live with); those
+//! tagged `no-plaintext-auth` run on a twin that refuses plaintext password
+//! logins before TLS, the default RFC 5034 §4 asks for (the main server
+//! allows them, a compatibility set-up the rest of the suite logs in with).
 
 use crate::runner::parallel::{probe_all, Lane, Twin, Worker};
 use crate::runner::seed::Seeder;
@@ -110,6 +113,13 @@ impl Bundled {
                     vars.extend(IDLE_ALIVE_VARS.map(|v| (v.to_string(), idle_alive.clone())));
                     start_server(&opts, jobs, &vars, |c| c.idle_timeout = opts.autologout).await?
                 }
+                Lane::NoPlaintextAuth => {
+                    start_server(&opts, jobs, &[], |c| {
+                        c.idle_timeout = opts.idle_timeout;
+                        c.require_tls = true;
+                    })
+                    .await?
+                }
                 Lane::LoginDelay => {
                     start_server(&opts, jobs, &[], |c| {
                         c.idle_timeout = opts.idle_timeout;
@@ -131,14 +141,15 @@ impl Bundled {
     pub async fn workers(&self) -> Result<Vec<Worker>, String> {
         let mains: Vec<Target> = self.lanes.iter().map(|(t, _)| t.clone()).collect();
         // The LOGIN-DELAY twin is probed without logging in: a probe's login
-        // would hold off each job's first scenario for the delay.
+        // would hold off each job's first scenario for the delay. The twin
+        // without plaintext logins refuses the probe's login before TLS.
         let twins: Vec<Target> = self
             .lanes
             .iter()
             .flat_map(|(_, twins)| twins)
             .map(|(lane, t)| {
                 let mut probed = t.clone();
-                if *lane == Lane::LoginDelay {
+                if matches!(lane, Lane::LoginDelay | Lane::NoPlaintextAuth) {
                     probed.account = None;
                 }
                 probed

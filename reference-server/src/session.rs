@@ -281,7 +281,9 @@ impl Session {
     /// Whether credentials may be sent now: always, unless `require_tls`
     /// is set and the connection is still plaintext.
     pub fn auth_allowed(&self) -> bool {
-        !self.shared.config.require_tls || self.conn.is_tls()
+        !self.shared.config.require_tls
+            || self.conn.is_tls()
+            || self.fault(Fault::CleartextAuthBeforeTls)
     }
 
     /// The refusal of USER/PASS/APOP/AUTH on a plaintext connection under

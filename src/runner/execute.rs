@@ -1975,6 +1975,23 @@ impl<'a> Executor<'a> {
                 }
             }
         }
+        for pattern in &e.absent_match {
+            let re = self.pattern(step, pattern)?;
+            let re = re.as_ref();
+            if let Some((i, line)) = text().enumerate().find(|(_, l)| re.is_match(l)) {
+                return Err(self.fail(
+                    step,
+                    format!(
+                        "body line {} matches /{}/, which must not appear",
+                        i + 1,
+                        re.as_str()
+                    ),
+                    vec![format!("no line matching /{}/", re.as_str())],
+                    vec![escape(line.as_bytes())],
+                    false,
+                ));
+            }
+        }
         if let Some(pattern) = &e.each_line {
             let re = self.pattern(step, pattern)?;
             let re = re.as_ref();

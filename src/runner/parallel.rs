@@ -33,10 +33,18 @@ pub enum Lane {
     /// Requires LOGIN-DELAY: a twin that announces and enforces a delay, which
     /// the suite's back-to-back logins could not live with elsewhere.
     LoginDelay,
+    /// Tagged `no-plaintext-auth`: about the configuration RFC 5034 §4 wants
+    /// by default (no plaintext password mechanism before TLS), a twin set up
+    /// that way; the main bundled server allows plaintext logins, as a
+    /// compatibility set-up, so the rest of the suite can log in without TLS.
+    NoPlaintextAuth,
 }
 
+/// The tag of the scenarios that run on the `NoPlaintextAuth` twin.
+pub const NO_PLAINTEXT_AUTH_TAG: &str = "no-plaintext-auth";
+
 impl Lane {
-    pub const ALL: [Lane; 2] = [Lane::Autologout, Lane::LoginDelay];
+    pub const ALL: [Lane; 3] = [Lane::Autologout, Lane::LoginDelay, Lane::NoPlaintextAuth];
 
     pub fn serves(self, scenario: &Scenario) -> bool {
         match self {
@@ -46,6 +54,7 @@ impl Lane {
                     .next()
                     .is_some_and(|tag| tag.eq_ignore_ascii_case("LOGIN-DELAY"))
             }),
+            Lane::NoPlaintextAuth => scenario.tags.iter().any(|t| t == NO_PLAINTEXT_AUTH_TAG),
         }
     }
 

@@ -3,7 +3,9 @@
 //! YAML syntax, unknown keys, wrong types, bad regexes and templates, unknown
 //! fixtures, duplicate ids, variables used before anything defines them.
 
-use super::raw::{self, RawConnect, RawExpectClose, RawLogin, RawScenario, RawStep, RawTlsHandshake, S};
+use super::raw::{
+    self, RawConnect, RawExpectClose, RawLogin, RawScenario, RawStep, RawTlsHandshake, S,
+};
 use super::*;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -989,6 +991,11 @@ impl Converter<'_> {
             .iter()
             .filter_map(|r| self.regex(r, defined))
             .collect();
+        let absent_match = raw
+            .absent_match
+            .iter()
+            .filter_map(|r| self.regex(r, defined))
+            .collect();
         let each_line = raw.each_line.as_ref().and_then(|r| self.regex(r, defined));
         let count = raw.count.as_ref().and_then(|c| self.template(c, defined));
         let octets = raw.octets.as_ref().and_then(|c| self.template(c, defined));
@@ -1001,6 +1008,7 @@ impl Converter<'_> {
             contains,
             contains_match,
             absent,
+            absent_match,
             each_line,
             count,
             octets,

@@ -258,7 +258,12 @@ impl Action {
                 {
                     v.extend(t.variables());
                 }
-                for p in m.contains_match.iter().chain(&m.each_line) {
+                for p in m
+                    .contains_match
+                    .iter()
+                    .chain(&m.absent_match)
+                    .chain(&m.each_line)
+                {
                     v.extend(pattern_vars(p));
                 }
                 v
@@ -356,6 +361,7 @@ pub struct ExpectMultiline {
     pub contains: Vec<Template>,
     pub contains_match: Vec<Pattern>,
     pub absent: Vec<Template>,
+    pub absent_match: Vec<Pattern>,
     pub each_line: Option<Pattern>,
     pub count: Option<Template>,
     pub octets: Option<Template>,

@@ -194,6 +194,10 @@ pub struct RawExpectMultiline {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub absent: Vec<S<String>>,
+    /// Regexes that no body line may match.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub absent_match: Vec<S<String>>,
     /// A regex every body line must match.
     #[schemars(with = "Option<String>")]
     pub each_line: Option<S<String>>,
