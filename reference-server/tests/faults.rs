@@ -23,6 +23,9 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
         if f == Fault::LoginDelayNotEnforced {
             c.login_delay = Some(60);
         }
+        if f == Fault::CleartextAuthBeforeTls {
+            c.require_tls = true;
+        }
     })
     .await
 }
@@ -479,6 +482,53 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.alice().await;
             before != c.multi("UIDL").await.1
         }
+        Fault::CleartextAuthBeforeTls => {
+            let mut c = fx.connect().await;
+            let capa = c.multi("CAPA").await.1;
+            capa.iter()
+                .any(|l| l.starts_with("SASL") && l.contains("PLAIN"))
+                && ok(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await)
+        }
+        Fault::StlsKeepsUser => {
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("USER alice").await));
+            assert!(ok(&c.cmd("STLS").await));
+            c.starttls().await;
+            ok(&c.cmd("PASS secret").await)
+        }
+        Fault::StlsWithoutCapa => {
+            let mut c = fx.connect().await;
+            let capa = c.cmd("CAPA").await;
+            err(&capa) && ok(&c.cmd("STLS").await)
+        }
+        Fault::StlsNotAnnounced => {
+            let mut c = fx.connect().await;
+            let capa = c.multi("CAPA").await.1;
+            !capa.iter().any(|l| l == "STLS") && ok(&c.cmd("STLS").await)
+        }
+        Fault::AuthRespCodeNotAnnounced => {
+            let mut c = fx.connect().await;
+            let capa = c.multi("CAPA").await.1;
+            c.cmd("USER alice").await;
+            let r = c.cmd("PASS wrong").await;
+            !capa.iter().any(|l| l == "AUTH-RESP-CODE") && r.starts_with("-ERR [AUTH]")
+        }
+        Fault::PlainAuthzidUnchecked => {
+            // "bob\0alice\0secret" in base64.
+            let mut c = fx.connect().await;
+            ok(&c.cmd("AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldA==").await)
+        }
+        Fault::PlainChallengeNotEmpty | Fault::ChallengeNotBase64 => {
+            let mut c = fx.connect().await;
+            let challenge = c.cmd("AUTH PLAIN").await;
+            let expected = if f == Fault::PlainChallengeNotEmpty {
+                "+ UGFzc3dvcmQ6"
+            } else {
+                "+ Go ahead"
+            };
+            assert!(challenge == "+ " || challenge == expected, "{challenge:?}");
+            challenge != "+ "
+        }
     };
     fx.stop().await;
     seen
@@ -604,6 +654,15 @@ fault_tests! {
     failed_pass_keeps_lock => FailedPassKeepsLock,
     short_argument_limit => ShortArgumentLimit,
     uidl_from_flags => UidlFromFlags,
+        }
+    cleartext_auth_before_tls => CleartextAuthBeforeTls,
+    stls_keeps_user => StlsKeepsUser,
+    stls_without_capa => StlsWithoutCapa,
+    stls_not_announced => StlsNotAnnounced,
+    auth_resp_code_not_announced => AuthRespCodeNotAnnounced,
+    plain_authzid_unchecked => PlainAuthzidUnchecked,
+    plain_challenge_not_empty => PlainChallengeNotEmpty,
+    challenge_not_base64 => ChallengeNotBase64,
 }
 
 #[test]

@@ -80,4 +80,21 @@ async fn no_capa_refuses_capa() {
     let mut c = fx.connect().await;
     let r = c.cmd("CAPA").await;
     assert!(r.starts_with("-ERR"), "{r}");
+    // RFC 2595 §4: STLS needs CAPA, so a server without CAPA has no STLS.
+    let r = c.cmd("STLS").await;
+    assert!(r.starts_with("-ERR"), "{r}");
+}
+
+#[tokio::test]
+async fn stls_pipelined_closes_closes_instead_of_negotiating() {
+    let fx = with_variant(Variant::StlsPipelinedCloses).await;
+    let mut c = fx.connect().await;
+    c.send_raw(b"STLS\r\nNOOP\r\n").await;
+    assert!(ok(&c.line().await));
+    assert!(c.closed().await);
+    // STLS alone still negotiates.
+    let mut c = fx.connect().await;
+    assert!(ok(&c.cmd("STLS").await));
+    c.starttls().await;
+    assert!(ok(&c.cmd("CAPA").await));
 }
