@@ -238,6 +238,7 @@ const GERMAN: &[(&str, &str)] = &[
     ),
     ("TLS not available", "TLS nicht verfügbar"),
     ("TLS already active", "TLS bereits aktiv"),
+    ("STLS not supported", "STLS wird nicht unterstützt"),
     (
         "STLS not allowed after UTF8",
         "STLS nach UTF8 nicht erlaubt",
