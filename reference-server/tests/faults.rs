@@ -654,7 +654,6 @@ fault_tests! {
     failed_pass_keeps_lock => FailedPassKeepsLock,
     short_argument_limit => ShortArgumentLimit,
     uidl_from_flags => UidlFromFlags,
-        }
     cleartext_auth_before_tls => CleartextAuthBeforeTls,
     stls_keeps_user => StlsKeepsUser,
     stls_without_capa => StlsWithoutCapa,
