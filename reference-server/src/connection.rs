@@ -93,6 +93,27 @@ impl Connection {
         self.discarding = false;
     }
 
+    /// The client_version of a TLS ClientHello waiting on the plain socket,
+    /// looked at without consuming it (for the `accepts-tls10` fault only).
+    pub async fn peek_client_hello_version(&mut self, timeout: Duration) -> Option<u16> {
+        let Stream::Plain(s) = &mut self.stream else {
+            return None;
+        };
+        let mut head = [0u8; 11];
+        let peeked = tokio::time::timeout(timeout, async {
+            loop {
+                match s.peek(&mut head).await {
+                    Ok(n) if n >= head.len() => return true,
+                    Ok(0) | Err(_) => return false,
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+            }
+        })
+        .await;
+        (peeked == Ok(true) && head[0] == 0x16 && head[5] == 1)
+            .then(|| u16::from_be_bytes([head[9], head[10]]))
+    }
+
     async fn read_some(&mut self) -> io::Result<usize> {
         let mut chunk = [0u8; CHUNK];
         let n = match &mut self.stream {

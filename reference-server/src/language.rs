@@ -207,6 +207,14 @@ const GERMAN: &[(&str, &str)] = &[
     ("invalid base64", "ungültiges Base64"),
     ("malformed PLAIN response", "fehlerhafte PLAIN-Antwort"),
     (
+        "malformed CRAM-MD5 response",
+        "fehlerhafte CRAM-MD5-Antwort",
+    ),
+    (
+        "CRAM-MD5 takes no initial response",
+        "CRAM-MD5 erlaubt keine erste Antwort im AUTH-Befehl",
+    ),
+    (
         "authorization identity not permitted",
         "Autorisierungsidentität nicht erlaubt",
     ),

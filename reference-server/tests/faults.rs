@@ -489,6 +489,27 @@ async fn violation(f: Fault, on: bool) -> bool {
                 .any(|l| l.starts_with("SASL") && l.contains("PLAIN"))
                 && ok(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await)
         }
+        Fault::AcceptsTls10 => {
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("STLS").await));
+            // A TLS 1.0-only ClientHello: record and handshake headers, the
+            // version, 32 random octets, no session id, one suite, null
+            // compression, no extensions.
+            let mut hello = vec![0x16, 3, 1, 0, 45, 1, 0, 0, 41, 3, 1];
+            hello.extend([7u8; 32]);
+            hello.extend([0, 0, 2, 0, 0x2f, 1, 0]);
+            c.send_raw(&hello).await;
+            let answer = c.read_to_end().await.unwrap_or_default();
+            answer.len() > 10 && answer[0] == 0x16 && answer[5] == 2 && answer[9..11] == [3, 1]
+        }
+        Fault::InitialResponseIgnored => {
+            let mut c = fx.connect().await;
+            c.cmd("AUTH CRAM-MD5 YWxpY2U=").await.starts_with("+ ")
+        }
+        Fault::CramMd5ChallengeNotBase64 => {
+            let mut c = fx.connect().await;
+            c.cmd("AUTH CRAM-MD5").await.starts_with("+ <")
+        }
         Fault::StlsKeepsUser => {
             let mut c = fx.connect().await;
             assert!(ok(&c.cmd("USER alice").await));
@@ -656,6 +677,9 @@ fault_tests! {
     uidl_from_flags => UidlFromFlags,
     cleartext_auth_before_tls => CleartextAuthBeforeTls,
     stls_keeps_user => StlsKeepsUser,
+    accepts_tls10 => AcceptsTls10,
+    initial_response_ignored => InitialResponseIgnored,
+    cram_md5_challenge_not_base64 => CramMd5ChallengeNotBase64,
     stls_without_capa => StlsWithoutCapa,
     stls_not_announced => StlsNotAnnounced,
     auth_resp_code_not_announced => AuthRespCodeNotAnnounced,

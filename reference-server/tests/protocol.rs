@@ -250,7 +250,7 @@ async fn capa_per_state() {
     let (_, auth) = c.multi("CAPA").await;
     for cap in [
         "USER",
-        "SASL PLAIN",
+        "SASL PLAIN CRAM-MD5",
         "RESP-CODES",
         "AUTH-RESP-CODE",
         "PIPELINING",
@@ -270,7 +270,7 @@ async fn capa_per_state() {
     assert!(!tx.iter().any(|l| l == "STLS"), "STLS in TRANSACTION CAPA");
     for cap in [
         "USER",
-        "SASL PLAIN",
+        "SASL PLAIN CRAM-MD5",
         "UTF8",
         "TOP",
         "UIDL",
@@ -362,12 +362,43 @@ async fn pipelining_answers_in_order() {
 }
 
 #[tokio::test]
+async fn auth_cram_md5() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    // RFC 5034 §4: no initial response for a mechanism where the server speaks first.
+    assert!(err(&c.cmd("AUTH CRAM-MD5 YWxpY2U=").await));
+    let line = c.cmd("AUTH CRAM-MD5").await;
+    let challenge = B64.decode(line.strip_prefix("+ ").unwrap()).unwrap();
+    assert!(challenge.starts_with(b"<") && challenge.ends_with(b"@localhost>"));
+    // The client side of RFC 2195, written out: HMAC-MD5 keyed with "secret".
+    let mut key = [0u8; 64];
+    key[..6].copy_from_slice(b"secret");
+    let inner = Md5::new()
+        .chain_update(key.map(|b| b ^ 0x36))
+        .chain_update(&challenge)
+        .finalize();
+    let digest = Md5::new()
+        .chain_update(key.map(|b| b ^ 0x5c))
+        .chain_update(inner)
+        .finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(ok(&c.cmd(&B64.encode(format!("alice {hex}"))).await));
+    assert!(c.cmd("STAT").await.starts_with("+OK 3 "));
+    // A digest keyed with another password fails, and the session stays.
+    let mut d = fx.connect().await;
+    d.cmd("AUTH CRAM-MD5").await;
+    assert!(err(&d.cmd(&B64.encode(format!("bob {hex}"))).await));
+    assert!(err(&d.cmd("STAT").await));
+    fx.stop().await;
+}
+
+#[tokio::test]
 async fn auth_plain() {
     let fx = Fixture::start().await;
     let mut c = fx.connect().await;
     // Mechanism list.
     let (_, mechs) = c.multi("AUTH").await;
-    assert_eq!(mechs, ["PLAIN"]);
+    assert_eq!(mechs, ["PLAIN", "CRAM-MD5"]);
     assert!(err(&c.cmd("AUTH CRAM-FOO").await));
     // Initial response, wrong password.
     let bad = B64.encode(b"\0alice\0nope");

@@ -235,6 +235,27 @@ impl Connection {
         }
     }
 
+    /// Waits until at least `n` bytes are unread (or the deadline passes, or
+    /// the server closes) and returns them without consuming them, with
+    /// `Some(reset)` when the connection ended.
+    pub async fn peek_at_least(
+        &mut self,
+        n: usize,
+        deadline: Instant,
+    ) -> (Vec<u8>, Option<Option<String>>) {
+        loop {
+            if self.unread().len() >= n {
+                return (self.unread().to_vec(), None);
+            }
+            match self.fill(deadline).await {
+                Ok(true) => {}
+                Ok(false) => return (self.unread().to_vec(), Some(None)),
+                Err(FillError::Closed(reset)) => return (self.unread().to_vec(), Some(reset)),
+                Err(FillError::Timeout) => return (self.unread().to_vec(), None),
+            }
+        }
+    }
+
     /// Switches to TLS after `+OK` to STLS. Anything the server sent after that
     /// `+OK` and before the handshake would be plaintext injected into the TLS
     /// session, so it is an error here rather than silently dropped.

@@ -1073,6 +1073,9 @@ impl<'a> Executor<'a> {
                         }
                     }
                 }
+                Action::TlsLegacyHello(version) => {
+                    self.tls_legacy_hello(step, *version, deadline).await
+                }
                 Action::OneOf(alternatives) => self.one_of(step, alternatives).await,
                 Action::Assert(a) => match a.evaluate(&self.vars) {
                     Ok(ev) if ev.holds => Ok(None),
@@ -1101,6 +1104,88 @@ impl<'a> Executor<'a> {
                 }
             }
         })
+    }
+
+    /// RFC 8314 §4: a ClientHello offering only `version` (SSL 3.0 or TLS
+    /// 1.0), judged by the first record back; the connection is dropped after.
+    async fn tls_legacy_hello(
+        &mut self,
+        step: &Step,
+        version: u16,
+        deadline: Instant,
+    ) -> StepResult {
+        use super::legacy_tls::{client_hello, judge, version_name, Answer, JUDGED_PREFIX};
+        let offered = version_name(version);
+        let host = self
+            .target
+            .tls
+            .sni
+            .clone()
+            .unwrap_or_else(|| self.target.host.clone());
+        let session = self.session(step)?;
+        if session.conn.is_tls() {
+            return Err(self.error(
+                step,
+                "`tls_legacy_hello` needs a plain connection: send STLS and expect +OK first",
+            ));
+        }
+        if !session.conn.unread().is_empty() {
+            let early = escape(session.conn.unread());
+            return Err(self.fail(
+                step,
+                "the server sent bytes after the STLS response, before the TLS handshake",
+                vec!["<nothing before the handshake>".into()],
+                vec![early],
+                false,
+            ));
+        }
+        let sent = session.conn.send(&client_hello(version, &host)).await;
+        let (bytes, ended) = session.conn.peek_at_least(JUDGED_PREFIX, deadline).await;
+        session.conn.drop_connection().await;
+        self.rec.push(
+            &step.session,
+            Direction::Client,
+            format!("<TLS ClientHello offering only {offered}>"),
+        );
+        if !bytes.is_empty() {
+            self.rec
+                .push(&step.session, Direction::Server, escape(&bytes));
+        }
+        if sent.is_err() && bytes.is_empty() {
+            self.rec.push(
+                &step.session,
+                Direction::Note,
+                "the server closed the connection before the ClientHello".into(),
+            );
+            return Ok(None);
+        }
+        let note = |this: &mut Self, text: String| {
+            this.rec.push(&step.session, Direction::Note, text);
+            Ok(None)
+        };
+        match judge(&bytes) {
+            Answer::ServerHello(v) if v <= version => Err(self.fail(
+                step,
+                format!("the server accepted a handshake offering only {offered}: its ServerHello selects {}", version_name(v)),
+                vec!["<a TLS alert or a close>".into()],
+                vec![format!("<ServerHello selecting {}>", version_name(v))],
+                false,
+            )),
+            Answer::ServerHello(v) => Err(self.error(
+                step,
+                format!("the server's ServerHello selects {}, which the ClientHello did not offer: not a TLS exchange this step can judge", version_name(v)),
+            )),
+            Answer::Alert(level, description) => note(
+                self,
+                format!("the server refused {offered} with a TLS alert (level {level}, description {description})"),
+            ),
+            Answer::Other => note(self, format!("the server did not answer the {offered} ClientHello with a TLS handshake")),
+            Answer::Incomplete if ended.is_some() => note(self, format!("the server closed the connection on the {offered} ClientHello")),
+            Answer::Incomplete => Err(self.error(
+                step,
+                format!("the server neither answered the {offered} ClientHello nor closed the connection within the step timeout"),
+            )),
+        }
     }
 
     async fn one_of(&mut self, step: &Step, alternatives: &[Alternative]) -> StepResult {

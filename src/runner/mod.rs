@@ -5,6 +5,7 @@
 pub mod connection;
 pub mod deliver;
 pub mod execute;
+pub mod legacy_tls;
 pub mod mbox;
 pub mod parallel;
 pub mod seed;

@@ -666,6 +666,7 @@ impl Converter<'_> {
             disconnect,
             login,
             tls_handshake,
+            tls_legacy_hello,
             one_of,
             assert,
             sleep
@@ -679,7 +680,7 @@ impl Converter<'_> {
             self.problem(
                 pos,
                 msg,
-                Some("a step is one of send, send_raw, expect, expect_multiline, expect_close, expect_silence, connect, reconnect, disconnect, login, tls_handshake, one_of, assert, sleep (plus an optional session)".into()),
+                Some("a step is one of send, send_raw, expect, expect_multiline, expect_close, expect_silence, connect, reconnect, disconnect, login, tls_handshake, tls_legacy_hello, one_of, assert, sleep (plus an optional session)".into()),
             );
             return None;
         }
@@ -767,6 +768,29 @@ impl Converter<'_> {
                     RawTlsHandshake::Options(o) => o.or_close.unwrap_or(false),
                 };
                 Action::TlsHandshake { or_close }
+            }
+            "tls_legacy_hello" => {
+                let v = raw.tls_legacy_hello?;
+                let code = match v.value.trim().to_ascii_lowercase().as_str() {
+                    "ssl3" => Some(0x0300),
+                    "1.0" => Some(0x0301),
+                    _ => None,
+                };
+                match code {
+                    Some(code) => Action::TlsLegacyHello(code),
+                    None => {
+                        let pos = self.pos(&v);
+                        self.problem(
+                            pos,
+                            format!(
+                                "`{}` is not an old TLS version this step can offer",
+                                v.value
+                            ),
+                            Some("use \"1.0\" (TLS 1.0) or ssl3 (SSL 3.0)".into()),
+                        );
+                        return None;
+                    }
+                }
             }
             "connect" | "reconnect" | "disconnect" => {
                 let v = match name {

@@ -217,6 +217,9 @@ pub enum Action {
     TlsHandshake {
         or_close: bool,
     },
+    /// A ClientHello offering only this version (0x0300 or 0x0301), judged
+    /// by the first record back (RFC 8314 §4).
+    TlsLegacyHello(u16),
     OneOf(Vec<Alternative>),
     Assert(Assertion),
     Sleep(Template),
@@ -278,6 +281,7 @@ impl Action {
             | Action::Reconnect { .. }
             | Action::Disconnect
             | Action::TlsHandshake { .. }
+            | Action::TlsLegacyHello(_)
             | Action::OneOf(_) => Vec::new(),
         }
     }

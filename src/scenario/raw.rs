@@ -131,6 +131,11 @@ pub struct RawStep {
     /// also accepts a server that ends the connection instead.
     #[schemars(with = "Option<RawTlsHandshake>")]
     pub tls_handshake: Option<S<RawTlsHandshake>>,
+    /// Sends a hand-built ClientHello offering only this old version (`1.0` or
+    /// `ssl3`) on the plain connection (after STLS and its +OK) and judges the
+    /// first record back: a ServerHello selecting it fails; an alert or a close passes.
+    #[schemars(with = "Option<String>")]
+    pub tls_legacy_hello: Option<S<String>>,
     /// Alternatives tried in order on the same data; the first that passes grades the step.
     #[schemars(with = "Option<Vec<RawAlternative>>")]
     pub one_of: Option<S<Vec<S<RawAlternative>>>>,

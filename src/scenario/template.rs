@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 const FUNCTIONS: &[(&str, Option<usize>)] = &[
     ("apop", Some(2)),
     ("base64", None),
+    ("cram_md5", Some(3)),
     ("repeat", Some(2)),
     ("wrong", Some(1)),
     ("without_last", Some(1)),
@@ -200,6 +201,7 @@ fn eval(e: &Expr, vars: &Vars) -> Result<(Vec<u8>, bool), String> {
                 "base64" => base64::engine::general_purpose::STANDARD
                     .encode(values.concat())
                     .into_bytes(),
+                "cram_md5" => cram_md5(&values[0], &values[1], &values[2])?,
                 "repeat" => {
                     let n: usize = String::from_utf8_lossy(&values[1])
                         .trim()
@@ -249,6 +251,37 @@ fn case_flipped(value: &[u8]) -> Result<Vec<u8>, String> {
         .ok_or("case_flipped(value): the value has no ASCII letter whose case could change")?;
     *letter ^= 0x20;
     Ok(out)
+}
+
+/// RFC 2195: the client's answer to the base64 challenge: base64 of the user
+/// name, a space and the lower-case hex HMAC-MD5 of the decoded challenge
+/// keyed with the password.
+fn cram_md5(challenge: &[u8], user: &[u8], pass: &[u8]) -> Result<Vec<u8>, String> {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let text = engine.decode(challenge).map_err(|e| {
+        format!("cram_md5(challenge, user, pass): the challenge is not base64 ({e})")
+    })?;
+    let digest = hex(&hmac_md5(pass, &text));
+    let answer = [user, b" ", digest.as_bytes()].concat();
+    Ok(engine.encode(answer).into_bytes())
+}
+
+/// HMAC (RFC 2104) over MD5, 64-octet blocks.
+fn hmac_md5(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..16].copy_from_slice(&Md5::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let mut inner = Md5::new();
+    inner.update(pad(0x36));
+    inner.update(message);
+    let mut outer = Md5::new();
+    outer.update(pad(0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().to_vec()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -429,6 +462,17 @@ mod tests {
         assert_eq!(r.bytes, b"PASS s3cret for alice");
         assert_eq!(r.display, "PASS *** for alice");
         assert_eq!(t.variables(), vec!["pass", "user"]);
+    }
+
+    #[test]
+    fn cram_md5_matches_rfc2195_example() {
+        // RFC 2195 §2: user tim, secret tanstaaftanstaaf.
+        let challenge = b"PDE4OTYuNjk3MTcwOTUyQHBvc3RvZmZpY2UucmVzdG9uLm1jaS5uZXQ+";
+        let answer = cram_md5(challenge, b"tim", b"tanstaaftanstaaf").unwrap();
+        assert_eq!(
+            answer,
+            b"dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw".to_vec()
+        );
     }
 
     #[test]

@@ -1,16 +1,23 @@
-//! AUTH (RFC 5034): SASL authentication; PLAIN (RFC 4616) is implemented.
+//! AUTH (RFC 5034): SASL authentication; PLAIN (RFC 4616), a client-first
+//! mechanism, and CRAM-MD5 (RFC 2195), a server-first one, are implemented.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use md5::{Digest, Md5};
 
 use super::{wrong_state, ParseResult, Request};
 use crate::connection::Line;
 use crate::faults::Fault;
+use crate::maildrop::hex;
 use crate::session::{Flow, Session};
 
-pub const MECHANISMS: &[&str] = &["PLAIN"];
+pub const MECHANISMS: &[&str] = &["PLAIN", "CRAM-MD5"];
+
+/// Makes CRAM-MD5 challenges unique within the process (RFC 2195 §2).
+static CHALLENGES: AtomicU64 = AtomicU64::new(1);
 
 pub struct Auth {
     /// None: list mechanisms.
@@ -49,12 +56,17 @@ impl Auth {
             s.multi("SASL mechanisms follow", lines, true, true).await?;
             return Ok(Flow::Continue);
         };
-        let known = if s.fault(Fault::SaslMechanismCaseSensitive) {
-            mech == "PLAIN"
-        } else {
-            mech.eq_ignore_ascii_case("PLAIN")
+        let known = |name: &str| {
+            if s.fault(Fault::SaslMechanismCaseSensitive) {
+                mech == name
+            } else {
+                mech.eq_ignore_ascii_case(name)
+            }
         };
-        if !known {
+        if known("CRAM-MD5") {
+            return cram_md5(s, self.initial).await;
+        }
+        if !known("PLAIN") {
             s.err("unsupported SASL mechanism").await?;
             return Ok(Flow::Continue);
         }
@@ -62,24 +74,16 @@ impl Auth {
             Some(r) => r,
             None => {
                 // RFC 5034 §4: an empty challenge is "+" and one space, nothing else.
-                let challenge: &[u8] = if s.fault(Fault::PlainChallengeNotEmpty) {
+                let line: &[u8] = if s.fault(Fault::PlainChallengeNotEmpty) {
                     b"+ UGFzc3dvcmQ6\r\n"
                 } else if s.fault(Fault::ChallengeNotBase64) {
                     b"+ Go ahead\r\n"
                 } else {
                     b"+ \r\n"
                 };
-                s.send(challenge).await?;
-                match s.read_continuation().await? {
-                    Line::Line(l) => match String::from_utf8(l) {
-                        Ok(t) => t,
-                        Err(_) => return s.auth_failed("invalid base64").await,
-                    },
-                    Line::TooLong => {
-                        s.err("line too long").await?;
-                        return Ok(Flow::Continue);
-                    }
-                    Line::Eof => return Ok(Flow::Close),
+                match challenge(s, line).await? {
+                    Ok(r) => r,
+                    Err(flow) => return Ok(flow),
                 }
             }
         };
@@ -133,4 +137,101 @@ fn split_plain(d: &[u8]) -> Option<(String, String, String)> {
     }
     let s = |b: &[u8]| String::from_utf8(b.to_vec()).ok();
     Some((s(parts[0])?, s(parts[1])?, s(parts[2])?))
+}
+
+/// Sends a challenge line and reads the client's response: `Err(flow)` when
+/// the exchange is already settled (answered, or the client went away).
+async fn challenge(s: &mut Session, line: &[u8]) -> io::Result<Result<String, Flow>> {
+    s.send(line).await?;
+    match s.read_continuation().await? {
+        Line::Line(l) => match String::from_utf8(l) {
+            Ok(t) => Ok(Ok(t)),
+            Err(_) => s.auth_failed("invalid base64").await.map(Err),
+        },
+        Line::TooLong => {
+            s.err("line too long").await?;
+            Ok(Err(Flow::Continue))
+        }
+        Line::Eof => Ok(Err(Flow::Close)),
+    }
+}
+
+/// RFC 2195: the server sends a unique `<...@host>` challenge; the client
+/// answers with its user name, a space and the hex HMAC-MD5 of the challenge
+/// keyed with the password.
+async fn cram_md5(s: &mut Session, initial: Option<String>) -> io::Result<Flow> {
+    // RFC 5034 §4: an initial response to a mechanism where the server
+    // speaks first is refused.
+    if initial.is_some() && !s.fault(Fault::InitialResponseIgnored) {
+        s.err("CRAM-MD5 takes no initial response").await?;
+        return Ok(Flow::Continue);
+    }
+    let text = format!(
+        "<{}.{}.{}@{}>",
+        std::process::id(),
+        CHALLENGES.fetch_add(1, Ordering::Relaxed),
+        crate::maildrop::now_secs(),
+        s.config().hostname
+    );
+    let encoded = if s.fault(Fault::CramMd5ChallengeNotBase64) {
+        text.clone()
+    } else {
+        STANDARD.encode(&text)
+    };
+    let line = format!("+ {encoded}\r\n");
+    let response = match challenge(s, line.as_bytes()).await? {
+        Ok(r) => r,
+        Err(flow) => return Ok(flow),
+    };
+    if response == "*" {
+        s.err("authentication cancelled").await?;
+        return Ok(Flow::Continue);
+    }
+    let Ok(decoded) = STANDARD.decode(response.as_bytes()) else {
+        return s.auth_failed("invalid base64").await;
+    };
+    let decoded = String::from_utf8_lossy(&decoded).into_owned();
+    let Some((user, digest)) = decoded.rsplit_once(' ') else {
+        return s.auth_failed("[AUTH] malformed CRAM-MD5 response").await;
+    };
+    let good = s.password_of(user).is_some_and(|p| {
+        hex(&hmac_md5(p.as_bytes(), text.as_bytes())) == digest
+            || s.fault(Fault::WrongPasswordAccepted)
+    });
+    if !good {
+        return s.auth_failed("[AUTH] invalid credentials").await;
+    }
+    s.login(user).await?;
+    Ok(Flow::Continue)
+}
+
+/// HMAC-MD5 (RFC 2104).
+fn hmac_md5(key: &[u8], message: &[u8]) -> [u8; 16] {
+    let mut block = [0u8; 64];
+    if key.len() > block.len() {
+        block[..16].copy_from_slice(&Md5::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Md5::new();
+    inner.update(block.map(|b| b ^ 0x36));
+    inner.update(message);
+    let mut outer = Md5::new();
+    outer.update(block.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hmac_md5_matches_rfc2195_example() {
+        let digest = hmac_md5(
+            b"tanstaaftanstaaf",
+            b"<1896.697170952@postoffice.reston.mci.net>",
+        );
+        assert_eq!(hex(&digest), "b913a602c7eda7a495b4e6e7334d3890");
+    }
 }
