@@ -119,6 +119,7 @@ faults! {
     AcceptsTls10 = "accepts-tls10": "a ClientHello offering only TLS 1.0 (or older) after STLS is answered with a ServerHello selecting TLS 1.0 (a canned record, then the connection is closed: rustls cannot speak TLS 1.0); RFC 8314 §4 servers SHOULD discontinue SSL and TLS 1.0",
     InitialResponseIgnored = "initial-response-ignored": "AUTH CRAM-MD5 with an initial response ignores it and sends the challenge; RFC 5034 §4 an initial response to a mechanism that does not support one MUST be rejected with -ERR",
     CramMd5ChallengeNotBase64 = "cram-md5-challenge-not-base64": "the CRAM-MD5 challenge `<...@host>` is sent as it is, not base64-encoded; RFC 5034 §4 a challenge is `+`, a space and base64",
+    Utf8CodeOnUser = "utf8-code-on-user": "USER with a non-ASCII name outside UTF8 mode is refused with -ERR [UTF8]; RFC 6856 §5 the UTF8 response code is valid for -ERR to LIST, TOP and RETR only",
     StlsKeepsUser = "stls-keeps-user": "a USER given before STLS is still pending after the TLS handshake, so PASS alone logs in; RFC 1939 §7 PASS only immediately after USER, and RFC 2595 §9 nothing said before the handshake can be trusted",
     StlsWithoutCapa = "stls-without-capa": "CAPA answered -ERR while STLS is accepted; RFC 2595 §4 a server with STLS MUST also implement CAPA",
     StlsNotAnnounced = "stls-not-announced": "STLS accepted but missing from CAPA before login; RFC 2595 §4 the STLS capability says the command is present and permitted",

@@ -248,6 +248,10 @@ const GERMAN: &[(&str, &str)] = &[
     ("TLS already active", "TLS bereits aktiv"),
     ("STLS not supported", "STLS wird nicht unterstützt"),
     (
+        "UTF-8 user names need UTF8 mode",
+        "UTF-8-Benutzernamen erfordern den UTF8-Modus",
+    ),
+    (
         "STLS not allowed after UTF8",
         "STLS nach UTF8 nicht erlaubt",
     ),

@@ -510,6 +510,11 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.connect().await;
             c.cmd("AUTH CRAM-MD5").await.starts_with("+ <")
         }
+        Fault::Utf8CodeOnUser => {
+            let mut c = fx.connect().await;
+            c.send_raw("USER jürgen\r\n".as_bytes()).await;
+            c.line().await.starts_with("-ERR [UTF8]")
+        }
         Fault::StlsKeepsUser => {
             let mut c = fx.connect().await;
             assert!(ok(&c.cmd("USER alice").await));
@@ -677,6 +682,7 @@ fault_tests! {
     uidl_from_flags => UidlFromFlags,
     cleartext_auth_before_tls => CleartextAuthBeforeTls,
     stls_keeps_user => StlsKeepsUser,
+    utf8_code_on_user => Utf8CodeOnUser,
     accepts_tls10 => AcceptsTls10,
     initial_response_ignored => InitialResponseIgnored,
     cram_md5_challenge_not_base64 => CramMd5ChallengeNotBase64,

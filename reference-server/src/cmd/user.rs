@@ -29,6 +29,10 @@ impl User {
         if !s.auth_allowed() {
             return s.refuse_cleartext().await;
         }
+        if s.fault(Fault::Utf8CodeOnUser) && !s.utf8 && !self.name.is_ascii() {
+            s.err("[UTF8] UTF-8 user names need UTF8 mode").await?;
+            return Ok(Flow::Continue);
+        }
         // Unknown users also get +OK so USER cannot probe for valid names;
         // the following PASS fails for them.
         s.pending_user = Some(self.name);
