@@ -165,6 +165,9 @@ pub fn list(args: ListArgs) -> u8 {
         let file = crate::coverage::requirements_path(args.requirements.as_deref(), &folders);
         return crate::coverage::list(&scenarios, &file);
     }
+    if args.json {
+        return write_stdout(list_json(&scenarios).as_bytes());
+    }
     let mut out = std::io::stdout().lock();
     for s in &scenarios {
         let _ = writeln!(
@@ -179,6 +182,73 @@ pub fn list(args: ListArgs) -> u8 {
     }
     let _ = writeln!(out, "{} scenario(s)", scenarios.len());
     EXIT_OK
+}
+
+/// `list --json`: one object per scenario, for scripts and editors.
+pub fn list_json(scenarios: &[Scenario]) -> String {
+    let entries: Vec<serde_json::Value> = scenarios
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "id": s.id,
+                "title": s.title,
+                "spec": s.spec,
+                "level": s.level.as_str(),
+                "tags": s.tags,
+                "requires": s.requires,
+                "file": s.file.display().to_string(),
+            })
+        })
+        .collect();
+    let mut text = serde_json::to_string_pretty(&entries).expect("JSON values serialize");
+    text.push('\n');
+    text
+}
+
+/// `run --rerun-failed FILE`: the selected scenarios that failed or errored
+/// in the report `file`. Err(exit code) when the report is unusable (exit 2,
+/// said why) or when nothing failed there (exit 0, said so).
+fn rerun_failed(scenarios: Vec<Scenario>, file: &Path) -> Result<Vec<Scenario>, u8> {
+    use crate::outcome::Outcome;
+    let report = report::matrix::load(file).map_err(|e| usage(&e))?;
+    let failed: BTreeSet<&str> = report
+        .scenarios
+        .iter()
+        .filter(|s| matches!(s.outcome, Outcome::Fail | Outcome::Error))
+        .map(|s| s.id.as_str())
+        .collect();
+    if failed.is_empty() {
+        outln!(
+            "pop3spec: no scenario failed or errored in {}; nothing to rerun",
+            file.display()
+        );
+        return Err(EXIT_OK);
+    }
+    let known: BTreeSet<&str> = scenarios.iter().map(|s| s.id.as_str()).collect();
+    let gone: Vec<&str> = failed
+        .iter()
+        .copied()
+        .filter(|id| !known.contains(id))
+        .collect();
+    if !gone.is_empty() {
+        eprintln!(
+            "warning: --rerun-failed: {} failed in {} but is not in the selection (renamed, removed, or left out by the selection)",
+            gone.join(", "),
+            file.display()
+        );
+    }
+    let kept: Vec<Scenario> = scenarios
+        .into_iter()
+        .filter(|s| failed.contains(s.id.as_str()))
+        .collect();
+    if kept.is_empty() {
+        return Err(usage(&format!(
+            "the selection is empty: none of the {} scenario(s) that failed in {} is selected",
+            failed.len(),
+            file.display()
+        )));
+    }
+    Ok(kept)
 }
 
 /// Builds the target from --host and friends; Err is a usage problem.
@@ -388,10 +458,16 @@ pub fn host_targets(
 }
 
 pub async fn run(args: RunArgs) -> u8 {
-    let (scenarios, vars, loaded) = match load_selected(&args.selection) {
+    let (mut scenarios, vars, loaded) = match load_selected(&args.selection) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if let Some(file) = &args.rerun_failed {
+        scenarios = match rerun_failed(scenarios, file) {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+    }
     let known_failures = match &args.known_failures {
         Some(p) => match runner::read_known_failures(p) {
             Ok(k) => k,

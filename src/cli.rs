@@ -306,6 +306,9 @@ pub struct RunArgs {
     /// Time the whole run may take, e.g. 10m: scenarios not finished by then are reported as errors ("not run: ... --deadline") and the reports are still written
     #[arg(long, env = "POP3SPEC_DEADLINE", value_name = "DURATION", value_parser = parse_positive_duration)]
     pub deadline: Option<std::time::Duration>,
+    /// Run only the scenarios that failed or errored in this earlier `run --json` report (e.g. reports/results.json), within the selection; none there: nothing is run, exit 0
+    #[arg(long, env = "POP3SPEC_RERUN_FAILED", value_name = "FILE.json")]
+    pub rerun_failed: Option<PathBuf>,
     /// File of scenario ids or id globs (one per line, # comments) whose failure is reported but does not fail the run; entries matching no scenario are warned about (and fail the run with --strict)
     #[arg(long, env = "POP3SPEC_KNOWN_FAILURES", value_name = "FILE")]
     pub known_failures: Option<PathBuf>,
@@ -549,6 +552,9 @@ pub struct ListArgs {
     /// Print the coverage map (Markdown): which RFC sections the scenarios check; exit 1 on gaps
     #[arg(long)]
     pub coverage: bool,
+    /// Print the selected scenarios as a JSON array (id, title, spec, level, tags, requires, file)
+    #[arg(long, conflicts_with = "coverage")]
+    pub json: bool,
     /// Requirements list for --coverage [default: requirements.yaml in the scenario folder]
     #[arg(long, value_name = "FILE", requires = "coverage")]
     pub requirements: Option<PathBuf>,

@@ -168,9 +168,19 @@ fn new_writes_a_skeleton_that_checks_and_refuses_to_overwrite() {
         out.dump()
     );
     let text = std::fs::read_to_string(&path).unwrap();
+    // No checkout around the folder: the schema is written into it, and the
+    // `$schema` line resolves to that file.
     assert!(
-        text.starts_with("# yaml-language-server: $schema=../../../docs/scenario.schema.json\n"),
+        text.starts_with("# yaml-language-server: $schema=../../scenario.schema.json\n"),
         "{text}"
+    );
+    let schema = path.parent().unwrap().join("../../scenario.schema.json");
+    assert!(schema.is_file(), "{}", out.dump());
+    assert!(
+        out.stdout
+            .contains("created scenarios/scenario.schema.json"),
+        "{}",
+        out.dump()
     );
     for line in [
         "id: rfc1939.update.foo\n",

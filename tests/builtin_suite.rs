@@ -60,31 +60,58 @@ fn list_and_check_see_the_whole_suite_without_a_source_tree() {
     assert_eq!(out.stdout, format!("{n} scenario file(s) OK\n"));
 }
 
+/// A fake server with account u/p that wrongly accepts APOP after login, so
+/// `rfc1939.state.apop-after-login` fails on it and `noop-before-login` passes.
+fn apop_accepting_server() -> FakeServer {
+    FakeServer::start(
+        Script::new()
+            .account("u", "p")
+            .on("APOP *", "+OK\r\n")
+            .on("STAT", "+OK 0 0\r\n"),
+    )
+}
+
+impl Elsewhere {
+    /// `pop3spec run IDS... --host 127.0.0.1 --port PORT --user u --pass p EXTRA...`.
+    fn run_against(&self, server: &FakeServer, ids: &[&str], extra: &[&str]) -> RunOutput {
+        let port = server.port.to_string();
+        let mut args = vec!["run"];
+        args.extend_from_slice(ids);
+        args.extend([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--user",
+            "u",
+            "--pass",
+            "p",
+            "--timeout",
+            "2s",
+            "--color",
+            "never",
+        ]);
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+}
+
 #[test]
 fn reports_name_built_in_files_by_their_path_in_the_suite() {
     let here = Elsewhere::new();
-    let server = FakeServer::start(Script::new().account("u", "p").on("APOP *", "+OK\r\n"));
-    let port = server.port.to_string();
-    let out = here.run(&[
-        "run",
-        "rfc1939.state.apop-after-login",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--user",
-        "u",
-        "--pass",
-        "p",
-        "--timeout",
-        "2s",
-        "--json",
-        "out/results.json",
-        "--junit",
-        "out/junit.xml",
-        "--summary-md",
-        "out/summary.md",
-    ]);
+    let server = apop_accepting_server();
+    let out = here.run_against(
+        &server,
+        &["rfc1939.state.apop-after-login"],
+        &[
+            "--json",
+            "out/results.json",
+            "--junit",
+            "out/junit.xml",
+            "--summary-md",
+            "out/summary.md",
+        ],
+    );
     assert_eq!(out.code, 1, "{}", out.dump());
     let file = "scenarios/rfc1939/state/apop-after-login.yaml";
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
@@ -175,4 +202,105 @@ fn explain_quotes_the_built_in_rfc_from_elsewhere() {
     ] {
         assert!(out.stdout.contains(part), "{part:?}\n{}", out.dump());
     }
+}
+
+#[test]
+fn list_json_names_every_scenario_with_its_metadata() {
+    let here = Elsewhere::new();
+    let out = here.run(&["list", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    let list: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(list.len(), checkout_scenarios());
+    let entry = list
+        .iter()
+        .find(|s| s["id"] == "rfc1939.update.all-marked-removed")
+        .expect("a known scenario");
+    assert_eq!(entry["spec"], "RFC 1939 §6");
+    assert_eq!(entry["level"], "must");
+    assert_eq!(
+        entry["file"],
+        "scenarios/rfc1939/update/all-marked-removed.yaml"
+    );
+    assert!(entry["tags"].as_array().unwrap().contains(&"update".into()));
+    assert!(entry["requires"].is_array());
+    assert!(entry["title"].as_str().is_some_and(|t| !t.is_empty()));
+    for s in &list {
+        assert!(s["file"].as_str().unwrap().starts_with("scenarios/"), "{s}");
+    }
+    // The selection applies, as for the plain listing.
+    let out = here.run(&["list", "--json", "--tag", "update"]);
+    let update: Vec<serde_json::Value> = serde_json::from_str(&out.stdout).unwrap();
+    assert!(!update.is_empty() && update.len() < list.len());
+}
+
+#[test]
+fn rerun_failed_runs_what_failed_or_errored_last_time() {
+    let here = Elsewhere::new();
+    let server = apop_accepting_server();
+    let ids = [
+        "rfc1939.state.apop-after-login",
+        "rfc1939.state.noop-before-login",
+    ];
+    let run = |extra: &[&str]| here.run_against(&server, &ids, extra);
+    let results = |name: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(here.cwd.path().join(name)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let first = run(&["--json", "first.json"]);
+    assert_eq!(first.code, 1, "{}", first.dump());
+    let verdicts: Vec<(String, String)> = results("first.json")["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().into(),
+                s["outcome"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(verdicts.len(), 2, "{verdicts:?}");
+    assert!(
+        verdicts.contains(&("rfc1939.state.apop-after-login".into(), "fail".into())),
+        "{verdicts:?}"
+    );
+    assert!(
+        verdicts.iter().any(|(_, o)| o != "fail" && o != "error"),
+        "one of the two must not fail: {verdicts:?}"
+    );
+
+    let again = run(&["--rerun-failed", "first.json", "--json", "again.json"]);
+    assert_eq!(again.code, 1, "{}", again.dump());
+    let rerun = results("again.json");
+    let ids: Vec<&str> = rerun["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["rfc1939.state.apop-after-login"]);
+
+    // A report without failures: nothing is run, exit 0.
+    let passed = here.run(&[
+        "run",
+        "rfc1939.update.all-marked-removed",
+        "--json",
+        "ok.json",
+        "-q",
+    ]);
+    assert_eq!(passed.code, 0, "{}", passed.dump());
+    let none = here.run(&["run", "--rerun-failed", "ok.json", "--no-reports"]);
+    assert_eq!(none.code, 0, "{}", none.dump());
+    assert!(none.stdout.contains("nothing to rerun"), "{}", none.dump());
+
+    // Not a report: a usage error naming the file.
+    std::fs::write(here.cwd.path().join("bad.json"), "{}").unwrap();
+    let bad = here.run(&["run", "--rerun-failed", "bad.json", "--no-reports"]);
+    assert_eq!(bad.code, 2, "{}", bad.dump());
+    assert!(
+        bad.stderr
+            .contains("bad.json is not a pop3spec JSON report"),
+        "{}",
+        bad.dump()
+    );
 }

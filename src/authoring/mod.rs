@@ -72,7 +72,16 @@ pub fn new_command(args: NewArgs) -> u8 {
         LevelArg::Info => Level::Info,
     };
     match skeleton::create(&args.dir, &args.id, level, args.spec.as_deref()) {
-        Ok(path) => {
+        Ok(skeleton::Created {
+            scenario: path,
+            schema,
+        }) => {
+            if let Some(schema) = schema {
+                println!(
+                    "created {} (the JSON Schema editors check scenario files with; `pop3spec schema` prints it)",
+                    schema.display()
+                );
+            }
             println!("created {}", path.display());
             println!(
                 "next: fill in the TODOs and the steps, then `pop3spec check {0}` and `pop3spec run {0}`",

@@ -122,15 +122,29 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
     out
 }
 
-/// The schema path for a file in `file_dir`: the `docs/scenario.schema.json` of the
-/// nearest folder above that has one, else the one beside the scenario folder `dir`.
+/// The schema file `new` writes into a scenario folder that has none above it.
+pub const FOLDER_SCHEMA: &str = "scenario.schema.json";
+
+fn absolute(p: &Path) -> PathBuf {
+    normalise(&std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+/// The nearest schema in `file_dir` or above: `scenario.schema.json` (as
+/// `new` writes into a user's folder) or `docs/scenario.schema.json` (a checkout).
+fn schema_above(file_dir: &Path) -> Option<PathBuf> {
+    absolute(file_dir).ancestors().find_map(|d| {
+        [d.join(FOLDER_SCHEMA), d.join(SCHEMA_PATH)]
+            .into_iter()
+            .find(|p| p.is_file())
+    })
+}
+
+/// The schema path for a file in `file_dir`: the nearest schema above (see
+/// [`schema_above`]), else the `docs/` one beside the scenario folder `dir`.
 pub fn schema_path_from(file_dir: &Path, dir: &Path) -> String {
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let file_dir = normalise(&abs(file_dir));
-    let found = file_dir
-        .ancestors()
-        .map(|d| d.join(SCHEMA_PATH))
-        .find(|p| p.is_file());
+    let found = schema_above(&file_dir);
     let target = found.unwrap_or_else(|| {
         let dir = normalise(&abs(dir));
         dir.parent().unwrap_or(&dir).join(SCHEMA_PATH)
@@ -155,8 +169,18 @@ fn normalise(p: &Path) -> PathBuf {
     out
 }
 
-/// Writes the skeleton for `id` below `dir`; never overwrites. Returns its path.
-pub fn create(dir: &Path, id: &str, level: Level, spec: Option<&str>) -> Result<PathBuf, String> {
+/// What `new` wrote.
+#[derive(Debug)]
+pub struct Created {
+    pub scenario: PathBuf,
+    /// `DIR/scenario.schema.json`, written when no schema was found above the
+    /// new file, so its `$schema` line resolves (a folder outside a checkout).
+    pub schema: Option<PathBuf>,
+}
+
+/// Writes the skeleton for `id` below `dir`, and the schema into `dir` when
+/// none is above the file; never overwrites.
+pub fn create(dir: &Path, id: &str, level: Level, spec: Option<&str>) -> Result<Created, String> {
     if !valid_id(id) {
         return Err(format!(
             "`{id}` is not a valid id: use lower-case dotted words, e.g. rfc1939.update.quit-removes-marked"
@@ -184,6 +208,14 @@ pub fn create(dir: &Path, id: &str, level: Level, spec: Option<&str>) -> Result<
         .expect("a path built from a folder has a parent");
     std::fs::create_dir_all(parent)
         .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    let written_schema = if schema_above(parent).is_none() {
+        let file = dir.join(FOLDER_SCHEMA);
+        std::fs::write(&file, super::schema::render())
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        Some(file)
+    } else {
+        None
+    };
     let schema = schema_path_from(parent, dir);
     let text = render(id, level, spec, Some(&schema));
     let mut file = std::fs::OpenOptions::new()
@@ -193,7 +225,10 @@ pub fn create(dir: &Path, id: &str, level: Level, spec: Option<&str>) -> Result<
         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     file.write_all(text.as_bytes())
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(path)
+    Ok(Created {
+        scenario: path,
+        schema: written_schema,
+    })
 }
 
 #[cfg(test)]
@@ -270,8 +305,20 @@ mod tests {
     fn create_refuses_to_overwrite_or_reuse_an_id() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("scenarios");
-        let path = create(&dir, "rfc1939.update.foo", Level::Must, None).unwrap();
+        let created = create(&dir, "rfc1939.update.foo", Level::Must, None).unwrap();
+        let path = created.scenario;
         assert_eq!(path, dir.join("rfc1939/update/foo.yaml"));
+        // No schema above the folder: one is written into it and referenced.
+        assert_eq!(created.schema, Some(dir.join(FOLDER_SCHEMA)));
+        assert_eq!(
+            std::fs::read_to_string(dir.join(FOLDER_SCHEMA)).unwrap(),
+            crate::authoring::schema::render()
+        );
+        assert!(std::fs::read_to_string(&path)
+            .unwrap()
+            .starts_with("# yaml-language-server: $schema=../../scenario.schema.json\n"));
+        let second = create(&dir, "rfc1939.update.bar", Level::Must, None).unwrap();
+        assert_eq!(second.schema, None, "written once");
         let before = std::fs::read_to_string(&path).unwrap();
         let err = create(&dir, "rfc1939.update.foo", Level::Info, None).unwrap_err();
         assert!(err.contains("already exists"), "{err}");
