@@ -127,6 +127,8 @@ faults! {
     PlainAuthzidUnchecked = "plain-authzid-unchecked": "AUTH PLAIN logs in as any authorization identity the credentials name; RFC 4616 §2 the server verifies that the credentials permit acting as the authzid",
     PlainChallengeNotEmpty = "plain-challenge-not-empty": "AUTH PLAIN without an initial response gets `+ UGFzc3dvcmQ6` instead of an empty challenge; RFC 5034 §4 the empty challenge is `+` and a space, nothing else",
     ChallengeNotBase64 = "challenge-not-base64": "AUTH PLAIN without an initial response gets `+ Go ahead`; RFC 5034 §4 a challenge line MUST NOT contain any text other than the base64 challenge",
+    LoginDelayLargerAfterLogin = "login-delay-larger-after-login": "CAPA after login announces a LOGIN-DELAY one second above the one announced before login; RFC 2449 §6.5 the value before login MUST be the largest that could be set for any user",
+    ExpireSmallerAfterLogin = "expire-smaller-after-login": "CAPA after login announces `EXPIRE 0` while the value before login is larger (or NEVER); RFC 2449 §6.7 the value before login MUST be the smallest that could be set for any user",
 }
 
 /// The set of faults a server instance has switched on.

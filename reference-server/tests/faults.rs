@@ -17,7 +17,7 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
         if f == Fault::UpdateOnIdleTimeout || f == Fault::AutologoutTooShort {
             c.idle_timeout = Duration::from_millis(300);
         }
-        if f == Fault::LoginDelayUserTokenAfterLogin {
+        if f == Fault::LoginDelayUserTokenAfterLogin || f == Fault::LoginDelayLargerAfterLogin {
             c.login_delay = Some(0);
         }
         if f == Fault::LoginDelayNotEnforced {
@@ -402,6 +402,22 @@ async fn violation(f: Fault, on: bool) -> bool {
                 .iter()
                 .any(|l| l == "LOGIN-DELAY 0 USER")
         }
+        Fault::LoginDelayLargerAfterLogin => {
+            let mut c = fx.connect().await;
+            let before = c.multi("CAPA").await.1;
+            assert!(before.iter().any(|l| l == "LOGIN-DELAY 0"));
+            let mut c = fx.alice().await;
+            let after = c.multi("CAPA").await.1;
+            !after.iter().any(|l| l == "LOGIN-DELAY 0")
+        }
+        Fault::ExpireSmallerAfterLogin => {
+            let mut c = fx.connect().await;
+            let before = c.multi("CAPA").await.1;
+            assert!(before.iter().any(|l| l == "EXPIRE NEVER"));
+            let mut c = fx.alice().await;
+            let after = c.multi("CAPA").await.1;
+            !after.iter().any(|l| l == "EXPIRE NEVER")
+        }
         Fault::CapaDropsExtensionsAfterLogin => {
             let mut c = fx.alice().await;
             let after = c.multi("CAPA").await.1;
@@ -692,6 +708,8 @@ fault_tests! {
     plain_authzid_unchecked => PlainAuthzidUnchecked,
     plain_challenge_not_empty => PlainChallengeNotEmpty,
     challenge_not_base64 => ChallengeNotBase64,
+    login_delay_larger_after_login => LoginDelayLargerAfterLogin,
+    expire_smaller_after_login => ExpireSmallerAfterLogin,
 }
 
 #[test]

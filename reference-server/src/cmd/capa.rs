@@ -49,10 +49,14 @@ impl Capa {
         caps.push("TOP".into());
         caps.push("UIDL".into());
         if !drop_extensions {
-            caps.push(match s.config().expire {
-                Some(d) => format!("EXPIRE {d}"),
-                None => "EXPIRE NEVER".into(),
-            });
+            if !auth && s.fault(Fault::ExpireSmallerAfterLogin) {
+                caps.push("EXPIRE 0".into());
+            } else {
+                caps.push(match s.config().expire {
+                    Some(d) => format!("EXPIRE {d}"),
+                    None => "EXPIRE NEVER".into(),
+                });
+            }
         }
         // RFC 2449 §6.5: one value for every user, so the same in both
         // states and without the USER token.
@@ -63,6 +67,8 @@ impl Capa {
         {
             if s.fault(Fault::LoginDelayUserTokenAfterLogin) {
                 caps.push(format!("LOGIN-DELAY {d} USER"));
+            } else if !auth && s.fault(Fault::LoginDelayLargerAfterLogin) {
+                caps.push(format!("LOGIN-DELAY {}", d + 1));
             } else {
                 caps.push(format!("LOGIN-DELAY {d}"));
             }
