@@ -129,6 +129,7 @@ faults! {
     ChallengeNotBase64 = "challenge-not-base64": "AUTH PLAIN without an initial response gets `+ Go ahead`; RFC 5034 §4 a challenge line MUST NOT contain any text other than the base64 challenge",
     LoginDelayLargerAfterLogin = "login-delay-larger-after-login": "CAPA after login announces a LOGIN-DELAY one second above the one announced before login; RFC 2449 §6.5 the value before login MUST be the largest that could be set for any user",
     ExpireSmallerAfterLogin = "expire-smaller-after-login": "CAPA after login announces `EXPIRE 0` while the value before login is larger (or NEVER); RFC 2449 §6.7 the value before login MUST be the smallest that could be set for any user",
+    AuthzidControlsStripped = "authzid-controls-stripped": "control characters are dropped from a PLAIN authorization identity before it is compared (`alice<BEL>` acts as `alice`); RFC 5034 §4 an authzid whose preparation fails (SASLprep prohibits controls) MUST fail the authentication",
 }
 
 /// The set of faults a server instance has switched on.

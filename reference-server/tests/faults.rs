@@ -560,6 +560,11 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.connect().await;
             ok(&c.cmd("AUTH PLAIN Ym9iAGFsaWNlAHNlY3JldA==").await)
         }
+        Fault::AuthzidControlsStripped => {
+            // "alice<BEL>\0alice\0secret" in base64.
+            let mut c = fx.connect().await;
+            ok(&c.cmd("AUTH PLAIN YWxpY2UHAGFsaWNlAHNlY3JldA==").await)
+        }
         Fault::PlainChallengeNotEmpty | Fault::ChallengeNotBase64 => {
             let mut c = fx.connect().await;
             let challenge = c.cmd("AUTH PLAIN").await;
@@ -710,6 +715,7 @@ fault_tests! {
     challenge_not_base64 => ChallengeNotBase64,
     login_delay_larger_after_login => LoginDelayLargerAfterLogin,
     expire_smaller_after_login => ExpireSmallerAfterLogin,
+    authzid_controls_stripped => AuthzidControlsStripped,
 }
 
 #[test]

@@ -114,6 +114,11 @@ impl Auth {
         let Some((authzid, authcid, password)) = split_plain(&decoded) else {
             return s.auth_failed("[AUTH] malformed PLAIN response").await;
         };
+        let authzid = if s.fault(Fault::AuthzidControlsStripped) {
+            authzid.chars().filter(|c| !c.is_control()).collect()
+        } else {
+            authzid
+        };
         if !authzid.is_empty() && authzid != authcid && !s.fault(Fault::PlainAuthzidUnchecked) {
             return s
                 .auth_failed("[AUTH] authorization identity not permitted")
