@@ -7,7 +7,7 @@
 
 use pop3spec::client::run::{run_scenario, ClientRunOptions, Launch, Shared};
 use pop3spec::client::scenario::ClientScenario;
-use pop3spec::client::FAULTS;
+use pop3spec::client::{BEHAVIOURS, FAULTS};
 use pop3spec::outcome::{Outcome, ScenarioResult};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -29,10 +29,12 @@ fn suite() -> Vec<ClientScenario> {
     }
 }
 
-fn options(faults: &[&str]) -> ClientRunOptions {
+/// `args`: the test client's switches, e.g. `--fault no-quit`, `--behave top-whole`.
+fn options(args: &[String]) -> ClientRunOptions {
     let mut command = env!("CARGO_BIN_EXE_pop3spec-testclient").to_string();
-    for f in faults {
-        command.push_str(&format!(" --fault {f}"));
+    for a in args {
+        command.push(' ');
+        command.push_str(a);
     }
     ClientRunOptions {
         launch: Launch::Command(command),
@@ -48,22 +50,22 @@ fn options(faults: &[&str]) -> ClientRunOptions {
     }
 }
 
-/// Runs (scenario, faults) pairs concurrently, a few at a time.
+/// Runs (scenario, test client switches) pairs concurrently, a few at a time.
 fn run_many(
-    jobs: Vec<(ClientScenario, Vec<&'static str>)>,
-) -> Vec<(String, Vec<&'static str>, ScenarioResult)> {
+    jobs: Vec<(ClientScenario, Vec<String>)>,
+) -> Vec<(String, Vec<String>, ScenarioResult)> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let shared = Arc::new(Shared::new(&options(&[])).await.unwrap());
         let limit = Arc::new(tokio::sync::Semaphore::new(12));
         let mut set = tokio::task::JoinSet::new();
-        for (scenario, faults) in jobs {
+        for (scenario, args) in jobs {
             let shared = shared.clone();
             let limit = limit.clone();
             set.spawn(async move {
                 let _permit = limit.acquire().await.unwrap();
-                let r = run_scenario(&scenario, &options(&faults), &shared).await;
-                (scenario.id.clone(), faults, r)
+                let r = run_scenario(&scenario, &options(&args), &shared).await;
+                (scenario.id.clone(), args, r)
             });
         }
         let mut out = Vec::new();
@@ -128,19 +130,18 @@ fn client_suite_is_large_and_every_scenario_claims_a_fault() {
 #[test]
 fn clean_test_client_passes_every_client_scenario_and_each_fault_is_caught() {
     let suite = suite();
-    let mut jobs: Vec<(ClientScenario, Vec<&'static str>)> =
+    let mut jobs: Vec<(ClientScenario, Vec<String>)> =
         suite.iter().map(|s| (s.clone(), Vec::new())).collect();
     for s in &suite {
         for c in &s.catches {
-            let name = FAULTS.iter().find(|(n, _)| *n == c).unwrap().0;
-            jobs.push((s.clone(), vec![name]));
+            jobs.push((s.clone(), vec![format!("--fault {c}")]));
         }
     }
     let results = run_many(jobs);
     let mut problems = Vec::new();
     let mut caught: BTreeMap<&str, usize> = BTreeMap::new();
-    for (id, faults, r) in &results {
-        match faults.first() {
+    for (id, args, r) in &results {
+        match args.first().map(|a| a.trim_start_matches("--fault ")) {
             None if r.outcome != Outcome::Pass => {
                 problems.push(format!("clean test client: {}", explain(r)));
             }
@@ -160,6 +161,169 @@ fn clean_test_client_passes_every_client_scenario_and_each_fault_is_caught() {
             "fault {name} caught by no scenario"
         );
     }
+}
+
+/// Commands the client sent, as the transcript shows them.
+fn client_lines(r: &ScenarioResult) -> Vec<&str> {
+    r.transcript
+        .iter()
+        .filter(|l| matches!(l.direction, pop3spec::outcome::Direction::Client))
+        .map(|l| l.text.as_str())
+        .collect()
+}
+
+/// What real clients were seen doing, played by the test client's
+/// behaviours (no faults): each gets the verdict the RFCs give it, and the
+/// scenario still catches its fault when the client takes that path.
+#[test]
+fn real_client_patterns_get_the_verdict_the_rfcs_give_them() {
+    let suite = suite();
+    let by_id = |id: &str| suite.iter().find(|s| s.id == id).unwrap().clone();
+    let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        // curl: AUTH PLAIN when CAPA offers it, never USER/PASS.
+        (
+            "client.rfc1939.pass.err-stays-unauthorized",
+            args(&["--behave sasl-first"]),
+        ),
+        (
+            "client.rfc1939.user.err-no-pass",
+            args(&["--behave sasl-first"]),
+        ),
+        (
+            "client.rfc1939.pass.err-stays-unauthorized",
+            args(&["--behave sasl-first", "--fault ignore-login-err"]),
+        ),
+        (
+            "client.rfc1939.user.err-no-pass",
+            args(&["--behave sasl-first", "--fault ignore-login-err"]),
+        ),
+        // fetchmail: TOP n 99999999 instead of RETR n.
+        (
+            "client.rfc1939.dele.then-quit",
+            args(&["--behave top-whole"]),
+        ),
+        (
+            "client.rfc1939.dele.then-quit",
+            args(&["--behave top-whole", "--fault delete-before-retr"]),
+        ),
+        (
+            "client.rfc1939.close.during-retr",
+            args(&["--behave top-whole", "--fault store-partial"]),
+        ),
+        (
+            "client.rfc1939.retr.err-is-single-line",
+            args(&["--behave top-whole", "--fault ignore-retr-err"]),
+        ),
+        // curl: waits for a status line after junk to STLS, sending nothing.
+        (
+            "client.rfc2595.stls.non-status-reply",
+            args(&["--behave wait-after-stls-junk"]),
+        ),
+        // fetchmail: QUIT after a refused DELE, message 3 never downloaded.
+        (
+            "client.rfc1939.dele.err-still-quits",
+            args(&["--behave stop-after-dele-err"]),
+        ),
+    ];
+    let results = run_many(cases.iter().map(|(id, a)| (by_id(id), a.clone())).collect());
+    let get = |id: &str, a: &[&str]| {
+        let a = args(a);
+        &results
+            .iter()
+            .find(|(i, ar, _)| i == id && *ar == a)
+            .unwrap()
+            .2
+    };
+
+    for id in [
+        "client.rfc1939.pass.err-stays-unauthorized",
+        "client.rfc1939.user.err-no-pass",
+    ] {
+        let r = get(id, &["--behave sasl-first"]);
+        assert_eq!(r.outcome, Outcome::Skipped, "{}", explain(r));
+        let reason = r.reason.as_deref().unwrap_or("");
+        assert!(reason.contains("logs in another way"), "{}", explain(r));
+        assert!(
+            client_lines(r).iter().any(|c| c.starts_with("AUTH PLAIN")),
+            "the client took the AUTH PLAIN path: {}",
+            explain(r)
+        );
+        // A refused AUTH followed by transaction commands is still caught.
+        let r = get(id, &["--behave sasl-first", "--fault ignore-login-err"]);
+        assert_eq!(r.outcome, Outcome::Fail, "{}", explain(r));
+    }
+
+    let r = get("client.rfc1939.dele.then-quit", &["--behave top-whole"]);
+    assert_eq!(r.outcome, Outcome::Pass, "{}", explain(r));
+    let sent = client_lines(r);
+    assert!(sent.contains(&"TOP 3 99999999"), "{}", explain(r));
+    assert!(
+        !sent.iter().any(|c| c.starts_with("RETR")),
+        "{}",
+        explain(r)
+    );
+    for (id, fault) in [
+        (
+            "client.rfc1939.dele.then-quit",
+            "--fault delete-before-retr",
+        ),
+        ("client.rfc1939.close.during-retr", "--fault store-partial"),
+        (
+            "client.rfc1939.retr.err-is-single-line",
+            "--fault ignore-retr-err",
+        ),
+    ] {
+        let r = get(id, &["--behave top-whole", fault]);
+        assert_eq!(r.outcome, Outcome::Fail, "{fault}: {}", explain(r));
+    }
+
+    let r = get(
+        "client.rfc2595.stls.non-status-reply",
+        &["--behave wait-after-stls-junk"],
+    );
+    assert_eq!(r.outcome, Outcome::Pass, "{}", explain(r));
+    assert_eq!(client_lines(r).last(), Some(&"STLS"), "{}", explain(r));
+    assert!(
+        r.transcript
+            .iter()
+            .any(|l| l.text.contains("the scenario's deadline passed")),
+        "the client waited, silent, until the deadline: {}",
+        explain(r)
+    );
+
+    let r = get(
+        "client.rfc1939.dele.err-still-quits",
+        &["--behave stop-after-dele-err"],
+    );
+    assert_eq!(r.outcome, Outcome::Pass, "{}", explain(r));
+    let sent = client_lines(r);
+    assert!(!sent.contains(&"RETR 3"), "{}", explain(r));
+    assert!(!sent.contains(&"DELE 3"), "{}", explain(r));
+    assert_eq!(sent.last(), Some(&"QUIT"), "{}", explain(r));
+}
+
+/// Every behaviour is something the RFCs allow: across the whole suite it
+/// may make a scenario skip (with its reason), never fail or error.
+#[test]
+fn no_behaviour_of_the_test_client_fails_a_scenario() {
+    let suite = suite();
+    let mut jobs = Vec::new();
+    for (b, _) in BEHAVIOURS {
+        for s in &suite {
+            jobs.push((s.clone(), vec![format!("--behave {b}")]));
+        }
+    }
+    let problems: Vec<String> = run_many(jobs)
+        .iter()
+        .filter(|(_, _, r)| match r.outcome {
+            Outcome::Pass => false,
+            Outcome::Skipped => r.reason.as_deref().unwrap_or("").is_empty(),
+            _ => true,
+        })
+        .map(|(_, a, r)| format!("{}: {}", a.join(" "), explain(r)))
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
 }
 
 fn pop3spec(args: &[&str]) -> std::process::Output {

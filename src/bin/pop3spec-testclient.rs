@@ -28,11 +28,16 @@ struct Config {
     delete: bool,
     auth: String,
     faults: BTreeSet<String>,
+    behaviours: BTreeSet<String>,
 }
 
 impl Config {
     fn fault(&self, name: &str) -> bool {
         self.faults.contains(name)
+    }
+
+    fn behaves(&self, name: &str) -> bool {
+        self.behaviours.contains(name)
     }
 }
 
@@ -42,6 +47,7 @@ fn env(name: &str) -> Result<String, String> {
 
 fn config() -> Result<Config, String> {
     let mut faults = BTreeSet::new();
+    let mut behaviours = BTreeSet::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -52,15 +58,25 @@ fn config() -> Result<Config, String> {
                 }
                 faults.insert(name);
             }
+            "--behave" => {
+                let name = args.next().ok_or("--behave needs a name")?;
+                if !pop3spec::client::BEHAVIOURS.iter().any(|(n, _)| *n == name) {
+                    return Err(format!("unknown behaviour `{name}`"));
+                }
+                behaviours.insert(name);
+            }
             "--list-faults" => {
                 for (n, what) in pop3spec::client::FAULTS {
                     println!("{n:<26} {what}");
+                }
+                for (n, what) in pop3spec::client::BEHAVIOURS {
+                    println!("{n:<26} (--behave, no fault) {what}");
                 }
                 std::process::exit(0);
             }
             other => {
                 return Err(format!(
-                    "unknown argument `{other}` (use --fault NAME, --list-faults)"
+                    "unknown argument `{other}` (use --fault NAME, --behave NAME, --list-faults)"
                 ))
             }
         }
@@ -81,6 +97,7 @@ fn config() -> Result<Config, String> {
         delete: std::env::var("POP3SPEC_DELETE").is_ok_and(|d| d == "1"),
         auth: std::env::var("POP3SPEC_AUTH").unwrap_or_else(|_| "user".into()),
         faults,
+        behaviours,
     })
 }
 
@@ -360,6 +377,16 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
             } else if reply.starts_with("-ERR") && !cfg.fault("ignore-stls-error") {
                 pop.quit().await;
                 return Err(Stop::Other(format!("STLS refused: {reply}")));
+            } else if !reply.starts_with("-ERR") && cfg.behaves("wait-after-stls-junk") {
+                // Nothing is sent until a status line comes, which this
+                // scenario never sends: the client waits to be ended.
+                loop {
+                    let l = pop.line().await?;
+                    if l.starts_with("+OK") || l.starts_with("-ERR") {
+                        pop.close().await;
+                        return Err(Stop::Other(format!("STLS answered late with `{l}`")));
+                    }
+                }
             } else if !reply.starts_with("-ERR") && !cfg.fault("ignore-stls-reply") {
                 pop.close().await;
                 return Err(Stop::Other(format!(
@@ -394,6 +421,11 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
         }
         // PLAIN when the (current) CAPA list offers it; USER/PASS otherwise.
         "plain" if caps.is_none() || has_sasl(&caps, "PLAIN") => {
+            let token = base64::engine::general_purpose::STANDARD
+                .encode(format!("\0{}\0{}", cfg.user, cfg.pass));
+            pop.command(&format!("AUTH PLAIN {token}")).await?
+        }
+        _ if cfg.behaves("sasl-first") && has_sasl(&caps, "PLAIN") => {
             let token = base64::engine::general_purpose::STANDARD
                 .encode(format!("\0{}\0{}", cfg.user, cfg.pass));
             pop.command(&format!("AUTH PLAIN {token}")).await?
@@ -461,11 +493,16 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
     }
     std::fs::create_dir_all(&cfg.out)
         .map_err(|e| format!("cannot create {}: {e}", cfg.out.display()))?;
+    let mut dele_refused = false;
     for (n, size) in messages {
         if cfg.delete && cfg.fault("delete-before-retr") {
             pop.command(&format!("DELE {n}")).await?;
         }
-        let status = pop.command(&format!("RETR {n}")).await?;
+        let status = if cfg.behaves("top-whole") && has(&caps, "TOP") {
+            pop.command(&format!("TOP {n} 99999999")).await?
+        } else {
+            pop.command(&format!("RETR {n}")).await?
+        };
         let text = if !status.starts_with("+OK") {
             if cfg.fault("err-as-multiline") {
                 Some(pop.body(cfg).await?.join("\n"))
@@ -488,10 +525,18 @@ async fn session(cfg: &Config) -> Result<(), Stop> {
         };
         let Some(text) = text else { continue };
         store(cfg, n, &text)?;
-        if cfg.delete && !cfg.fault("delete-before-retr") {
+        if cfg.delete
+            && !cfg.fault("delete-before-retr")
+            && !(dele_refused && cfg.fault("no-dele-after-err"))
+        {
             let r = pop.command(&format!("DELE {n}")).await?;
+            dele_refused |= !r.starts_with("+OK");
             if !r.starts_with("+OK") && cfg.fault("stop-on-dele-err") {
                 pop.close().await;
+                return Err(Stop::Other(format!("DELE {n} failed: {r}")));
+            }
+            if !r.starts_with("+OK") && cfg.behaves("stop-after-dele-err") {
+                pop.quit().await;
                 return Err(Stop::Other(format!("DELE {n} failed: {r}")));
             }
         }

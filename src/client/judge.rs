@@ -206,6 +206,16 @@ pub fn judge(
             s,
         ));
     }
+    if matches!(v.deleted, Deleted::All | Deleted::Retrieved) && !log.deleted_unread.is_empty() {
+        failures.push(finding(
+            format!(
+                "the client marked message(s) {:?} for deletion before retrieving them on that connection",
+                log.deleted_unread
+            ),
+            None,
+            s,
+        ));
+    }
     match v.deleted {
         Deleted::None => {
             if let Some(c) = log.commands.iter().find(|c| c.keyword == "DELE") {
@@ -216,16 +226,6 @@ pub fn judge(
             }
         }
         Deleted::All => {
-            if !log.deleted_unread.is_empty() {
-                failures.push(finding(
-                    format!(
-                        "the client marked message(s) {:?} for deletion before retrieving them on that connection",
-                        log.deleted_unread
-                    ),
-                    None,
-                    s,
-                ));
-            }
             let missing: Vec<usize> = (1..=ev.fixture.len())
                 .filter(|n| !log.removed.contains(n))
                 .collect();
@@ -237,6 +237,29 @@ pub fn judge(
                     } else {
                         format!("message(s) {missing:?} were not removed: the client was told to delete after downloading but sent no DELE")
                     },
+                    None,
+                    s,
+                ));
+            }
+        }
+        Deleted::Retrieved => {
+            let unmarked: Vec<usize> = log
+                .connections
+                .iter()
+                .enumerate()
+                .flat_map(|(i, c)| {
+                    c.retrieved.iter().copied().filter(move |n| {
+                        !log.commands.iter().any(|cmd| {
+                            cmd.connection == i + 1
+                                && cmd.keyword == "DELE"
+                                && cmd.text.split_whitespace().nth(1) == Some(&n.to_string())
+                        })
+                    })
+                })
+                .collect();
+            if !unmarked.is_empty() {
+                failures.push(finding(
+                    format!("the client downloaded message(s) {unmarked:?} but sent no DELE for them on that connection, although it was told to delete after downloading"),
                     None,
                     s,
                 ));

@@ -15,6 +15,29 @@ pub mod run;
 pub mod scenario;
 pub mod store;
 
+/// Behaviours of the scripted test client (`pop3spec-testclient --behave
+/// NAME`) that are no bugs: each copies a choice a real client makes that
+/// the RFCs allow, so the suite can prove it judges that choice right (a
+/// pass, or a skip with its reason) instead of blaming the client for it.
+pub const BEHAVIOURS: &[(&str, &str)] = &[
+    (
+        "sasl-first",
+        "logs in with AUTH PLAIN whenever CAPA offers SASL PLAIN, whatever it is told (curl)",
+    ),
+    (
+        "top-whole",
+        "downloads with `TOP n 99999999` instead of RETR when CAPA lists TOP (fetchmail)",
+    ),
+    (
+        "wait-after-stls-junk",
+        "sends nothing after a reply to STLS that is no status and waits for one (curl, until its own timeout)",
+    ),
+    (
+        "stop-after-dele-err",
+        "sends QUIT after a refused DELE and downloads no more (fetchmail)",
+    ),
+];
+
 /// The fault switches of the scripted test client (`pop3spec-testclient
 /// --fault NAME`), each a bug some client scenario must catch. The
 /// scenario loader checks `catches:` against this list.
@@ -77,6 +100,10 @@ pub const FAULTS: &[(&str, &str)] = &[
     (
         "stop-on-dele-err",
         "stops with no QUIT after one DELE is refused",
+    ),
+    (
+        "no-dele-after-err",
+        "downloads the rest after one DELE is refused but marks none of it",
     ),
     (
         "ignore-login-err",

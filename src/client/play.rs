@@ -91,7 +91,7 @@ pub struct ConnectionLog {
     pub quit: bool,
     /// The first expect_command step the client never matched.
     pub unmet: Option<(SourcePos, String, IfMissing, Option<String>)>,
-    /// RETR/TOP completed per message number, in order.
+    /// Messages sent in full (RETR, or a TOP that carried every line), in order.
     pub retrieved: Vec<usize>,
     pub tls: bool,
     /// What the client sent after STLS before the handshake (RFC 2595 §4
@@ -818,7 +818,9 @@ async fn mailbox_answer(
                     let mut out = format!("+OK {} octets\r\n", size(n)).into_bytes();
                     out.extend_from_slice(&stuffed(&body));
                     conn.write(&out).await?;
-                    if keyword == "RETR" {
+                    // A TOP asking for more body lines than the message has
+                    // (fetchmail's `TOP n 99999999`) downloads it as RETR does.
+                    if body == *wire {
                         conn.log.connections[number - 1].retrieved.push(n);
                     }
                     return Ok(false);

@@ -303,6 +303,11 @@ pub enum Deleted {
     All,
     /// No DELE.
     None,
+    /// Every message the client retrieved in full (RETR, or TOP with every
+    /// line) was marked with DELE on that connection after it was
+    /// retrieved, whatever the answer; messages it never downloaded are not
+    /// asked for (a client may stop after an -ERR).
+    Retrieved,
     Unchecked,
 }
 
@@ -682,10 +687,14 @@ impl Cx<'_> {
         } else {
             "none"
         };
-        let deleted = match self.choice(&v.deleted, &["all", "none", "unchecked"], deleted_default)
-        {
+        let deleted = match self.choice(
+            &v.deleted,
+            &["all", "none", "retrieved", "unchecked"],
+            deleted_default,
+        ) {
             "all" => Deleted::All,
             "none" => Deleted::None,
+            "retrieved" => Deleted::Retrieved,
             _ => Deleted::Unchecked,
         };
         let exit_required =
