@@ -19,6 +19,9 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use crate::exit::{EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE};
+pub use crate::report::write::{check_writable, write_file, write_stdout};
+
 /// Console output of a run: a reader that went away (`pop3spec run | head`)
 /// must not stop the run before its reports are written and its verdict known.
 macro_rules! outln {
@@ -31,13 +34,6 @@ macro_rules! out {
         let _ = write!(std::io::stdout(), $($arg)*);
     }};
 }
-
-pub const EXIT_OK: u8 = 0;
-pub const EXIT_FAILED: u8 = 1;
-pub const EXIT_USAGE: u8 = 2;
-/// The pre-flight probe found a set-up problem (nothing POP3 on the port, an
-/// account that cannot log in): nothing was judged.
-pub const EXIT_UNREACHABLE: u8 = 3;
 
 /// Jobs (account pairs on the bundled server) when --jobs is not given: the
 /// suite mostly waits on scripted timers, so more jobs than cores pay off.
@@ -91,25 +87,6 @@ pub fn check(args: CheckArgs) -> u8 {
     } else {
         print_problems(&suite.problems);
         EXIT_USAGE
-    }
-}
-
-/// Exit code of a process that lost its reader, as if SIGPIPE had ended it
-/// (128 + 13): quiet, and never mistaken for success by `set -o pipefail`
-/// where a run's output was cut short.
-pub const EXIT_BROKEN_PIPE: u8 = 141;
-
-/// Writes a command's whole output to stdout. A reader that stopped early
-/// (`pop3spec man | head`) is not an error: exit 0 quietly.
-pub fn write_stdout(bytes: &[u8]) -> u8 {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
-        Ok(()) => EXIT_OK,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
-        Err(e) => {
-            eprintln!("error: cannot write to stdout: {e}");
-            EXIT_FAILED
-        }
     }
 }
 
@@ -739,40 +716,9 @@ pub fn check_report_destinations(output: &OutputArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether `path` can be written: its folder exists or can be made, and the
-/// file can be opened for writing. Nothing is truncated; a file made only to
-/// find out is removed again.
-pub fn check_writable(path: &Path) -> Result<(), String> {
-    if path.is_dir() {
-        return Err("is a folder; give a file name".into());
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
-    }
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|e| format!("cannot be written: {e}"))?;
-    if !existed {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
-}
-
 fn write_reports(result: &RunResult, output: &OutputArgs) -> Result<(), String> {
     write_file(&output.junit, &report::junit::render(result))?;
     write_file(&output.json, &report::json::render(result))
-}
-
-pub fn write_file(path: &Path, text: &str) -> Result<(), String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    }
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// `pop3spec client`: judges a POP3 client with the client scenarios.

@@ -665,19 +665,19 @@ pub fn list(scenarios: &[Scenario], requirements: &Path) -> u8 {
         ),
         Err(e) => {
             eprintln!("error: {e}");
-            return crate::app::EXIT_USAGE;
+            return crate::exit::EXIT_USAGE;
         }
     };
     let _ = writeln!(std::io::stdout().lock(), "{}", map.render_markdown());
     if map.problems.is_empty() {
-        return crate::app::EXIT_OK;
+        return crate::exit::EXIT_OK;
     }
     let mut err = std::io::stderr().lock();
     for p in &map.problems {
         let _ = writeln!(err, "{p}");
     }
     let _ = writeln!(err, "{} coverage problem(s)", map.problems.len());
-    crate::app::EXIT_FAILED
+    crate::exit::EXIT_FAILED
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod app;
 pub mod authoring;
 pub mod cli;
 pub mod coverage;
+pub mod exit;
 pub mod select;
 pub mod selftest;
 pub mod stress;

@@ -2,7 +2,7 @@
 //! command can end onto the documented exit codes.
 
 use clap::Parser;
-use pop3spec::app::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use pop3spec::exit::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use pop3spec::cli::{Cli, Command};
 use std::process::ExitCode;
 

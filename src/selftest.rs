@@ -7,11 +7,13 @@
 //! has a server of its own (own Maildir root, own lock table) with an account
 //! pair per job.
 
-use crate::app::{console_options, write_file, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use crate::app::console_options;
 use crate::bundled::{Bundled, BundledOptions};
 use crate::cli::SelftestArgs;
+use crate::exit::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::outcome::{Outcome, ScenarioResult};
 use crate::report;
+use crate::report::write::write_file;
 use crate::runner::{self, RunOptions};
 use crate::scenario::load;
 use crate::scenario::Scenario;
@@ -210,7 +212,7 @@ pub async fn selftest(args: SelftestArgs) -> u8 {
         return EXIT_USAGE;
     }
     // The self-test takes minutes: find an unwritable matrix file first.
-    if let Err(e) = crate::app::check_writable(&args.json) {
+    if let Err(e) = crate::report::write::check_writable(&args.json) {
         eprintln!(
             "error: --json {}: {e}\nnothing was run: fix the path",
             args.json.display()

@@ -7,8 +7,8 @@ pub mod rfc;
 pub mod schema;
 pub mod skeleton;
 
-use crate::app::{EXIT_OK, EXIT_USAGE};
 use crate::cli::{Cli, CompletionsArgs, ExplainArgs, LevelArg, ManArgs, NewArgs, ShellArg};
+use crate::exit::{EXIT_OK, EXIT_USAGE};
 use crate::outcome::Level;
 use crate::scenario::load;
 use clap::CommandFactory;
@@ -61,7 +61,7 @@ pub fn man(subcommand: Option<&str>, out: &mut dyn Write) -> Result<(), String> 
 
 /// `pop3spec schema`.
 pub fn schema_command() -> u8 {
-    crate::app::write_stdout(schema::render().as_bytes())
+    crate::report::write::write_stdout(schema::render().as_bytes())
 }
 
 /// `pop3spec new ID`.
@@ -138,7 +138,7 @@ pub fn explain_command(args: ExplainArgs) -> u8 {
     .ok();
     let mut text = explain::render(s, &texts);
     text.push_str(&explain::checked_sentences(s, requirements.as_ref()));
-    crate::app::write_stdout(text.as_bytes())
+    crate::report::write::write_stdout(text.as_bytes())
 }
 
 /// `pop3spec completions SHELL`.
@@ -146,14 +146,14 @@ pub fn completions_command(args: CompletionsArgs) -> u8 {
     // Generated whole first: the generator panics on a write error.
     let mut script = Vec::new();
     completions(args.shell, &mut script);
-    crate::app::write_stdout(&script)
+    crate::report::write::write_stdout(&script)
 }
 
 /// `pop3spec man [SUBCOMMAND]`.
 pub fn man_command(args: ManArgs) -> u8 {
     let mut page = Vec::new();
     match man(args.subcommand.as_deref(), &mut page) {
-        Ok(()) => crate::app::write_stdout(&page),
+        Ok(()) => crate::report::write::write_stdout(&page),
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_USAGE

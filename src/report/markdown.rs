@@ -90,7 +90,7 @@ pub fn destination(output: &OutputArgs) -> Option<(PathBuf, bool)> {
 /// Writes `text` to `path`, appending when asked.
 pub fn write(path: &Path, append: bool, text: &str) -> Result<(), String> {
     if !append {
-        return crate::app::write_file(path, text);
+        return crate::report::write::write_file(path, text);
     }
     let mut file = std::fs::OpenOptions::new()
         .create(true)

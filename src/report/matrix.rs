@@ -16,9 +16,10 @@
 //! is escaped throughout, and the Markdown escapes HTML and its own punctuation.
 
 use super::visible;
-use crate::app::{write_file, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::cli::{NamedReport, ReportArgs};
+use crate::exit::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::outcome::{Level, Outcome};
+use crate::report::write::write_file;
 use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;

@@ -12,6 +12,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod matrix;
+pub mod write;
 
 use crate::outcome::{Outcome, ScenarioResult};
 use std::borrow::Cow;

@@ -47,8 +47,8 @@ mod scheduler;
 mod session;
 mod setup;
 
-use crate::app::{EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE};
 use crate::cli::{AccountTemplates, ServerArgs};
+use crate::exit::{EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE};
 use crate::runner::target::Target;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -326,7 +326,7 @@ pub async fn stress(args: StressArgs) -> u8 {
     print!("{}", render(&summary));
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&summary).unwrap_or_default() + "\n";
-        if let Err(e) = crate::app::write_file(path, &text) {
+        if let Err(e) = crate::report::write::write_file(path, &text) {
             eprintln!("error: {e}");
             return EXIT_FAILED;
         }

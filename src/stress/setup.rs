@@ -3,7 +3,7 @@
 //! a seed command is given), and each account's state before the clients start.
 
 use super::*;
-use crate::app::{EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE};
+use crate::exit::{EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE};
 use crate::runner::seed::{Seeder, MARKER};
 use crate::runner::target::{Account, OpenError, Target};
 use std::collections::BTreeSet;
