@@ -2,8 +2,8 @@
 //! command can end onto the documented exit codes.
 
 use clap::Parser;
-use pop3spec::exit::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use pop3spec::cli::{Cli, Command};
+use pop3spec::exit::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
