@@ -401,7 +401,9 @@ async fn session_load(addr: SocketAddr, users: &[(String, String)], secs: f64) -
     let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for (u, p) in users.iter().cloned() {
+    for (u, p) in users {
+        // Owned copies: each task outlives this borrow of `users`.
+        let (u, p) = (u.clone(), p.clone());
         tasks.push(tokio::spawn(async move {
             let (mut ok, mut bad) = (0u64, 0u64);
             while Instant::now() < deadline {

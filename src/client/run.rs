@@ -259,9 +259,9 @@ pub async fn run_scenario(
             }
         }
         if tokio::time::Instant::now() >= deadline {
-            if launched.is_some() && exited.is_none() {
+            if let Some(l) = launched.as_mut().filter(|_| exited.is_none()) {
                 // The connection ended at the deadline; has the client too?
-                if let Ok(Some(st)) = launched.as_mut().unwrap().child.try_wait() {
+                if let Ok(Some(st)) = l.child.try_wait() {
                     exit_code = st.code();
                     exited = Some(st.to_string());
                 } else {

@@ -304,12 +304,11 @@ mod tests {
                 .holds
         );
         assert!(
-            Assertion::parse("count >= 3")
+            !Assertion::parse("count >= 3")
                 .unwrap()
                 .evaluate(&v)
                 .unwrap()
                 .holds
-                == false
         );
         assert!(Assertion::parse("a < 3").unwrap().evaluate(&v).is_err());
     }

@@ -710,9 +710,9 @@ impl Converter<'_> {
                     defined,
                 )?)
             }
-            "expect_multiline" => Action::ExpectMultiline(
+            "expect_multiline" => Action::ExpectMultiline(Box::new(
                 self.expect_multiline(raw.expect_multiline?.value, defined)?,
-            ),
+            )),
             "expect_close" => {
                 let v = raw.expect_close?;
                 let pos = self.pos(&v);

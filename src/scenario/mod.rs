@@ -189,7 +189,8 @@ pub enum Action {
     Send(Template),
     SendRaw(Template),
     Expect(ExpectLine),
-    ExpectMultiline(ExpectMultiline),
+    /// Boxed: by far the largest variant, and every step pays for the largest.
+    ExpectMultiline(Box<ExpectMultiline>),
     /// The connection ends; `within` waits this long instead of the step
     /// timeout; `close_notify` requires a TLS close alert first (RFC 8314 §3.4).
     ExpectClose {
