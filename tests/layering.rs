@@ -29,7 +29,7 @@ const KNOWN: &[(&str, &str)] = &[
     // Reporters take option types from the argument structs (issue 18 §1).
     ("src/report/github.rs", "cli"),
     ("src/report/markdown.rs", "cli"),
-    ("src/report/matrix.rs", "cli"),
+    ("src/report/matrix/mod.rs", "cli"),
     // `cli` takes StressArgs from `stress`, which takes host_targets from `app`.
     ("src/cli.rs", "stress"),
     ("src/stress/mod.rs", "app"),

@@ -15,6 +15,9 @@
 //! every string in it (server answers above all) is treated as hostile: the HTML
 //! is escaped throughout, and the Markdown escapes HTML and its own punctuation.
 
+mod html;
+mod markdown;
+
 use super::visible;
 use crate::cli::{NamedReport, ReportArgs};
 use crate::exit::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
@@ -24,6 +27,9 @@ use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+
+pub use html::{html, html_escape};
+pub use markdown::{markdown, md};
 
 /// Transcript lines shown per detail entry (the last ones: the failure is at the end).
 pub const TRANSCRIPT_TAIL: usize = 12;
@@ -383,12 +389,12 @@ pub fn mark(o: Option<Outcome>) -> (&'static str, &'static str, &'static str) {
 }
 
 /// Whether a cell gets a detail entry (and a link to it).
-fn has_detail(s: &Scenario) -> bool {
+pub(super) fn has_detail(s: &Scenario) -> bool {
     s.outcome != Outcome::Pass
 }
 
 /// A fragment id made only of `[A-Za-z0-9._-]`; other characters become `_xx_`.
-fn slug(text: &str) -> String {
+pub(super) fn slug(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_ascii_alphanumeric() || matches!(c, '.' | '-') {
@@ -410,14 +416,14 @@ pub fn row_anchor(id: &str) -> String {
     format!("row-{}", slug(id))
 }
 
-fn group_anchor(name: &str) -> String {
+pub(super) fn group_anchor(name: &str) -> String {
     format!(
         "group-{}",
         slug(&name.to_ascii_lowercase().replace(' ', ""))
     )
 }
 
-fn transcript_line(l: &Line) -> String {
+pub(super) fn transcript_line(l: &Line) -> String {
     let who = match l.direction.as_str() {
         "client" => "C:",
         "server" => "S:",
@@ -431,11 +437,11 @@ fn transcript_line(l: &Line) -> String {
     }
 }
 
-fn tail(s: &Scenario) -> &[Line] {
+pub(super) fn tail(s: &Scenario) -> &[Line] {
     &s.transcript[s.transcript.len().saturating_sub(TRANSCRIPT_TAIL)..]
 }
 
-fn tally_text(c: &Counts) -> String {
+pub(super) fn tally_text(c: &Counts) -> String {
     let mut parts = Vec::new();
     for o in OUTCOMES {
         let n = c.get(o);
@@ -449,7 +455,7 @@ fn tally_text(c: &Counts) -> String {
     parts.join(" ")
 }
 
-fn step_text(f: &Finding) -> Option<String> {
+pub(super) fn step_text(f: &Finding) -> Option<String> {
     f.step
         .as_ref()
         .map(|s| format!("{}:{}:{}", s.file, s.line, s.column))
@@ -457,526 +463,7 @@ fn step_text(f: &Finding) -> Option<String> {
 
 // ------------------------------------------------------------------ HTML
 
-/// Text safe anywhere in HTML, attribute values included.
-pub fn html_escape(text: &str) -> String {
-    let text = visible(text);
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-const STYLE: &str = "\
-body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:1.5em;color:#222;background:#fff}
-h1{font-size:1.5em}h2{margin-top:1.6em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse}th,td{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}
-thead th{position:sticky;top:0;background:#eee}
-.num{text-align:right}
-table.matrix td.o{text-align:center;white-space:nowrap}
-table.matrix td.o a{color:inherit;text-decoration:none;display:block}
-table.matrix td.o a:hover{text-decoration:underline}
-tr.group th{background:#dde4ee;font-size:1.05em}
-tr.summary td,tr.summary th{background:#f6f6f6;font-size:.9em;white-space:nowrap}
-.t{color:#555;font-size:.85em}
-code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
-.pass{background:#c8f0c8;color:#0a4d0a}
-.nonstrict{background:#fff0b3;color:#5c4700}
-.info{background:#d6e9ff;color:#0b3a6b}
-.skipped{background:#e8e8e8;color:#555}
-.fail{background:#f8c4c4;color:#7a0000}
-.error{background:#8b1a1a;color:#fff}
-.notrun{background:#fafafa;color:#999}
-.known{font-size:.75em;font-weight:bold}
-.legend span.m{display:inline-block;min-width:7em;padding:0 .4em;margin-right:.5em}
-section.detail{border:1px solid #ccc;border-left-width:6px;margin:1em 0;padding:.3em 1em}
-section.detail.fail{border-left-color:#c00}section.detail.error{border-left-color:#8b1a1a}
-section.detail.nonstrict{border-left-color:#c9a400}section.detail.info{border-left-color:#3b7dd8}
-section.detail.skipped{border-left-color:#999}
-section.detail h3 .m{padding:0 .4em}
-section.detail:target{box-shadow:0 0 0 3px #3b7dd8}
-dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}dd{margin:0}
-pre{background:#f6f6f6;padding:.5em;overflow-x:auto;white-space:pre-wrap;word-break:break-all}
-.ea{display:flex;gap:1em;flex-wrap:wrap}.ea>div{flex:1;min-width:20em}
-";
-
-/// The whole report as one self-contained HTML page (inline CSS, no scripts, no
-/// external assets).
-pub fn html(m: &Matrix) -> String {
-    let mut out = String::new();
-    let n = m.servers.len();
-    let (noun, heading) = (m.subject.noun(), m.subject.heading());
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
-    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    let _ = writeln!(
-        out,
-        "<title>pop3spec {}</title>\n<style>",
-        m.subject.title().trim_start_matches("POP3 ")
-    );
-    out.push_str(STYLE);
-    let _ = writeln!(
-        out,
-        "</style>\n</head>\n<body>\n<h1>{}</h1>",
-        m.subject.title()
-    );
-    let _ = writeln!(
-        out,
-        "<p>{} scenario(s) on {n} {noun}(s), written by <code>pop3spec report</code> {} from <code>{}</code> results. \
-         Every cell that did not pass links to its <a href=\"#details\">details</a>.</p>",
-        m.rows().count(),
-        env!("CARGO_PKG_VERSION"),
-        m.subject.command(),
-    );
-
-    // Servers (or clients), one summary row each.
-    let _ = write!(
-        out,
-        "<h2 id=\"servers\">{heading}</h2>\n<table class=\"servers\">\n<thead><tr><th>{noun}</th><th>target</th><th>result file</th><th>strict</th><th>duration</th>"
-    );
-    for o in OUTCOMES.map(Some).into_iter().chain([None]) {
-        let (sym, word, class) = mark(o);
-        let _ = write!(out, "<th class=\"{class}\">{sym} {word}</th>");
-    }
-    out.push_str("<th>known failures</th><th>total</th></tr></thead>\n<tbody>\n");
-    for (col, s) in m.servers.iter().enumerate() {
-        let c = m.counts(col);
-        let _ = write!(
-            out,
-            "<tr><th>{}</th><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td>",
-            html_escape(&s.label),
-            html_escape(&s.doc.target),
-            html_escape(&s.source.display().to_string()),
-            if s.doc.strict { "yes" } else { "no" },
-            s.doc
-                .duration
-                .map(|d| format!("{d:.1} s"))
-                .unwrap_or_default(),
-        );
-        for o in OUTCOMES {
-            let _ = write!(out, "<td class=\"num\">{}</td>", c.get(o));
-        }
-        let _ = writeln!(
-            out,
-            "<td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            c.not_run,
-            c.known_failures,
-            c.ran()
-        );
-    }
-    out.push_str("</tbody>\n</table>\n");
-
-    out.push_str("<h2 id=\"legend\">Legend</h2>\n<ul class=\"legend\">\n");
-    for (o, text) in m.subject.legend() {
-        let (sym, word, class) = mark(o);
-        let _ = writeln!(
-            out,
-            "<li><span class=\"m {class}\">{sym} {word}</span>{}</li>",
-            html_escape(&text)
-        );
-    }
-    out.push_str("<li><span class=\"m\"><span class=\"known\">known</span></span>listed in the run's --known-failures file</li>\n</ul>\n");
-
-    // The matrix.
-    out.push_str("<h2 id=\"matrix\">Matrix</h2>\n<p>");
-    let links: Vec<String> = m
-        .groups
-        .iter()
-        .map(|g| {
-            format!(
-                "<a href=\"#{}\">{}</a> ({})",
-                group_anchor(&g.name),
-                html_escape(&g.name),
-                g.rows.len()
-            )
-        })
-        .collect();
-    out.push_str(&links.join(" · "));
-    out.push_str("</p>\n<table class=\"matrix\">\n<thead><tr><th>scenario</th><th>level</th>");
-    for s in &m.servers {
-        let _ = write!(out, "<th>{}</th>", html_escape(&s.label));
-    }
-    out.push_str("</tr></thead>\n<tbody>\n<tr class=\"summary\"><th>summary</th><td></td>");
-    for col in 0..n {
-        let _ = write!(out, "<td>{}</td>", tally_text(&m.counts(col)));
-    }
-    out.push_str("</tr>\n");
-    for g in &m.groups {
-        let _ = writeln!(
-            out,
-            "<tr class=\"group\"><th colspan=\"{}\" id=\"{}\">{}</th></tr>",
-            n + 2,
-            group_anchor(&g.name),
-            html_escape(&g.name)
-        );
-        for row in &g.rows {
-            let meta = m.meta(row);
-            let _ = write!(
-                out,
-                "<tr id=\"{}\"><th><code>{}</code><div class=\"t\">{} — {}</div></th><td>{}</td>",
-                row_anchor(&row.id),
-                html_escape(&row.id),
-                html_escape(&meta.title),
-                html_escape(&meta.spec),
-                meta.level.as_str()
-            );
-            for col in 0..n {
-                out.push_str(&html_cell(m, row, col));
-            }
-            out.push_str("</tr>\n");
-        }
-    }
-    out.push_str("</tbody>\n</table>\n");
-
-    // Details.
-    out.push_str("<h2 id=\"details\">Details</h2>\n");
-    let mut any = false;
-    for (col, s) in m.detailed_cells() {
-        any = true;
-        html_detail(&mut out, m, col, s);
-    }
-    if !any {
-        let _ = writeln!(out, "<p>Every scenario passed on every {noun}.</p>");
-    }
-    out.push_str("</body>\n</html>\n");
-    out
-}
-
-fn html_cell(m: &Matrix, row: &Row, col: usize) -> String {
-    let s = m.cell(row, col);
-    let (sym, word, class) = mark(s.map(|s| s.outcome));
-    let known = if s.is_some_and(|s| s.known_failure) {
-        " <span class=\"known\">known</span>"
-    } else {
-        ""
-    };
-    match s {
-        Some(s) if has_detail(s) => {
-            let hint = s
-                .finding
-                .as_ref()
-                .map(|f| f.message.as_str())
-                .filter(|t| !t.is_empty())
-                .or(s.reason.as_deref())
-                .unwrap_or("");
-            format!(
-                "<td class=\"o {class}\" title=\"{}\"><a href=\"#{}\">{sym} {word}{known}</a></td>",
-                html_escape(hint),
-                detail_anchor(col, &row.id)
-            )
-        }
-        _ => format!("<td class=\"o {class}\">{sym} {word}{known}</td>"),
-    }
-}
-
-fn html_pre(out: &mut String, lines: impl IntoIterator<Item = String>) {
-    out.push_str("<pre>");
-    let lines: Vec<String> = lines.into_iter().map(|l| html_escape(&l)).collect();
-    out.push_str(&lines.join("\n"));
-    out.push_str("</pre>\n");
-}
-
-fn html_detail(out: &mut String, m: &Matrix, col: usize, s: &Scenario) {
-    let (sym, word, class) = mark(Some(s.outcome));
-    let _ = writeln!(
-        out,
-        "<section class=\"detail {class}\" id=\"{}\">\n<h3><span class=\"m {class}\">{sym} {word}</span> <code>{}</code> on {}</h3>",
-        detail_anchor(col, &s.id),
-        html_escape(&s.id),
-        html_escape(&m.servers[col].label)
-    );
-    out.push_str("<dl>\n");
-    let mut item = |name: &str, value: &str| {
-        let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", html_escape(value));
-    };
-    item("title", &s.title);
-    item("spec", &format!("{} ({})", s.spec, s.level.as_str()));
-    if let Some(reason) = &s.reason {
-        item("reason", reason);
-    }
-    if let Some(f) = &s.finding {
-        if !f.message.is_empty() && s.reason.as_deref() != Some(f.message.as_str()) {
-            item("finding", &f.message);
-        }
-        if let Some(step) = step_text(f) {
-            item("step", &step);
-        }
-        if let Some(c) = &f.command {
-            item("last command", c);
-        }
-    }
-    if s.known_failure {
-        item("known failure", "listed in the run's --known-failures file");
-    }
-    out.push_str("</dl>\n");
-    if let Some(f) = s
-        .finding
-        .as_ref()
-        .filter(|f| !f.expected.is_empty() || !f.actual.is_empty())
-    {
-        out.push_str("<div class=\"ea\">\n<div><h4>expected</h4>\n");
-        html_pre(out, f.expected.iter().cloned());
-        out.push_str("</div>\n<div><h4>actual</h4>\n");
-        html_pre(out, f.actual.iter().cloned());
-        out.push_str("</div>\n</div>\n");
-    }
-    if !s.transcript.is_empty() {
-        let shown = tail(s);
-        let _ = writeln!(
-            out,
-            "<h4>transcript (last {} of {} lines)</h4>",
-            shown.len(),
-            s.transcript.len()
-        );
-        html_pre(out, shown.iter().map(transcript_line));
-    }
-    let _ = writeln!(
-        out,
-        "<p><a href=\"#{}\">↑ back to the matrix</a></p>\n</section>",
-        row_anchor(&s.id)
-    );
-}
-
 // -------------------------------------------------------------- Markdown
-
-/// Inline Markdown text safe in a table cell or list item: HTML specials as
-/// entities, Markdown punctuation backslash-escaped, line breaks as `<br>`.
-pub fn md(text: &str) -> String {
-    let text = visible(text);
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\n' => out.push_str("<br>"),
-            '\r' => {}
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '#' | '!' | '(' | ')' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A `<pre>` block (an HTML block in Markdown: its content is not Markdown, and
-/// escaping `<` keeps `</pre>` from closing it early).
-fn md_pre(out: &mut String, lines: impl IntoIterator<Item = String>) {
-    let lines: Vec<String> = lines
-        .into_iter()
-        .map(|l| {
-            html_escape(&l)
-                .replace('\n', " ")
-                .replace("&#39;", "'")
-                .replace("&quot;", "\"")
-        })
-        .collect();
-    let _ = writeln!(out, "<pre>\n{}\n</pre>\n", lines.join("\n"));
-}
-
-fn md_cell(m: &Matrix, row: &Row, col: usize) -> String {
-    let s = m.cell(row, col);
-    let (sym, word, _) = mark(s.map(|s| s.outcome));
-    let known = if s.is_some_and(|s| s.known_failure) {
-        " (known)"
-    } else {
-        ""
-    };
-    match s {
-        Some(s) if has_detail(s) => {
-            format!("[{sym} {word}{known}](#{})", detail_anchor(col, &row.id))
-        }
-        _ => format!("{sym} {word}{known}"),
-    }
-}
-
-/// The whole report as Markdown (GitHub flavour): a table per RFC, then details.
-pub fn markdown(m: &Matrix) -> String {
-    let mut out = String::new();
-    let n = m.servers.len();
-    let (noun, heading) = (m.subject.noun(), m.subject.heading());
-    let _ = writeln!(out, "# {}\n", m.subject.title());
-    let _ = writeln!(
-        out,
-        "{} scenario(s) on {n} {noun}(s), written by `pop3spec report` {} from `{}` results. \
-         Every cell that did not pass links to its entry under [Details](#details).\n",
-        m.rows().count(),
-        env!("CARGO_PKG_VERSION"),
-        m.subject.command(),
-    );
-
-    let _ = write!(
-        out,
-        "## {heading}\n\n| {noun} | target | result file | strict |"
-    );
-    for o in OUTCOMES.map(Some).into_iter().chain([None]) {
-        let (sym, word, _) = mark(o);
-        let _ = write!(out, " {sym} {word} |");
-    }
-    out.push_str(" known failures | total |\n| --- | --- | --- | --- |");
-    out.push_str(&" ---: |".repeat(OUTCOMES.len() + 3));
-    out.push('\n');
-    for (col, s) in m.servers.iter().enumerate() {
-        let c = m.counts(col);
-        let _ = write!(
-            out,
-            "| {} | <code>{}</code> | <code>{}</code> | {} |",
-            md(&s.label),
-            md(&s.doc.target),
-            md(&s.source.display().to_string()),
-            if s.doc.strict { "yes" } else { "no" }
-        );
-        for o in OUTCOMES {
-            let _ = write!(out, " {} |", c.get(o));
-        }
-        let _ = writeln!(out, " {} | {} | {} |", c.not_run, c.known_failures, c.ran());
-    }
-
-    out.push_str("\nLegend:\n\n");
-    for (o, text) in m.subject.legend() {
-        let (sym, word, _) = mark(o);
-        let _ = writeln!(out, "- {sym} {word}: {}", md(&text));
-    }
-    out.push_str("- (known): listed in the run's \\-\\-known\\-failures file\n");
-
-    out.push_str("\n## Matrix\n\n");
-    let links: Vec<String> = m
-        .groups
-        .iter()
-        .map(|g| {
-            format!(
-                "[{}](#{}) ({})",
-                md(&g.name),
-                group_anchor(&g.name),
-                g.rows.len()
-            )
-        })
-        .collect();
-    let _ = writeln!(out, "{}\n", links.join(" · "));
-    let header = {
-        let mut h = String::from("| scenario | level |");
-        for s in &m.servers {
-            let _ = write!(h, " {} |", md(&s.label));
-        }
-        h.push_str("\n| --- | --- |");
-        h.push_str(&" :---: |".repeat(n));
-        h
-    };
-    for g in &m.groups {
-        let _ = writeln!(
-            out,
-            "<a id=\"{}\"></a>\n\n### {}\n\n{header}",
-            group_anchor(&g.name),
-            md(&g.name)
-        );
-        let _ = write!(out, "| **summary** | |");
-        for col in 0..n {
-            let mut c = Counts::default();
-            for row in &g.rows {
-                match m.cell(row, col) {
-                    None => c.not_run += 1,
-                    Some(s) => {
-                        c.outcomes[OUTCOMES.iter().position(|o| *o == s.outcome).unwrap_or(0)] += 1
-                    }
-                }
-            }
-            let _ = write!(out, " {} |", tally_text(&c));
-        }
-        out.push('\n');
-        for row in &g.rows {
-            let meta = m.meta(row);
-            let _ = write!(
-                out,
-                "| <a id=\"{}\"></a><code>{}</code> | {} |",
-                row_anchor(&row.id),
-                md(&row.id),
-                meta.level.as_str()
-            );
-            for col in 0..n {
-                let _ = write!(out, " {} |", md_cell(m, row, col));
-            }
-            out.push('\n');
-        }
-        out.push('\n');
-    }
-
-    out.push_str("## Details\n\n");
-    let mut any = false;
-    for (col, s) in m.detailed_cells() {
-        any = true;
-        md_detail(&mut out, m, col, s);
-    }
-    if !any {
-        let _ = writeln!(out, "Every scenario passed on every {noun}.");
-    }
-    out
-}
-
-fn md_detail(out: &mut String, m: &Matrix, col: usize, s: &Scenario) {
-    let (sym, word, _) = mark(Some(s.outcome));
-    let _ = writeln!(
-        out,
-        "<a id=\"{}\"></a>\n\n### {sym} {word}: <code>{}</code> on {}\n",
-        detail_anchor(col, &s.id),
-        md(&s.id),
-        md(&m.servers[col].label)
-    );
-    let _ = writeln!(
-        out,
-        "- title: {}\n- spec: {} ({})",
-        md(&s.title),
-        md(&s.spec),
-        s.level.as_str()
-    );
-    if let Some(reason) = &s.reason {
-        let _ = writeln!(out, "- reason: {}", md(reason));
-    }
-    if let Some(f) = &s.finding {
-        if !f.message.is_empty() && s.reason.as_deref() != Some(f.message.as_str()) {
-            let _ = writeln!(out, "- finding: {}", md(&f.message));
-        }
-        if let Some(step) = step_text(f) {
-            let _ = writeln!(out, "- step: <code>{}</code>", md(&step));
-        }
-        if let Some(c) = &f.command {
-            let _ = writeln!(out, "- last command: <code>{}</code>", md(c));
-        }
-    }
-    if s.known_failure {
-        out.push_str("- known failure: listed in the run's \\-\\-known\\-failures file\n");
-    }
-    out.push('\n');
-    if let Some(f) = s
-        .finding
-        .as_ref()
-        .filter(|f| !f.expected.is_empty() || !f.actual.is_empty())
-    {
-        let lines = std::iter::once("expected:".to_string())
-            .chain(f.expected.iter().map(|l| format!("  {l}")))
-            .chain(std::iter::once("actual:".to_string()))
-            .chain(f.actual.iter().map(|l| format!("  {l}")));
-        md_pre(out, lines);
-    }
-    if !s.transcript.is_empty() {
-        let shown = tail(s);
-        let _ = writeln!(
-            out,
-            "Transcript (last {} of {} lines):\n",
-            shown.len(),
-            s.transcript.len()
-        );
-        md_pre(out, shown.iter().map(transcript_line));
-    }
-    let _ = writeln!(out, "[↑ back to the matrix](#{})\n", row_anchor(&s.id));
-}
 
 // --------------------------------------------------------------- command
 
