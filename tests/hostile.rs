@@ -42,9 +42,20 @@ fn write_pair(ws: &Workspace, id: &str, extra: &str, steps: &str) -> String {
 
 /// The checks every hostile run shares.
 fn assert_contained(out: &RunOutput, id: &str, outcome: &str, message_parts: &[&str]) {
+    assert_contained_within(out, BOUND, id, outcome, message_parts)
+}
+
+/// [`assert_contained`] for a run whose timeouts allow up to `bound`.
+fn assert_contained_within(
+    out: &RunOutput,
+    bound: Duration,
+    id: &str,
+    outcome: &str,
+    message_parts: &[&str],
+) {
     assert!(
-        out.elapsed < BOUND,
-        "took {:?} with --timeout 1s\n{}",
+        out.elapsed < bound,
+        "took {:?}, more than its timeouts allow ({bound:?})\n{}",
         out.elapsed,
         out.dump()
     );
@@ -319,8 +330,17 @@ fn hundred_megabyte_response_stops_at_max_body() {
 /// CAPA answered with a capability list that never ends, on every connection:
 /// the start-up probe (before and after login) and a scenario step all read it
 /// under --max-body, and the run header prints a few lines, not the flood.
+///
+/// Each of those three reads must take in 1 MiB of short, escaped lines
+/// before --max-body stops it, which a debug build on a loaded machine does
+/// not always manage within the 1s the other tests use (the step then ended
+/// on its read deadline instead, and the verdict named the timeout). So this
+/// run gets a step timeout no read of 1 MiB comes near, and --max-body alone
+/// must be what stops every read.
 #[test]
 fn endless_multiline_capa_stops_at_max_body_everywhere() {
+    const TIMEOUT: &str = "60s";
+    const TIMEOUT_BOUND: Duration = Duration::from_secs(60);
     let server = FakeServer::start(good().account("user", "secret").on_acts(
         "CAPA",
         vec![
@@ -338,12 +358,14 @@ fn endless_multiline_capa_stops_at_max_body_everywhere() {
         "",
         "  - send: CAPA\n  - expect_multiline: { status: ok }  # HERE\n",
     );
-    let (out, peak) = ws.run_measured(
+    let (out, peak) = ws.run_measured_timeout(
         server.port,
+        TIMEOUT,
         &["--max-body", MAX_BODY, "--user", "user", "--pass", "secret"],
     );
-    assert_contained(
+    assert_contained_within(
         &out,
+        TIMEOUT_BOUND,
         "hostile.a.endless-capa",
         "fail",
         &["exceeded the limit of 1048576 octets (--max-body)"],
@@ -365,15 +387,13 @@ fn endless_multiline_capa_stops_at_max_body_everywhere() {
             out.dump()
         );
     }
-    // The probe stops at --max-body, or at the step timeout when the fake
-    // server is slower than 1 MiB per --timeout (a loaded machine): either
-    // way the read is bounded and the header says why it stopped.
+    // The probe's read stops at --max-body, and the header says so (one
+    // warning for both lists: the first problem found).
     assert!(
-        header.iter().any(|l| {
-            l.contains("CAPA response exceeded 1048576 octets (--max-body)")
-                || l.contains("the CAPA response did not end with a `.` line within")
-        }),
-        "the header says the CAPA response was cut off\n{}",
+        header
+            .iter()
+            .any(|l| l.contains("CAPA response exceeded 1048576 octets (--max-body)")),
+        "the header says the CAPA response was cut off at --max-body\n{}",
         out.dump()
     );
     assert!(

@@ -442,6 +442,16 @@ impl Workspace {
     /// child's peak resident set size in KiB (`None` when `/usr/bin/time` is
     /// missing: the run then happens without it).
     pub fn run_measured(&self, port: u16, extra: &[&str]) -> (RunOutput, Option<u64>) {
+        self.run_measured_timeout(port, "1s", extra)
+    }
+
+    /// [`Workspace::run_measured`] with `--timeout timeout` instead of 1s.
+    pub fn run_measured_timeout(
+        &self,
+        port: u16,
+        timeout: &str,
+        extra: &[&str],
+    ) -> (RunOutput, Option<u64>) {
         let time = Path::new("/usr/bin/time");
         if !time.exists() {
             return (self.run(port, extra), None);
@@ -465,7 +475,7 @@ impl Workspace {
             "--port".as_ref(),
             port.as_ref(),
             "--timeout".as_ref(),
-            "1s".as_ref(),
+            timeout.as_ref(),
             "--connect-timeout".as_ref(),
             "2s".as_ref(),
             "--json".as_ref(),
