@@ -2,10 +2,14 @@
 //! fixtures, requirements.yaml) and the RFC texts of `docs/rfc/`, embedded by
 //! `build.rs` so `pop3spec` works from any folder on any machine.
 //!
-//! The built-in suite is written out once per process to a private temporary
-//! folder and read from there like any other: fixtures must be real files
-//! (`--seed-command` gets their paths, `--maildir` copies them), and one code
-//! path for built-in and local suites keeps their verdicts the same. Messages
+//! The built-in suite is written out to disk and read from there like any
+//! other: fixtures must be real files (`--seed-command` gets their paths,
+//! `--maildir` copies them), and one code path for built-in and local suites
+//! keeps their verdicts the same. It is written once per suite contents into
+//! a cache folder (`$XDG_CACHE_HOME/pop3spec/suite-<hash>`) that later runs
+//! reuse, so no run leaves a copy behind, however it ends (a per-process
+//! temporary folder once left 2.3 MB in /tmp for every run ended by Ctrl-C
+//! and every in-process test). Messages
 //! and reports name built-in files by their path inside the suite
 //! (`scenarios/rfc1939/...yaml:12:3`), never by that temporary folder.
 
@@ -46,35 +50,184 @@ pub fn rfc_numbers() -> Vec<u32> {
     numbers
 }
 
-/// The written-out built-in suite: the temporary folder holding `scenarios/`.
-static WRITTEN: Mutex<Option<tempfile::TempDir>> = Mutex::new(None);
+/// Where the built-in suite lies on disk: a cache folder shared by every run
+/// of this suite's contents, or, where no cache folder can be written, a
+/// temporary folder of this process that [`cleanup`] removes.
+struct Written {
+    /// The folder holding `scenarios/`.
+    root: PathBuf,
+    _temporary: Option<tempfile::TempDir>,
+}
 
-/// The built-in suite's `scenarios/` folder on disk, written out on first use.
-pub fn builtin_dir() -> Result<PathBuf, String> {
-    let mut written = WRITTEN.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(dir) = written.as_ref() {
-        return Ok(dir.path().join(BUILTIN_ROOT));
-    }
-    let dir = tempfile::Builder::new()
-        .prefix("pop3spec-suite-")
-        .tempdir()
-        .map_err(|e| format!("cannot write out the built-in suite: {e}"))?;
-    let root = dir.path().join(BUILTIN_ROOT);
+static WRITTEN: Mutex<Option<Written>> = Mutex::new(None);
+
+/// Cache folders of other suite contents unused this long are removed when
+/// a new one is written, so rebuilt binaries do not pile them up.
+const STALE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// FNV-1a over every file's name and bytes: the cache folder's name, so a
+/// binary with other suite contents never reads this one's files.
+fn content_hash() -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for (inside, bytes) in files() {
-        let path = root.join(inside);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot write out the built-in suite: {e}"))?;
+        for chunk in [
+            inside.as_bytes(),
+            &[0],
+            &(bytes.len() as u64).to_le_bytes(),
+            bytes,
+        ] {
+            for b in chunk {
+                hash ^= u64::from(*b);
+                hash = hash.wrapping_mul(0x0100_0000_01b3);
+            }
         }
-        std::fs::write(&path, bytes)
-            .map_err(|e| format!("cannot write out the built-in suite: {e}"))?;
     }
-    *written = Some(dir);
+    hash
+}
+
+/// `$XDG_CACHE_HOME/pop3spec`, else `$HOME/.cache/pop3spec`.
+fn cache_base() -> Option<PathBuf> {
+    let absolute = |v: std::ffi::OsString| Some(PathBuf::from(v)).filter(|p| p.is_absolute());
+    std::env::var_os("XDG_CACHE_HOME")
+        .and_then(absolute)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .and_then(absolute)
+                .map(|h| h.join(".cache"))
+        })
+        .map(|base| base.join("pop3spec"))
+}
+
+/// Writes every built-in file below `root/scenarios`.
+fn write_files(root: &Path) -> std::io::Result<()> {
+    for (inside, bytes) in files() {
+        let path = root.join(BUILTIN_ROOT).join(inside);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, bytes)?;
+    }
+    Ok(())
+}
+
+/// Whether `root/scenarios` holds exactly the built-in files, byte for byte
+/// (a cache folder someone edited, or one cut short, is not used).
+fn is_intact(root: &Path) -> bool {
+    fn count(dir: &Path) -> Option<usize> {
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).ok()? {
+            let entry = entry.ok()?;
+            let kind = entry.file_type().ok()?;
+            n += if kind.is_dir() {
+                count(&entry.path())?
+            } else {
+                1
+            };
+        }
+        Some(n)
+    }
+    let dir = root.join(BUILTIN_ROOT);
+    count(&dir) == Some(files().len())
+        && files()
+            .iter()
+            .all(|(inside, bytes)| std::fs::read(dir.join(inside)).ok().as_deref() == Some(*bytes))
+}
+
+/// The cache folder of this suite's contents, written first when missing:
+/// into a fresh folder beside it that is then renamed into place, so a
+/// reader never sees half of it and concurrent first runs do not collide.
+fn cached() -> Result<PathBuf, String> {
+    let base = cache_base().ok_or("no cache folder: neither XDG_CACHE_HOME nor HOME is set")?;
+    let name = format!("suite-{:016x}", content_hash());
+    let root = base.join(&name);
+    if is_intact(&root) {
+        // Marks it as in use for the pruning of stale folders.
+        if let Ok(dir) = std::fs::File::open(&root) {
+            let _ = dir.set_modified(std::time::SystemTime::now());
+        }
+        return Ok(root);
+    }
+    let err = |e: std::io::Error| format!("{}: {e}", base.display());
+    std::fs::create_dir_all(&base).map_err(err)?;
+    let fresh = tempfile::Builder::new()
+        .prefix(&format!(".{name}-"))
+        .tempdir_in(&base)
+        .map_err(err)?;
+    write_files(fresh.path()).map_err(err)?;
+    if root.exists() {
+        // Edited or cut short (a run ended while writing it before the
+        // writes were atomic): set aside, then removed.
+        let aside = base.join(format!(".{name}-old-{}", std::process::id()));
+        if std::fs::rename(&root, &aside).is_ok() {
+            let _ = std::fs::remove_dir_all(&aside);
+        }
+    }
+    match std::fs::rename(fresh.path(), &root) {
+        Ok(()) => {
+            let _ = fresh.keep();
+        }
+        // Another process renamed its copy into place first.
+        Err(_) if is_intact(&root) => {}
+        Err(e) => return Err(err(e)),
+    }
+    prune(&base, &name);
     Ok(root)
 }
 
-/// Removes the written-out built-in suite (statics are never dropped, so
-/// `main` calls this before the process ends).
+/// Removes the cache folders of other suite contents not used for [`STALE`].
+fn prune(base: &Path, keep: &str) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let ours = name.starts_with("suite-") || name.starts_with(".suite-");
+        let unused = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE);
+        if ours && name != keep && unused {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The built-in suite's `scenarios/` folder on disk, written out on first
+/// use: into the cache folder, else (no writable cache) into a temporary
+/// folder of this process.
+pub fn builtin_dir() -> Result<PathBuf, String> {
+    let mut written = WRITTEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(w) = written.as_ref() {
+        return Ok(w.root.join(BUILTIN_ROOT));
+    }
+    let w = match cached() {
+        Ok(root) => Written {
+            root,
+            _temporary: None,
+        },
+        Err(_) => {
+            let dir = tempfile::Builder::new()
+                .prefix("pop3spec-suite-")
+                .tempdir()
+                .map_err(|e| format!("cannot write out the built-in suite: {e}"))?;
+            write_files(dir.path())
+                .map_err(|e| format!("cannot write out the built-in suite: {e}"))?;
+            Written {
+                root: dir.path().to_path_buf(),
+                _temporary: Some(dir),
+            }
+        }
+    };
+    let root = w.root.join(BUILTIN_ROOT);
+    *written = Some(w);
+    Ok(root)
+}
+
+/// Removes a temporary written-out suite (statics are never dropped, so
+/// `main` calls this before the process ends); a cache folder stays.
 pub fn cleanup() {
     // try_lock: this also runs from a panic hook, which must not wait.
     let taken = match WRITTEN.try_lock() {
@@ -89,10 +242,10 @@ pub fn cleanup() {
 /// as `scenarios/...`, any other path as it is.
 pub fn display_path(path: &Path) -> PathBuf {
     let written = WRITTEN.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(dir) = written.as_ref() else {
+    let Some(w) = written.as_ref() else {
         return path.to_path_buf();
     };
-    match path.strip_prefix(dir.path()) {
+    match path.strip_prefix(&w.root) {
         Ok(inside) => inside.to_path_buf(),
         Err(_) => path.to_path_buf(),
     }

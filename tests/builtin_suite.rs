@@ -8,11 +8,13 @@ mod support;
 use std::path::Path;
 use support::*;
 
-/// An empty working folder and a private TMPDIR for one run of the binary, so
-/// what the run writes out (and whether it removes it) can be seen.
+/// An empty working folder, a private TMPDIR and a private cache folder
+/// (XDG_CACHE_HOME) for runs of the binary, so what a run writes out, and
+/// what it leaves behind, can be seen.
 struct Elsewhere {
     cwd: tempfile::TempDir,
     tmp: tempfile::TempDir,
+    cache: tempfile::TempDir,
 }
 
 impl Elsewhere {
@@ -20,18 +22,41 @@ impl Elsewhere {
         Elsewhere {
             cwd: tempfile::tempdir().unwrap(),
             tmp: tempfile::tempdir().unwrap(),
+            cache: tempfile::tempdir().unwrap(),
         }
     }
 
+    /// Runs the binary; nothing may be left in TMPDIR, and the cache holds
+    /// one folder, the suite's (no half-written copies beside it).
     fn run(&self, args: &[&str]) -> RunOutput {
         let tmp = self.tmp.path().to_str().unwrap();
-        let out = pop3spec_env(args, self.cwd.path(), &[("TMPDIR", tmp)]);
+        let cache = self.cache.path().to_str().unwrap();
+        let out = pop3spec_env(
+            args,
+            self.cwd.path(),
+            &[("TMPDIR", tmp), ("XDG_CACHE_HOME", cache)],
+        );
         let left: Vec<_> = std::fs::read_dir(self.tmp.path())
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
         assert!(left.is_empty(), "the run left {left:?} in TMPDIR");
+        self.cached_suite();
         out
+    }
+
+    /// The one folder in the cache: `pop3spec/suite-<hash>`.
+    fn cached_suite(&self) -> std::path::PathBuf {
+        let base = self.cache.path().join("pop3spec");
+        let names: Vec<String> = std::fs::read_dir(&base)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            names.len() == 1 && names[0].starts_with("suite-"),
+            "the cache holds {names:?}"
+        );
+        base.join(&names[0])
     }
 }
 
@@ -303,4 +328,29 @@ fn rerun_failed_runs_what_failed_or_errored_last_time() {
         "{}",
         bad.dump()
     );
+}
+
+/// The built-in suite is written once into the cache and reused by later
+/// runs (the same files, not rewritten); a cache folder that no longer holds
+/// exactly the built-in files (edited, or a stray file added) is replaced.
+#[test]
+fn the_written_out_suite_is_cached_once_and_replaced_when_edited() {
+    use std::os::unix::fs::MetadataExt;
+    let here = Elsewhere::new();
+    assert_eq!(here.run(&["list"]).code, 0);
+    let suite = here.cached_suite();
+    let file = suite.join("scenarios/requirements.yaml");
+    let inode = std::fs::metadata(&file).unwrap().ino();
+    let out = here.run(&["check"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(here.cached_suite(), suite);
+    assert_eq!(std::fs::metadata(&file).unwrap().ino(), inode, "rewritten");
+    // A stray scenario in the cache would join the suite: the folder is
+    // written anew instead, and the stray file is gone.
+    let stray = suite.join("scenarios/stray.yaml");
+    std::fs::write(&stray, "id: stray\n").unwrap();
+    let out = here.run(&["check"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert!(!stray.exists());
+    assert_eq!(here.cached_suite(), suite);
 }
