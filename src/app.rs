@@ -70,11 +70,10 @@ pub fn check(args: CheckArgs) -> u8 {
         Ok(v) => v,
         Err(e) => return usage(&e),
     };
-    let paths = if args.paths.is_empty() {
-        vec![select::default_scenario_dir()]
-    } else {
-        args.paths
-    };
+    if let Err(e) = select::check_suite_args(&args.suite) {
+        return usage(&e);
+    }
+    let paths = select::suite_paths(args.paths, &args.suite);
     let files = match load::discover(&paths) {
         Ok(f) => f,
         Err(e) => return usage(&e),
@@ -138,7 +137,7 @@ pub fn list(args: ListArgs) -> u8 {
         Err(code) => return code,
     };
     if args.coverage {
-        let (folders, _) = select::split_targets(&args.selection.targets);
+        let (folders, _) = select::split_targets(&args.selection.targets, &args.selection.suite);
         let file = crate::coverage::requirements_path(args.requirements.as_deref(), &folders);
         return crate::coverage::list(&scenarios, &file);
     }

@@ -224,7 +224,7 @@ pub struct ExplainArgs {
     /// Scenario id
     pub id: String,
     /// Scenario folder [default: scenarios/ here, else the built-in suite]
-    #[arg(long, env = "POP3SPEC_SCENARIO_DIR")]
+    #[arg(long, visible_alias = "suite", env = "POP3SPEC_SCENARIO_DIR")]
     pub dir: Option<std::path::PathBuf>,
     /// Folder of RFC texts (rfcNNNN.txt) [default: the texts built into pop3spec]
     #[arg(long, env = "POP3SPEC_RFC_DIR", value_name = "DIR")]
@@ -255,11 +255,24 @@ pub struct ManArgs {
     pub subcommand: Option<String>,
 }
 
+/// Which suite a command reads, besides paths given as arguments.
+#[derive(Debug, Default, Args)]
+pub struct SuiteArgs {
+    /// The suite folder, in place of scenarios/ here or the built-in suite (paths given as arguments replace it too)
+    #[arg(long, env = "POP3SPEC_SUITE", value_name = "DIR")]
+    pub suite: Option<PathBuf>,
+    /// Scenario files or folders added to the suite in use (repeatable); an id found twice is an error naming both files
+    #[arg(long, env = "POP3SPEC_ADD", value_name = "PATH", value_delimiter = ',')]
+    pub add: Vec<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct Selection {
     /// Scenario files or folders, or id globs such as 'rfc1939.update.*' [default: scenarios/]
     #[arg(value_name = "PATH|ID-GLOB")]
     pub targets: Vec<String>,
+    #[command(flatten)]
+    pub suite: SuiteArgs,
     /// Only scenarios whose id matches this glob (repeatable)
     #[arg(long, env = "POP3SPEC_INCLUDE", value_delimiter = ',')]
     pub include: Vec<String>,
@@ -562,8 +575,10 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Scenario files or folders [default: scenarios/]
+    /// Scenario files or folders [default: scenarios/ here, else the built-in suite]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub suite: SuiteArgs,
     /// Variables that --var will provide at run time (so templates using them are not flagged)
     #[arg(
         long = "var",
@@ -576,8 +591,10 @@ pub struct CheckArgs {
 
 #[derive(Debug, Args)]
 pub struct SelftestArgs {
-    /// Scenario folder [default: scenarios/]
+    /// Scenario folder [default: scenarios/ here, else the built-in suite]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub suite: SuiteArgs,
     /// Scenarios run at the same time, over runs of 4 jobs each (runs mostly wait on timeouts, so more than the cores)
     #[arg(long, env = "POP3SPEC_JOBS", default_value_t = 16, value_parser = parse_jobs)]
     pub jobs: usize,

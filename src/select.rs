@@ -1,7 +1,7 @@
 //! Which scenarios a command works on: paths and id globs from the command line,
 //! then --include/--exclude/--tag/--skip-tag. Shared by `run`, `list` and `selftest`.
 
-use crate::cli::Selection;
+use crate::cli::{Selection, SuiteArgs};
 use crate::scenario::load::{self, Suite};
 use crate::scenario::Scenario;
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -41,8 +41,9 @@ pub fn check_targets(targets: &[String]) -> Result<(), String> {
     }
 }
 
-/// Splits command-line targets into paths (that exist) and id globs.
-pub fn split_targets(targets: &[String]) -> (Vec<PathBuf>, Vec<String>) {
+/// Splits command-line targets into paths (that exist) and id globs; the
+/// paths are those of [`suite_paths`].
+pub fn split_targets(targets: &[String], suite: &SuiteArgs) -> (Vec<PathBuf>, Vec<String>) {
     let mut paths = Vec::new();
     let mut globs = Vec::new();
     for t in targets {
@@ -53,10 +54,32 @@ pub fn split_targets(targets: &[String]) -> (Vec<PathBuf>, Vec<String>) {
             globs.push(t.clone());
         }
     }
+    (suite_paths(paths, suite), globs)
+}
+
+/// The files and folders a command reads: paths given as arguments, else
+/// --suite, else `scenarios/` here, else the built-in suite; then every
+/// --add. Like pytest's or Hurl's, paths as arguments are what runs, while
+/// --add keeps the suite and puts the user's own scenarios beside it.
+pub fn suite_paths(given: Vec<PathBuf>, suite: &SuiteArgs) -> Vec<PathBuf> {
+    let mut paths = given;
     if paths.is_empty() {
-        paths.push(default_scenario_dir());
+        paths.push(suite.suite.clone().unwrap_or_else(default_scenario_dir));
     }
-    (paths, globs)
+    paths.extend(suite.add.iter().cloned());
+    paths
+}
+
+/// Err when --suite or --add names nothing.
+pub fn check_suite_args(suite: &SuiteArgs) -> Result<(), String> {
+    let given = suite.suite.iter().map(|p| ("--suite", p));
+    match given
+        .chain(suite.add.iter().map(|p| ("--add", p)))
+        .find(|(_, p)| !p.exists())
+    {
+        Some((flag, p)) => Err(format!("{flag} {}: no such file or folder", p.display())),
+        None => Ok(()),
+    }
 }
 
 pub fn var_names(vars: &[String]) -> Result<Vec<(String, String)>, String> {
@@ -74,7 +97,8 @@ pub fn var_names(vars: &[String]) -> Result<Vec<(String, String)>, String> {
 pub fn load(selection: &Selection) -> Result<(Suite, Vec<(String, String)>), String> {
     let vars = var_names(&selection.vars)?;
     check_targets(&selection.targets)?;
-    let (paths, _) = split_targets(&selection.targets);
+    check_suite_args(&selection.suite)?;
+    let (paths, _) = split_targets(&selection.targets, &selection.suite);
     let files = load::discover(&paths)?;
     let names: BTreeSet<String> = vars.iter().map(|(k, _)| k.clone()).collect();
     Ok((load::load_suite(&files, &names), vars))
@@ -95,7 +119,7 @@ fn globset(patterns: &[String], what: &str) -> Result<Option<GlobSet>, String> {
 /// nothing is left (unless --allow-empty), saying which part of the
 /// selection left nothing.
 pub fn filter(scenarios: Vec<Scenario>, selection: &Selection) -> Result<Vec<Scenario>, String> {
-    let (paths, id_globs) = split_targets(&selection.targets);
+    let (paths, id_globs) = split_targets(&selection.targets, &selection.suite);
     let loaded = scenarios.len();
     let mut include = selection.include.clone();
     include.extend(id_globs.iter().cloned());

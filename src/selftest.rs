@@ -188,11 +188,11 @@ fn chosen_faults(names: &[String]) -> Result<Vec<Fault>, String> {
 
 pub async fn selftest(args: SelftestArgs) -> u8 {
     let started = Instant::now();
-    let paths = if args.paths.is_empty() {
-        vec![select::default_scenario_dir()]
-    } else {
-        args.paths.clone()
-    };
+    if let Err(e) = select::check_suite_args(&args.suite) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    let paths = select::suite_paths(args.paths.clone(), &args.suite);
     let files = match load::discover(&paths) {
         Ok(f) => f,
         Err(e) => {

@@ -354,3 +354,103 @@ fn the_written_out_suite_is_cached_once_and_replaced_when_edited() {
     assert!(!stray.exists());
     assert_eq!(here.cached_suite(), suite);
 }
+
+/// `--add` puts a user's folder beside the suite in use (here the built-in
+/// one), for list, check and run alike, with POP3SPEC_ADD as its twin;
+/// `--suite DIR` replaces the suite; an id found both in the user's folder
+/// and in the suite is an error naming both files, exit 2.
+#[test]
+fn add_puts_a_user_folder_beside_the_suite_and_suite_replaces_it() {
+    let here = Elsewhere::new();
+    let dir = here.cwd.path().join("mine");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("noop.yaml"),
+        scenario(
+            "mine.noop.ok",
+            "must",
+            "state: transaction\n",
+            "  - send: NOOP\n  - expect: { status: ok }\n",
+        ),
+    )
+    .unwrap();
+    let n = checkout_scenarios();
+    let out = here.run(&["list", "--add", "mine"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert!(
+        out.stdout.ends_with(&format!("\n{} scenario(s)\n", n + 1)),
+        "{}",
+        out.dump()
+    );
+    assert!(out.stdout.contains("mine.noop.ok"), "{}", out.dump());
+    let out = here.run(&["check", "--add", "mine"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(out.stdout, format!("{} scenario file(s) OK\n", n + 1));
+    // The environment twin, and a run of the added scenario within the suite.
+    let cwd = here.cwd.path();
+    let tmp = here.tmp.path().to_str().unwrap();
+    let cache = here.cache.path().to_str().unwrap();
+    let env = [
+        ("TMPDIR", tmp),
+        ("XDG_CACHE_HOME", cache),
+        ("POP3SPEC_ADD", "mine"),
+    ];
+    let out = pop3spec_env(&["run", "mine.*", "--no-reports"], cwd, &env);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert!(out.stdout.contains("1 passed"), "{}", out.dump());
+    // --suite replaces the suite: only the user's scenario.
+    let out = here.run(&["list", "--suite", "mine"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert!(out.stdout.ends_with("\n1 scenario(s)\n"), "{}", out.dump());
+    let out = here.run(&["check", "--suite", "nowhere"]);
+    assert_eq!(out.code, 2, "{}", out.dump());
+    assert!(
+        out.stderr
+            .contains("--suite nowhere: no such file or folder"),
+        "{}",
+        out.dump()
+    );
+    // A built-in id again in the user's folder.
+    let id = "rfc1939.update.all-marked-removed";
+    std::fs::write(
+        dir.join("dup.yaml"),
+        scenario(
+            id,
+            "must",
+            "",
+            "  - send: NOOP\n  - expect: { status: ok }\n",
+        ),
+    )
+    .unwrap();
+    for command in ["check", "list", "run"] {
+        let out = here.run(
+            &[command, "--add", "mine", "--no-reports"][..if command == "run" { 4 } else { 3 }],
+        );
+        assert_eq!(out.code, 2, "{command}\n{}", out.dump());
+        assert!(
+            out.stderr.contains(&format!("duplicate id `{id}`")),
+            "{command}\n{}",
+            out.dump()
+        );
+        for file in [
+            "mine/dup.yaml:",
+            "scenarios/rfc1939/update/all-marked-removed.yaml:",
+        ] {
+            let at = out
+                .stderr
+                .find(file)
+                .unwrap_or_else(|| panic!("{command}: {file} is not named\n{}", out.dump()));
+            // file:line:col
+            let rest = &out.stderr[at + file.len()..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_digit() && c != ':')
+                .unwrap_or(rest.len());
+            let pos: Vec<&str> = rest[..end].split(':').collect();
+            assert!(
+                pos.len() == 2 && pos.iter().all(|p| p.parse::<u32>().is_ok()),
+                "{command}: {file} without line:col\n{}",
+                out.dump()
+            );
+        }
+    }
+}
