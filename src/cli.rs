@@ -1,6 +1,7 @@
 //! Command-line definitions. Every option has an environment twin
 //! (`POP3SPEC_*`) so CI jobs can configure a run without long command lines.
 
+use crate::report::console::ConsoleOptions;
 use crate::runner::target::AuthMechanism;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -51,8 +52,8 @@ pub enum Command {
     /// Print the man page (roff) of pop3spec or of one subcommand
     Man(ManArgs),
     /// Many concurrent clients doing random valid work, checked against a mailbox model
-    #[command(after_help = crate::stress::EXIT_CODES)]
-    Stress(Box<crate::stress::StressArgs>),
+    #[command(after_help = STRESS_EXIT_CODES)]
+    Stress(Box<StressArgs>),
     /// Combine several `run --json` results into one scenario × server matrix (HTML and Markdown)
     #[command(after_help = REPORT_EXIT_CODES)]
     Report(ReportArgs),
@@ -638,4 +639,68 @@ fn parse_jobs(s: &str) -> Result<usize, String> {
 
 fn parse_endpoint(s: &str) -> Result<crate::runner::deliver::Endpoint, String> {
     s.parse()
+}
+
+/// `pop3spec stress`: its exit codes, shown under its help.
+pub const STRESS_EXIT_CODES: &str = "\
+Exit codes:
+  0  no invariant was violated
+  1  at least one violation (lost or resurrected message, changed UIDL, two sessions in one locked maildrop, overlapping sessions that saw their maildrop change, ...)
+  2  bad command line (e.g. --clients above 1000 or --duration above 600s)
+  3  the target could not be reached at all";
+
+#[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("user_template", |a| a
+        .help("Test accounts against --host: `{job}` becomes 1 to --accounts (e.g. 'stress{job}'); every one logs in with --pass")
+        .long_help(None)),
+    mut_arg("user2_template", |a| a
+        .help("More test accounts, numbered as --user-template's (e.g. 'other{job}'); every one logs in with --pass2")
+        .long_help(None)),
+    mut_arg("maildir_template", |a| a
+        .help("Maildir of each templated account, seeded as --maildir is: `{user}` becomes its name, `{job}` its number (e.g. '/srv/mail/{user}/Maildir')")
+        .long_help(None)),
+)]
+pub struct StressArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub templates: AccountTemplates,
+    /// Concurrent clients (1 to 1000)
+    #[arg(
+        long,
+        short = 'c',
+        env = "POP3SPEC_STRESS_CLIENTS",
+        default_value_t = 8
+    )]
+    pub clients: usize,
+    /// How long to run, e.g. 30s or 2m (at most 600s)
+    #[arg(long, short = 'd', env = "POP3SPEC_STRESS_DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub duration: std::time::Duration,
+    /// Messages seeded into each account (bundled server, or --maildir/--seed-command)
+    #[arg(long, env = "POP3SPEC_STRESS_MESSAGES", default_value_t = 20)]
+    pub messages: usize,
+    /// Accounts: made on the bundled reference server, or against --host the numbers 1 to N that `{job}` takes in the templates [default: half the clients, at least 1: two clients per maildrop on average, competing for its lock]
+    #[arg(long, env = "POP3SPEC_STRESS_ACCOUNTS")]
+    pub accounts: Option<usize>,
+    /// Seed of the random choices (printed at the start, so a run can be repeated)
+    #[arg(long, env = "POP3SPEC_STRESS_SEED")]
+    pub seed: Option<u64>,
+    /// Write the result (throughput, latencies, violations) as JSON here
+    #[arg(long, env = "POP3SPEC_STRESS_JSON", value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::scenario::parse_duration(s)
+}
+
+/// The console options a command's flags ask for.
+pub fn console_options(c: &ConsoleArgs, strict: bool) -> ConsoleOptions {
+    ConsoleOptions {
+        color: c.color.enabled(),
+        verbose: c.verbose,
+        quiet: c.quiet,
+        strict,
+    }
 }

@@ -24,3 +24,4 @@ pub mod select;
 pub mod selftest;
 pub mod stress;
 pub mod suite;
+pub mod targets;

@@ -7,8 +7,8 @@
 //! has a server of its own (own Maildir root, own lock table) with an account
 //! pair per job.
 
-use crate::app::console_options;
 use crate::bundled::{Bundled, BundledOptions};
+use crate::cli::console_options;
 use crate::cli::SelftestArgs;
 use crate::exit::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::outcome::{Outcome, ScenarioResult};

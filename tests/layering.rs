@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["scenario"],
     &["runner", "report"],
     &["cli"],
-    &["select"],
+    &["select", "targets"],
     &["bundled", "client", "coverage"],
     &["authoring", "selftest", "stress"],
     &["app"],
@@ -30,10 +30,6 @@ const KNOWN: &[(&str, &str)] = &[
     ("src/report/github.rs", "cli"),
     ("src/report/markdown.rs", "cli"),
     ("src/report/matrix/mod.rs", "cli"),
-    // `cli` takes StressArgs from `stress`, which takes host_targets from `app`.
-    ("src/cli.rs", "stress"),
-    ("src/stress/mod.rs", "app"),
-    ("src/selftest.rs", "app"),
     // The loader asks the layers above it where requirements, the client
     // suite's folder and the schema's action names live.
     ("src/scenario/load.rs", "client"),

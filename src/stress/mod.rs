@@ -47,11 +47,10 @@ mod scheduler;
 mod session;
 mod setup;
 
-use crate::cli::{AccountTemplates, ServerArgs};
+pub use crate::cli::{StressArgs, STRESS_EXIT_CODES as EXIT_CODES};
 use crate::exit::{EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE};
 use crate::runner::target::Target;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -68,63 +67,11 @@ use setup::*;
 /// Upper bounds, so a typo cannot start an hour-long run or exhaust file descriptors.
 pub const MAX_CLIENTS: usize = 1000;
 pub const MAX_DURATION: Duration = Duration::from_secs(600);
-pub const EXIT_CODES: &str = "\
-Exit codes:
-  0  no invariant was violated
-  1  at least one violation (lost or resurrected message, changed UIDL, two sessions in one locked maildrop, overlapping sessions that saw their maildrop change, ...)
-  2  bad command line (e.g. --clients above 1000 or --duration above 600s)
-  3  the target could not be reached at all";
 /// How long logins may be refused with [IN-USE] while no session of the run
 /// holds the maildrop before the lock is judged stale.
 const STALE_LOCK: Duration = Duration::from_secs(3);
 /// Violations kept with their details (all are counted).
 const KEPT_VIOLATIONS: usize = 200;
-
-#[derive(Debug, clap::Args)]
-#[command(
-    mut_arg("user_template", |a| a
-        .help("Test accounts against --host: `{job}` becomes 1 to --accounts (e.g. 'stress{job}'); every one logs in with --pass")
-        .long_help(None)),
-    mut_arg("user2_template", |a| a
-        .help("More test accounts, numbered as --user-template's (e.g. 'other{job}'); every one logs in with --pass2")
-        .long_help(None)),
-    mut_arg("maildir_template", |a| a
-        .help("Maildir of each templated account, seeded as --maildir is: `{user}` becomes its name, `{job}` its number (e.g. '/srv/mail/{user}/Maildir')")
-        .long_help(None)),
-)]
-pub struct StressArgs {
-    #[command(flatten)]
-    pub server: ServerArgs,
-    #[command(flatten)]
-    pub templates: AccountTemplates,
-    /// Concurrent clients (1 to 1000)
-    #[arg(
-        long,
-        short = 'c',
-        env = "POP3SPEC_STRESS_CLIENTS",
-        default_value_t = 8
-    )]
-    pub clients: usize,
-    /// How long to run, e.g. 30s or 2m (at most 600s)
-    #[arg(long, short = 'd', env = "POP3SPEC_STRESS_DURATION", default_value = "10s", value_parser = parse_duration)]
-    pub duration: Duration,
-    /// Messages seeded into each account (bundled server, or --maildir/--seed-command)
-    #[arg(long, env = "POP3SPEC_STRESS_MESSAGES", default_value_t = 20)]
-    pub messages: usize,
-    /// Accounts: made on the bundled reference server, or against --host the numbers 1 to N that `{job}` takes in the templates [default: half the clients, at least 1: two clients per maildrop on average, competing for its lock]
-    #[arg(long, env = "POP3SPEC_STRESS_ACCOUNTS")]
-    pub accounts: Option<usize>,
-    /// Seed of the random choices (printed at the start, so a run can be repeated)
-    #[arg(long, env = "POP3SPEC_STRESS_SEED")]
-    pub seed: Option<u64>,
-    /// Write the result (throughput, latencies, violations) as JSON here
-    #[arg(long, env = "POP3SPEC_STRESS_JSON", value_name = "FILE")]
-    pub json: Option<PathBuf>,
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::scenario::parse_duration(s)
-}
 
 /// A broken invariant.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -220,11 +167,15 @@ pub async fn stress(args: StressArgs) -> u8 {
         } else {
             1
         };
-        let targets =
-            match crate::app::host_targets(&args.server, &args.templates, numbers, Vec::new()) {
-                Ok(t) => t,
-                Err(e) => return usage(&e),
-            };
+        let targets = match crate::targets::host_targets(
+            &args.server,
+            &args.templates,
+            numbers,
+            Vec::new(),
+        ) {
+            Ok(t) => t,
+            Err(e) => return usage(&e),
+        };
         let target = targets[0].clone();
         if target.account.is_none() {
             return usage("stress needs an account: pass --user and --pass (and --user2/--pass2 for a second one), or --user-template and --pass for several");
