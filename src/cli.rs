@@ -2,6 +2,7 @@
 //! (`POP3SPEC_*`) so CI jobs can configure a run without long command lines.
 
 use crate::report::console::ConsoleOptions;
+pub use crate::report::github::Annotations;
 use crate::runner::target::AuthMechanism;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -528,14 +529,6 @@ pub struct ConsoleArgs {
     /// Print only failures and the summary
     #[arg(short, long, env = "POP3SPEC_QUIET", conflicts_with = "verbose")]
     pub quiet: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Annotations {
-    /// GitHub Actions workflow commands (::error file=...,line=...::message)
-    Github,
-    /// No annotations
-    None,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -7,10 +7,19 @@
 //! Server-supplied text is made visible first, so no control byte reaches the log.
 
 use super::{shown_as_failure, visible};
-use crate::cli::Annotations;
 use crate::outcome::{Outcome, RunResult, ScenarioResult};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+
+/// `--annotations`: whether the run prints workflow commands (the choice
+/// lives with the reporter, which `cli` offers as a flag).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Annotations {
+    /// GitHub Actions workflow commands (::error file=...,line=...::message)
+    Github,
+    /// No annotations
+    None,
+}
 
 /// The escaping of a command's message (everything after the second `::`).
 pub fn escape_data(s: &str) -> String {
