@@ -130,6 +130,7 @@ faults! {
     LoginDelayLargerAfterLogin = "login-delay-larger-after-login": "CAPA after login announces a LOGIN-DELAY one second above the one announced before login; RFC 2449 §6.5 the value before login MUST be the largest that could be set for any user",
     ExpireSmallerAfterLogin = "expire-smaller-after-login": "CAPA after login announces `EXPIRE 0` while the value before login is larger (or NEVER); RFC 2449 §6.7 the value before login MUST be the smallest that could be set for any user",
     AuthzidControlsStripped = "authzid-controls-stripped": "control characters are dropped from a PLAIN authorization identity before it is compared (`alice<BEL>` acts as `alice`); RFC 5034 §4 an authzid whose preparation fails (SASLprep prohibits controls) MUST fail the authentication",
+    NoopKeepsTimer = "noop-keeps-timer": "NOOP does not restart the autologout timer (a session that only sends NOOP is closed one timer period after its last other command); RFC 1939 §3 any command from the client should reset the timer",
 }
 
 /// The set of faults a server instance has switched on.

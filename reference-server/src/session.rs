@@ -516,10 +516,11 @@ impl Session {
         } else {
             COMMAND_LINE_MAX
         };
+        let mut deadline = tokio::time::Instant::now() + idle;
         loop {
             let line = tokio::select! {
                 r = self.conn.read_line(limit) => Some(r),
-                _ = tokio::time::sleep(idle) => None,
+                _ = tokio::time::sleep_until(deadline) => None,
                 _ = shutdown.wait_for(|v| *v) => return End::Shutdown,
             };
             let Some(line) = line else {
@@ -528,6 +529,10 @@ impl Session {
                 }
                 return End::IdleTimeout;
             };
+            let noop = matches!(&line, Ok(Line::Line(l)) if l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"NOOP"));
+            if !(noop && self.fault(Fault::NoopKeepsTimer)) {
+                deadline = tokio::time::Instant::now() + idle;
+            }
             let flow = match line {
                 Ok(Line::Eof) | Err(_) => return End::Dropped,
                 Ok(Line::TooLong) if self.fault(Fault::LongLineCloses) => return End::Closed,

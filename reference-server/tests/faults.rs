@@ -14,7 +14,10 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
         if on {
             c.faults = FaultSet::single(f);
         }
-        if f == Fault::UpdateOnIdleTimeout || f == Fault::AutologoutTooShort {
+        if f == Fault::UpdateOnIdleTimeout
+            || f == Fault::AutologoutTooShort
+            || f == Fault::NoopKeepsTimer
+        {
             c.idle_timeout = Duration::from_millis(300);
         }
         if f == Fault::LoginDelayUserTokenAfterLogin || f == Fault::LoginDelayLargerAfterLogin {
@@ -189,6 +192,23 @@ async fn violation(f: Fault, on: bool) -> bool {
             tokio::time::sleep(Duration::from_millis(150)).await;
             c.send("NOOP").await;
             c.closed().await
+        }
+        Fault::NoopKeepsTimer => {
+            // The timer is 300 ms here: a NOOP every 150 ms, 600 ms in all.
+            let mut c = fx.alice().await;
+            let mut alive = true;
+            for _ in 0..4 {
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                c.send("NOOP").await;
+                if line_within(&mut c, Duration::from_secs(1))
+                    .await
+                    .is_none_or(|l| !l.starts_with(b"+OK"))
+                {
+                    alive = false;
+                    break;
+                }
+            }
+            !alive
         }
         Fault::QuitNoDelete => {
             let mut c = fx.alice().await;
@@ -716,6 +736,7 @@ fault_tests! {
     login_delay_larger_after_login => LoginDelayLargerAfterLogin,
     expire_smaller_after_login => ExpireSmallerAfterLogin,
     authzid_controls_stripped => AuthzidControlsStripped,
+    noop_keeps_timer => NoopKeepsTimer,
 }
 
 #[test]
