@@ -131,6 +131,7 @@ faults! {
     ExpireSmallerAfterLogin = "expire-smaller-after-login": "CAPA after login announces `EXPIRE 0` while the value before login is larger (or NEVER); RFC 2449 §6.7 the value before login MUST be the smallest that could be set for any user",
     AuthzidControlsStripped = "authzid-controls-stripped": "control characters are dropped from a PLAIN authorization identity before it is compared (`alice<BEL>` acts as `alice`); RFC 5034 §4 an authzid whose preparation fails (SASLprep prohibits controls) MUST fail the authentication",
     NoopKeepsTimer = "noop-keeps-timer": "NOOP does not restart the autologout timer (a session that only sends NOOP is closed one timer period after its last other command); RFC 1939 §3 any command from the client should reset the timer",
+    InUseBeforePassword = "in-use-before-password": "the lock is looked at before the password, so a wrong PASS for a maildrop in use gets `-ERR [IN-USE]`; RFC 2449 §8.1.2 IN-USE indicates the authentication was successful",
 }
 
 /// The set of faults a server instance has switched on.

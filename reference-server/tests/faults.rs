@@ -210,6 +210,12 @@ async fn violation(f: Fault, on: bool) -> bool {
             }
             !alive
         }
+        Fault::InUseBeforePassword => {
+            let _first = fx.alice().await;
+            let mut c = fx.connect().await;
+            c.cmd("USER alice").await;
+            c.cmd("PASS wrong").await.starts_with("-ERR [IN-USE]")
+        }
         Fault::QuitNoDelete => {
             let mut c = fx.alice().await;
             c.cmd("DELE 1").await;
@@ -737,6 +743,7 @@ fault_tests! {
     expire_smaller_after_login => ExpireSmallerAfterLogin,
     authzid_controls_stripped => AuthzidControlsStripped,
     noop_keeps_timer => NoopKeepsTimer,
+    in_use_before_password => InUseBeforePassword,
 }
 
 #[test]

@@ -41,6 +41,11 @@ impl Pass {
                 return Ok(Flow::Continue);
             }
         };
+        if s.fault(Fault::InUseBeforePassword) && s.shared.locks.is_locked(&user) {
+            s.err("[IN-USE] maildrop already locked by another session")
+                .await?;
+            return Ok(Flow::Continue);
+        }
         if !s.check_password(&user, &self.password) {
             if s.fault(Fault::FailedPassKeepsLock) {
                 s.stray_lock = s.shared.locks.try_lock(&user);
