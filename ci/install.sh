@@ -7,7 +7,8 @@
 #  3. the installed binaries run from an empty folder with the checkout and
 #     ../shared hidden (a private mount namespace lays an empty tmpfs over
 #     them; nothing is deleted): `pop3spec run` on the bundled server, `list`,
-#     `check`, `explain`, a user folder that uses a built-in fixture, and
+#     `check`, `explain`, a user folder that uses a built-in fixture (alone
+#     and added to the built-in suite with --add), and
 #     pop3spec against the installed pop3-reference-server.
 #
 # CARGO_TARGET_DIR defaults to the checkout's target/, so the install reuses
@@ -67,6 +68,8 @@ installed_checks() {
   home="$(mktemp -d "$root/../home.XXXXXX")"
   cd "$home"
   export PATH="$root/bin:$PATH"
+  # The built-in suite's cache folder, inside the throwaway home.
+  export XDG_CACHE_HOME="$home/cache"
   local out
 
   echo "-- pop3spec list, check"
@@ -84,7 +87,7 @@ installed_checks() {
   echo "-- pop3spec run (the bundled reference server)"
   pop3spec run -q
   grep -q '"file": "scenarios/rfc1939/' reports/results.json
-  if grep -lE "pop3spec-suite-|$ci_repo" reports/results.json reports/junit.xml; then
+  if grep -lE "pop3spec-suite-|suite-[0-9a-f]{16}|$ci_repo" reports/results.json reports/junit.xml; then
     echo "error: a report names a build or temporary path" >&2
     exit 1
   fi
@@ -104,6 +107,10 @@ steps:
   - expect_multiline: { status: ok, contains: ['Line 01', 'Line 40'] }
 EOF
   pop3spec run mine -q --no-reports
+  echo "-- the same folder added to the built-in suite (--add)"
+  pop3spec run --add mine 'mine.*' -q --no-reports
+  out="$(pop3spec list --add mine | tail -1)"
+  [ "$out" != "$expected" ] || { echo "error: --add mine added nothing: $out" >&2; exit 1; }
 
   echo "-- pop3spec against the installed pop3-reference-server"
   pop3-reference-server --list-faults >/dev/null
