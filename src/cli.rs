@@ -225,9 +225,17 @@ pub enum LevelArg {
 pub struct ExplainArgs {
     /// Scenario id
     pub id: String,
-    /// Scenario folder [default: scenarios/ here, else the built-in suite]
-    #[arg(long, visible_alias = "suite", env = "POP3SPEC_SCENARIO_DIR")]
+    /// The suite folder [default: scenarios/ here, else the built-in suite]
+    #[arg(
+        long = "suite",
+        alias = "dir",
+        env = "POP3SPEC_SUITE",
+        value_name = "DIR"
+    )]
     pub dir: Option<std::path::PathBuf>,
+    /// Scenario files or folders added to the suite in use (repeatable), as for `run`
+    #[arg(long, env = "POP3SPEC_ADD", value_name = "PATH", value_delimiter = ',')]
+    pub add: Vec<PathBuf>,
     /// Folder of RFC texts (rfcNNNN.txt) [default: the texts built into pop3spec]
     #[arg(long, env = "POP3SPEC_RFC_DIR", value_name = "DIR")]
     pub rfc_dir: Option<std::path::PathBuf>,

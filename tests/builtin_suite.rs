@@ -60,6 +60,24 @@ impl Elsewhere {
     }
 }
 
+/// A user's folder `mine/` beside the working directory, holding one
+/// scenario, `mine.noop.ok`.
+fn user_folder(here: &Elsewhere) -> std::path::PathBuf {
+    let dir = here.cwd.path().join("mine");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        dir.join("noop.yaml"),
+        scenario(
+            "mine.noop.ok",
+            "must",
+            "state: transaction\n",
+            "  - send: NOOP\n  - expect: { status: ok }\n",
+        ),
+    )
+    .unwrap();
+    dir
+}
+
 /// The scenario files of the checkout, as the loader counts them.
 fn checkout_scenarios() -> usize {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
@@ -362,18 +380,7 @@ fn the_written_out_suite_is_cached_once_and_replaced_when_edited() {
 #[test]
 fn add_puts_a_user_folder_beside_the_suite_and_suite_replaces_it() {
     let here = Elsewhere::new();
-    let dir = here.cwd.path().join("mine");
-    std::fs::create_dir(&dir).unwrap();
-    std::fs::write(
-        dir.join("noop.yaml"),
-        scenario(
-            "mine.noop.ok",
-            "must",
-            "state: transaction\n",
-            "  - send: NOOP\n  - expect: { status: ok }\n",
-        ),
-    )
-    .unwrap();
+    let dir = user_folder(&here);
     let n = checkout_scenarios();
     let out = here.run(&["list", "--add", "mine"]);
     assert_eq!(out.code, 0, "{}", out.dump());
@@ -453,4 +460,83 @@ fn add_puts_a_user_folder_beside_the_suite_and_suite_replaces_it() {
             );
         }
     }
+}
+
+/// A file reached by two spellings (a folder and `./` it, or a folder and a
+/// file inside it) is one file: listed once, not a duplicate of itself.
+#[test]
+fn one_file_named_twice_is_read_once() {
+    let here = Elsewhere::new();
+    user_folder(&here);
+    let cache = here.cache.path().to_str().unwrap();
+    let env = [("XDG_CACHE_HOME", cache)];
+    for args in [
+        &["list", "--suite", "mine", "--add", "./mine"][..],
+        &["list", "mine", "./mine/noop.yaml"][..],
+        &["check", "mine", "--add", "mine/../mine/noop.yaml"][..],
+    ] {
+        let out = pop3spec_env(args, here.cwd.path(), &env);
+        assert_eq!(out.code, 0, "{args:?}\n{}", out.dump());
+        assert!(
+            !out.stderr.contains("duplicate id"),
+            "{args:?}\n{}",
+            out.dump()
+        );
+    }
+    let out = pop3spec_env(
+        &["list", "--suite", "mine", "--add", "./mine"],
+        here.cwd.path(),
+        &env,
+    );
+    assert!(out.stdout.ends_with("\n1 scenario(s)\n"), "{}", out.dump());
+}
+
+/// `explain` reads the suite as `run` does: `--add` puts a user's folder
+/// beside it, `--suite` (and its twin POP3SPEC_SUITE) replaces it.
+#[test]
+fn explain_takes_add_and_suite_like_run() {
+    let here = Elsewhere::new();
+    user_folder(&here);
+    let out = here.run(&["explain", "mine.noop.ok", "--add", "mine"]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert!(out.stdout.contains("mine.noop.ok"), "{}", out.dump());
+    assert!(out.stdout.contains("NOOP"), "{}", out.dump());
+    // The built-in scenarios are still there beside it.
+    let out = here.run(&[
+        "explain",
+        "rfc1939.update.all-marked-removed",
+        "--add",
+        "mine",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    let cache = here.cache.path().to_str().unwrap();
+    let out = pop3spec_env(
+        &["explain", "mine.noop.ok"],
+        here.cwd.path(),
+        &[("XDG_CACHE_HOME", cache), ("POP3SPEC_SUITE", "mine")],
+    );
+    assert_eq!(out.code, 0, "{}", out.dump());
+    // --suite replaces the suite: a built-in id is not found there.
+    let out = pop3spec_env(
+        &[
+            "explain",
+            "rfc1939.update.all-marked-removed",
+            "--suite",
+            "mine",
+        ],
+        here.cwd.path(),
+        &[("XDG_CACHE_HOME", cache)],
+    );
+    assert_eq!(out.code, 2, "{}", out.dump());
+    let out = pop3spec_env(
+        &["explain", "mine.noop.ok", "--add", "nowhere"],
+        here.cwd.path(),
+        &[("XDG_CACHE_HOME", cache)],
+    );
+    assert_eq!(out.code, 2, "{}", out.dump());
+    assert!(
+        out.stderr.contains("--add nowhere: no such file or folder"),
+        "{}",
+        out.dump()
+    );
 }

@@ -98,12 +98,18 @@ pub fn new_command(args: NewArgs) -> u8 {
 
 /// `pop3spec explain ID`.
 pub fn explain_command(args: ExplainArgs) -> u8 {
-    let dir = args
-        .dir
-        .clone()
-        .unwrap_or_else(crate::select::default_scenario_dir);
+    let suite_args = crate::cli::SuiteArgs {
+        suite: args.dir.clone(),
+        add: args.add.clone(),
+    };
+    if let Err(e) = crate::select::check_suite_args(&suite_args) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    let paths = crate::select::suite_paths(Vec::new(), &suite_args);
+    let dir = paths[0].clone();
     let shown = crate::suite::display_path(&dir);
-    let files = match load::discover(std::slice::from_ref(&dir)) {
+    let files = match load::discover(&paths) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");

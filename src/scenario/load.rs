@@ -7,7 +7,7 @@ use super::raw::{
     self, RawConnect, RawExpectClose, RawLogin, RawScenario, RawStep, RawTlsHandshake, S,
 };
 use super::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Variables every scenario may use without defining them.
@@ -87,7 +87,11 @@ pub fn discover_noting(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>),
         }
     }
     out.sort();
-    out.dedup();
+    // One file reached by two spellings (`scenarios/x.yaml` and
+    // `./scenarios/x.yaml`, a symlink, `--add` inside the suite) is read
+    // once: read twice, its ids would be reported as duplicates of themselves.
+    let mut seen = HashSet::new();
+    out.retain(|f| seen.insert(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())));
     Ok((out, notes))
 }
 
