@@ -17,6 +17,7 @@ pub const DEFAULT_MAX_LINE: usize = 1024 * 1024;
 pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
 pub mod app;
 pub mod authoring;
+pub mod calendar;
 pub mod cli;
 pub mod coverage;
 pub mod exit;

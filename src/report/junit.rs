@@ -7,6 +7,7 @@
 
 use super::console::{failure_detail, transcript_line, ConsoleOptions};
 use super::{shown_as_failure, visible};
+use crate::calendar::civil_date;
 use crate::outcome::{Outcome, RunResult, ScenarioResult};
 use std::fmt::Write;
 use std::time::Duration;
@@ -183,21 +184,6 @@ fn write_case(out: &mut String, r: &ScenarioResult, strict: bool, class: &str) {
 /// Decimal seconds with a dot, as the schema's `SUREFIRE_TIME` pattern wants.
 fn secs(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64())
-}
-
-/// (year, month 1-12, day 1-31) in UTC of a time in seconds since the epoch,
-/// after Howard Hinnant's `civil_from_days`.
-pub(crate) fn civil_date(epoch_secs: u64) -> (u64, u64, u64) {
-    let z = epoch_secs / 86_400 + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
 }
 
 /// ISO 8601 in UTC without a zone designator, the form Ant's JUnit schema defines

@@ -8,6 +8,7 @@
 //! has the envelope sender [`ENVELOPE_SENDER`] in its `From ` line.
 
 use super::seed::store_form;
+use crate::calendar::civil_date;
 use std::fs;
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
@@ -125,7 +126,7 @@ fn asctime(secs: u64) -> String {
     ];
     let days = secs / 86_400;
     let rem = secs % 86_400;
-    let (year, month, day) = crate::report::junit::civil_date(secs);
+    let (year, month, day) = civil_date(secs);
     format!(
         "{} {} {day:>2} {:02}:{:02}:{:02} {year}",
         DAYS[(days % 7) as usize],
