@@ -132,6 +132,7 @@ faults! {
     AuthzidControlsStripped = "authzid-controls-stripped": "control characters are dropped from a PLAIN authorization identity before it is compared (`alice<BEL>` acts as `alice`); RFC 5034 §4 an authzid whose preparation fails (SASLprep prohibits controls) MUST fail the authentication",
     NoopKeepsTimer = "noop-keeps-timer": "NOOP does not restart the autologout timer (a session that only sends NOOP is closed one timer period after its last other command); RFC 1939 §3 any command from the client should reset the timer",
     InUseBeforePassword = "in-use-before-password": "the lock is looked at before the password, so a wrong PASS for a maildrop in use gets `-ERR [IN-USE]`; RFC 2449 §8.1.2 IN-USE indicates the authentication was successful",
+    SaslprepStripsProhibited = "saslprep-strips-prohibited": "characters SASLprep prohibits (private use, controls, display-changing marks) are dropped from USER and PASS arguments before they are compared, so `alice<U+200E>` names alice and `secret<U+E000>` is her password; RFC 6856 §2.2 servers MUST reject UTF-8 user names or passwords that contain them",
 }
 
 /// The set of faults a server instance has switched on.

@@ -204,6 +204,10 @@ const GERMAN: &[(&str, &str)] = &[
     ("USER first", "zuerst USER senden"),
     ("already logged in", "bereits angemeldet"),
     ("invalid credentials", "ungültige Zugangsdaten"),
+    (
+        "prohibited character in credentials",
+        "unzulässiges Zeichen in den Zugangsdaten",
+    ),
     ("invalid base64", "ungültiges Base64"),
     ("malformed PLAIN response", "fehlerhafte PLAIN-Antwort"),
     (

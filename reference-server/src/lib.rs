@@ -15,6 +15,7 @@ pub mod language;
 pub mod locks;
 pub mod logins;
 pub mod maildrop;
+pub mod saslprep;
 pub mod server;
 pub mod session;
 pub mod variants;

@@ -320,6 +320,20 @@ impl Session {
         }
     }
 
+    /// A USER or PASS argument as it is compared: `None` when it holds a
+    /// character SASLprep prohibits, which RFC 6856 §2.2 has the server
+    /// reject (the saslprep-strips-prohibited fault drops them instead).
+    pub fn prepared_credential(&self, text: &str) -> Option<String> {
+        if !text.chars().any(crate::saslprep::prohibited) {
+            return Some(text.to_string());
+        }
+        self.fault(Fault::SaslprepStripsProhibited).then(|| {
+            text.chars()
+                .filter(|c| !crate::saslprep::prohibited(*c))
+                .collect()
+        })
+    }
+
     pub fn password_of(&self, user: &str) -> Option<&str> {
         self.shared.users.get(user).map(String::as_str)
     }

@@ -591,6 +591,17 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.connect().await;
             ok(&c.cmd("AUTH PLAIN YWxpY2UHAGFsaWNlAHNlY3JldA==").await)
         }
+        Fault::SaslprepStripsProhibited => {
+            // alice's password with U+E000 (private use) appended, and her
+            // name with U+200E (left-to-right mark): both prohibited.
+            let mut c = fx.connect().await;
+            c.cmd("USER alice").await;
+            let pass = ok(&c.cmd("PASS secret\u{E000}").await);
+            c.cmd("QUIT").await;
+            let mut c = fx.connect().await;
+            c.cmd("USER alice\u{200E}").await;
+            pass && ok(&c.cmd("PASS secret").await)
+        }
         Fault::PlainChallengeNotEmpty | Fault::ChallengeNotBase64 => {
             let mut c = fx.connect().await;
             let challenge = c.cmd("AUTH PLAIN").await;
@@ -744,6 +755,7 @@ fault_tests! {
     authzid_controls_stripped => AuthzidControlsStripped,
     noop_keeps_timer => NoopKeepsTimer,
     in_use_before_password => InUseBeforePassword,
+    saslprep_strips_prohibited => SaslprepStripsProhibited,
 }
 
 #[test]

@@ -271,7 +271,7 @@ async fn capa_per_state() {
     for cap in [
         "USER",
         "SASL PLAIN CRAM-MD5",
-        "UTF8",
+        "UTF8 USER",
         "TOP",
         "UIDL",
         "PIPELINING",
@@ -519,11 +519,11 @@ async fn utf8_mode() {
     );
     let mut c = fx.connect().await;
     let (_, caps) = c.multi("CAPA").await;
-    assert!(caps.iter().any(|l| l == "UTF8"));
+    assert!(caps.iter().any(|l| l == "UTF8 USER"));
     c.login("bob", "hunter2").await;
     let (_, caps) = c.multi("CAPA").await;
     assert!(
-        caps.iter().any(|l| l == "UTF8"),
+        caps.iter().any(|l| l == "UTF8 USER"),
         "UTF8 is announced in both states"
     );
     let r = c.cmd("RETR 1").await;

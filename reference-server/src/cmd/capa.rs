@@ -81,7 +81,9 @@ impl Capa {
         {
             caps.push("STLS".into());
         }
-        caps.push("UTF8".into());
+        // RFC 6856 §2.2: USER says UTF-8 user names and passwords are
+        // accepted (and SASLprep's prohibited characters refused in them).
+        caps.push("UTF8 USER".into());
         // RFC 6856 §3.1: no arguments, announced in both states.
         if s.fault(Fault::LangCapaArgument) {
             let tags: Vec<&str> = LANGUAGES.iter().map(|l| l.tag()).collect();

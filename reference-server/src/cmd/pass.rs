@@ -41,12 +41,20 @@ impl Pass {
                 return Ok(Flow::Continue);
             }
         };
+        let (Some(user), Some(password)) = (
+            s.prepared_credential(&user),
+            s.prepared_credential(&self.password),
+        ) else {
+            return s
+                .auth_failed("[AUTH] prohibited character in credentials")
+                .await;
+        };
         if s.fault(Fault::InUseBeforePassword) && s.shared.locks.is_locked(&user) {
             s.err("[IN-USE] maildrop already locked by another session")
                 .await?;
             return Ok(Flow::Continue);
         }
-        if !s.check_password(&user, &self.password) {
+        if !s.check_password(&user, &password) {
             if s.fault(Fault::FailedPassKeepsLock) {
                 s.stray_lock = s.shared.locks.try_lock(&user);
             }
