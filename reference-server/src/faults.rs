@@ -133,6 +133,10 @@ faults! {
     NoopKeepsTimer = "noop-keeps-timer": "NOOP does not restart the autologout timer (a session that only sends NOOP is closed one timer period after its last other command); RFC 1939 §3 any command from the client should reset the timer",
     InUseBeforePassword = "in-use-before-password": "the lock is looked at before the password, so a wrong PASS for a maildrop in use gets `-ERR [IN-USE]`; RFC 2449 §8.1.2 IN-USE indicates the authentication was successful",
     SaslprepStripsProhibited = "saslprep-strips-prohibited": "characters SASLprep prohibits (private use, controls, display-changing marks) are dropped from USER and PASS arguments before they are compared, so `alice<U+200E>` names alice and `secret<U+E000>` is her password; RFC 6856 §2.2 servers MUST reject UTF-8 user names or passwords that contain them",
+    GreetingMalformedCode = "greeting-malformed-code": "the greeting's text is bracketed as a whole (`+OK [POP3 server ready] <...>`) while RESP-CODES is announced; RFC 2449 §3, §6.4 text that begins with `[` is a response code, and a code holds no spaces",
+    NoSuchMessageMalformedCode = "no-such-message-malformed-code": "a missing or deleted message to LIST, RETR, DELE, TOP or UIDL gets `-ERR [no such message]`; RFC 2449 §3, §6.4 text that begins with `[` is a response code, and a code holds no spaces",
+    WrongStateMalformedCode = "wrong-state-malformed-code": "a command in the wrong state gets `-ERR [WRONG-STATE command not valid ...` (no closing bracket); RFC 2449 §3, §6.4 text that begins with `[` is a response code, closed by `]`",
+    DeleOkMalformedCode = "dele-ok-malformed-code": "DELE answers `+OK [message N deleted]`; RFC 2449 §3, §6.4 text that begins with `[` is a response code, on +OK as on -ERR, and a code holds no spaces",
 }
 
 /// The set of faults a server instance has switched on.

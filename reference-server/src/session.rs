@@ -499,7 +499,11 @@ impl Session {
     }
 
     async fn greet(&mut self) -> io::Result<()> {
-        let mut text = format!("POP3 server ready {}", self.timestamp);
+        let mut text = if self.fault(Fault::GreetingMalformedCode) {
+            format!("[POP3 server ready] {}", self.timestamp)
+        } else {
+            format!("POP3 server ready {}", self.timestamp)
+        };
         if self.fault(Fault::LongResponseLine) {
             let pad = 600usize.saturating_sub(text.len() + 6);
             text = format!("POP3 server ready {}{}", " ".repeat(pad), self.timestamp);

@@ -216,6 +216,24 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.cmd("USER alice").await;
             c.cmd("PASS wrong").await.starts_with("-ERR [IN-USE]")
         }
+        Fault::GreetingMalformedCode => {
+            let mut c = Client::connect_raw(addr).await;
+            c.raw_line().await.starts_with(b"+OK [")
+        }
+        Fault::NoSuchMessageMalformedCode => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await;
+            c.cmd("LIST 9").await.starts_with("-ERR [")
+                && c.cmd("RETR 1").await.starts_with("-ERR [")
+        }
+        Fault::WrongStateMalformedCode => {
+            let mut c = fx.connect().await;
+            c.cmd("STAT").await.starts_with("-ERR [")
+        }
+        Fault::DeleOkMalformedCode => {
+            let mut c = fx.alice().await;
+            c.cmd("DELE 1").await.starts_with("+OK [")
+        }
         Fault::QuitNoDelete => {
             let mut c = fx.alice().await;
             c.cmd("DELE 1").await;
@@ -756,6 +774,10 @@ fault_tests! {
     noop_keeps_timer => NoopKeepsTimer,
     in_use_before_password => InUseBeforePassword,
     saslprep_strips_prohibited => SaslprepStripsProhibited,
+    greeting_malformed_code => GreetingMalformedCode,
+    no_such_message_malformed_code => NoSuchMessageMalformedCode,
+    wrong_state_malformed_code => WrongStateMalformedCode,
+    dele_ok_malformed_code => DeleOkMalformedCode,
 }
 
 #[test]

@@ -709,6 +709,7 @@ impl Converter<'_> {
                 Action::Expect(self.expect_line(
                     e.value.status,
                     e.value.code,
+                    e.value.code_syntax.unwrap_or(false),
                     e.value.line,
                     e.value.matches,
                     defined,
@@ -977,6 +978,7 @@ impl Converter<'_> {
         &mut self,
         status: Option<S<String>>,
         code: Option<S<String>>,
+        code_syntax: bool,
         line: Option<S<String>>,
         matches: Option<S<String>>,
         defined: &mut BTreeSet<String>,
@@ -993,6 +995,7 @@ impl Converter<'_> {
         Some(ExpectLine {
             status,
             code: code.map(|c| c.value.trim_matches(|c| c == '[' || c == ']').to_string()),
+            code_syntax,
             line,
             matches,
         })
@@ -1003,7 +1006,14 @@ impl Converter<'_> {
         raw: raw::RawExpectMultiline,
         defined: &mut BTreeSet<String>,
     ) -> Option<ExpectMultiline> {
-        let head = self.expect_line(raw.status, raw.code, None, raw.matches, defined)?;
+        let head = self.expect_line(
+            raw.status,
+            raw.code,
+            raw.code_syntax.unwrap_or(false),
+            None,
+            raw.matches,
+            defined,
+        )?;
         let templates = |this: &mut Self, items: &[S<String>], defined: &BTreeSet<String>| {
             items
                 .iter()

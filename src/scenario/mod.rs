@@ -354,6 +354,8 @@ pub enum StatusWant {
 pub struct ExpectLine {
     pub status: StatusWant,
     pub code: Option<String>,
+    /// Text that begins with `[` must be a well-formed RFC 2449 §3 resp-code.
+    pub code_syntax: bool,
     pub line: Option<Template>,
     pub matches: Option<Pattern>,
 }

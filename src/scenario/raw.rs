@@ -157,6 +157,9 @@ pub struct RawExpect {
     /// A response code the text must start with, e.g. IN-USE (RFC 2449 §8).
     #[schemars(with = "Option<String>")]
     pub code: Option<S<String>>,
+    /// true: text after the status that begins with `[` must be a well-formed
+    /// response code (RFC 2449 §3 resp-code); text without `[` passes.
+    pub code_syntax: Option<bool>,
     /// The whole line must equal this (templates allowed).
     #[schemars(with = "Option<String>")]
     pub line: Option<S<String>>,
@@ -176,6 +179,9 @@ pub struct RawExpectMultiline {
     /// A response code the status text must start with.
     #[schemars(with = "Option<String>")]
     pub code: Option<S<String>>,
+    /// true: status text that begins with `[` must be a well-formed response
+    /// code (RFC 2449 §3 resp-code); text without `[` passes.
+    pub code_syntax: Option<bool>,
     /// A regex on the status line; named groups become variables.
     #[serde(rename = "match")]
     #[schemars(with = "Option<String>")]

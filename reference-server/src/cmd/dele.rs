@@ -25,7 +25,7 @@ impl Dele {
             return wrong_state(s).await;
         };
         let Some(i) = t.index(self.msg, &faults, false) else {
-            s.err("no such message").await?;
+            super::no_such_message(s).await?;
             return Ok(Flow::Continue);
         };
         let m = &mut t.maildrop.messages[i];
@@ -35,7 +35,13 @@ impl Dele {
         } else if faults.contains(Fault::DeleMovesImmediately) {
             let _ = maildrop::move_to_trash(&t.maildrop.dir, &m.path);
         }
-        s.ok(&format!("message {} deleted", self.msg)).await?;
+        if faults.contains(Fault::DeleOkMalformedCode) {
+            // Not in the language catalogue: a fault's text stays English.
+            let bracketed = format!("[message {} deleted]", self.msg);
+            s.ok(&bracketed).await?;
+        } else {
+            s.ok(&format!("message {} deleted", self.msg)).await?;
+        }
         Ok(Flow::Continue)
     }
 }

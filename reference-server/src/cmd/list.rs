@@ -27,7 +27,7 @@ impl List {
                 let reply = t.index(n, &faults, false).map(|i| t.size_of(i, &faults));
                 match reply {
                     Some(size) => s.ok(&format!("{n} {size}")).await?,
-                    None => s.err("no such message").await?,
+                    None => super::no_such_message(s).await?,
                 }
             }
             _ => {

@@ -208,6 +208,23 @@ pub async fn wrong_state(s: &mut Session) -> io::Result<Flow> {
     } else {
         "command not valid in AUTHORIZATION state"
     };
-    s.err(msg).await?;
+    if s.fault(Fault::WrongStateMalformedCode) {
+        // Not in the language catalogue: a fault's text stays English.
+        let unclosed = format!("[WRONG-STATE {msg}");
+        s.err(&unclosed).await?;
+    } else {
+        s.err(msg).await?;
+    }
     Ok(Flow::Continue)
+}
+
+/// The common refusal for a message number that names no message, or a
+/// message marked as deleted (RFC 1939 §5).
+pub async fn no_such_message(s: &mut Session) -> io::Result<()> {
+    if s.fault(Fault::NoSuchMessageMalformedCode) {
+        let bracketed = "[no such message]";
+        s.err(bracketed).await
+    } else {
+        s.err("no such message").await
+    }
 }

@@ -26,7 +26,7 @@ impl Retr {
         };
         let allow = faults.contains(Fault::RetrMarkedMessage);
         let Some(i) = t.index(self.msg, &faults, allow) else {
-            s.err("no such message").await?;
+            super::no_such_message(s).await?;
             return Ok(Flow::Continue);
         };
         let size = t.size_of(i, &faults);

@@ -34,7 +34,7 @@ impl Top {
             return wrong_state(s).await;
         };
         let Some(i) = t.index(self.msg, &faults, false) else {
-            s.err("no such message").await?;
+            super::no_such_message(s).await?;
             return Ok(Flow::Continue);
         };
         let raw = match read(&t.maildrop.messages[i].path).await {

@@ -30,7 +30,7 @@ impl Uidl {
                         let uid = t.maildrop.messages[i].uid.clone();
                         s.ok(&format!("{n} {uid}")).await?
                     }
-                    None => s.err("no such message").await?,
+                    None => super::no_such_message(s).await?,
                 }
             }
             None => {

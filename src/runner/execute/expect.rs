@@ -401,6 +401,17 @@ impl Executor<'_> {
                 false,
             ));
         }
+        if e.code_syntax && status.is_some() {
+            if let Some(why) = malformed_resp_code(&line.bytes) {
+                return Err(self.fail(
+                    step,
+                    format!("the text begins with `[` but is not a response code: {why} (RFC 2449 §3, §6.4: with RESP-CODES announced, text that begins with \"[\" is a resp-code, `\"[\" resp-level *(\"/\" resp-level) \"]\"`)"),
+                    vec!["no `[`, or [LEVEL/LEVEL...] with printable ASCII levels".into()],
+                    vec![shown],
+                    false,
+                ));
+            }
+        }
         if let Some(code) = &e.code {
             let text = String::from_utf8_lossy(&line.bytes);
             let rest = text.split_once(' ').map_or("", |(_, r)| r).trim_start();
@@ -467,6 +478,53 @@ pub(super) fn closed_note(reset: Option<&str>) -> String {
     }
 }
 
+/// Why the response code that opens this status line's text is malformed,
+/// or None when it is well formed or the text does not begin with `[`.
+///
+/// The grammar lives here alone (the reference server has its own writer):
+/// RFC 2449 §3 `single-line = status [SP text] CRLF`, `text = *schar /
+/// resp-code *CHAR`, `resp-code = "[" resp-level *("/" resp-level) "]"`,
+/// `resp-level = 1*rchar`, `rchar = %x21-2E / %x30-5C / %x5E-7F` (printable
+/// ASCII other than "/" and "]"). The greeting's own rule glues the code to
+/// "+OK" without a space, which no server does and which contradicts the
+/// single-line rule, so the greeting is read like any status line. Only the
+/// code is judged: what follows it is free text, and RFC 6856 lets it be
+/// UTF-8.
+pub(crate) fn malformed_resp_code(line: &[u8]) -> Option<String> {
+    let text = line
+        .strip_prefix(b"+OK ")
+        .or_else(|| line.strip_prefix(b"-ERR "))?;
+    let code = text.strip_prefix(b"[")?;
+    let rchar = |c: u8| matches!(c, 0x21..=0x2E | 0x30..=0x5C | 0x5E..=0x7F);
+    let mut at = 0;
+    loop {
+        let level = code[at..].iter().take_while(|&&c| rchar(c)).count();
+        let after = escape(&code[..at + level]);
+        match (level, code.get(at + level)) {
+            (_, None) if level == 0 => return Some("the text ends before the code does".into()),
+            (_, None) => return Some(format!("no closing `]` after `[{after}`")),
+            (0, Some(b']')) if at == 0 => return Some("the code is empty (`[]`)".into()),
+            (0, Some(b'/' | b']')) => return Some(format!("an empty level after `[{after}`")),
+            (_, Some(b']')) => return None,
+            (_, Some(b'/')) => at += level + 1,
+            (_, Some(&c)) => {
+                return Some(format!(
+                    "{} is not allowed in a code, after `[{after}`",
+                    describe(c)
+                ))
+            }
+        }
+    }
+}
+
+fn describe(c: u8) -> String {
+    match c {
+        b' ' => "a space".into(),
+        0x21..=0x7E => format!("`{}`", c as char),
+        _ => format!("the octet 0x{c:02X}"),
+    }
+}
+
 /// RFC 5034 §5 `base64`: groups of four from the alphabet, `=` padding
 /// only at the end; empty is allowed (an empty challenge).
 fn is_base64(b: &[u8]) -> bool {
@@ -504,7 +562,48 @@ pub(super) fn capture(vars: &mut Vars, re: &regex::Regex, caps: &regex::Captures
 
 #[cfg(test)]
 mod tests {
-    use super::is_base64;
+    use super::{is_base64, malformed_resp_code};
+
+    #[test]
+    fn response_codes_follow_rfc2449_grammar() {
+        for ok in [
+            "+OK",
+            "+OK ",
+            "+OK maildrop ready",
+            "-ERR [IN-USE] locked",
+            "-ERR [SYS/TEMP] try later",
+            "-ERR [in-use]",
+            "-ERR [LOGIN-DELAY]",
+            "+OK [X-A/B/C]text right after",
+            "-ERR [A[B] a `[` is an rchar",
+            "-ERR  [two spaces: the text begins with a space",
+            "+OK [UTF8] \u{e4}",
+        ] {
+            assert_eq!(
+                malformed_resp_code(ok.as_bytes()),
+                None,
+                "{ok:?} is well formed"
+            );
+        }
+        for (bad, why) in [
+            ("-ERR [no such message]", "a space"),
+            ("-ERR [", "ends before"),
+            ("-ERR []", "empty (`[]`)"),
+            ("-ERR [SYS/]", "empty level after `[SYS/`"),
+            ("-ERR [SYS//TEMP]", "empty level after `[SYS/`"),
+            ("-ERR [/SYS]", "empty level after `[`"),
+            ("+OK [IN-USE", "no closing `]` after `[IN-USE`"),
+            ("+OK [IN-USE maildrop locked", "a space is not allowed"),
+            ("-ERR [AB\tC]", "0x09"),
+            ("-ERR [\u{e4}]", "0xC3"),
+        ] {
+            let found = malformed_resp_code(bad.as_bytes());
+            assert!(
+                found.as_deref().is_some_and(|f| f.contains(why)),
+                "{bad:?}: expected a reason with {why:?}, got {found:?}"
+            );
+        }
+    }
 
     #[test]
     fn base64_challenges_follow_rfc5034_grammar() {
