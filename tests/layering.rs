@@ -33,7 +33,6 @@ const KNOWN: &[(&str, &str)] = &[
     // suite's folder and the schema's action names live.
     ("src/scenario/load.rs", "client"),
     ("src/scenario/load.rs", "coverage"),
-    ("src/scenario/raw.rs", "authoring"),
 ];
 
 /// Files that may use the reference server's library: only to start it.

@@ -4,9 +4,7 @@
 //! (`# yaml-language-server: $schema=...` on the first line of each scenario).
 
 use schemars::generate::SchemaSettings;
-use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
-use serde_json::Value;
-use std::borrow::Cow;
+use schemars::SchemaGenerator;
 
 /// Where the committed schema lives, relative to the repository root.
 pub const SCHEMA_PATH: &str = "docs/scenario.schema.json";
@@ -26,42 +24,10 @@ pub fn render() -> String {
     text
 }
 
-/// A scalar the loader reads as text: serde-saphyr takes `timeout: 5` or
-/// `count: 2` for the strings "5" and "2", so the schema must allow numbers too.
-pub struct Scalar;
-
-impl JsonSchema for Scalar {
-    fn inline_schema() -> bool {
-        true
-    }
-
-    fn schema_name() -> Cow<'static, str> {
-        "Scalar".into()
-    }
-
-    fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        json_schema!({ "type": ["string", "number"] })
-    }
-}
-
-/// Makes a step's schema demand exactly one action key (every property but
-/// `session`), as `load.rs` does, so an editor flags `send:` and `expect:` in one item.
-pub fn exactly_one_action(schema: &mut Schema) {
-    let Some(Value::Object(props)) = schema.get("properties") else {
-        return;
-    };
-    let one_of: Vec<Value> = props
-        .keys()
-        .filter(|k| *k != "session")
-        .map(|k| serde_json::json!({ "required": [k] }))
-        .collect();
-    schema.insert("oneOf".into(), Value::Array(one_of));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn validator() -> jsonschema::Validator {
         let schema: Value = serde_json::from_str(&render()).unwrap();

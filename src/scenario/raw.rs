@@ -7,10 +7,11 @@
 //! spanned field names T with `#[schemars(with = ...)]`, and the doc comments here
 //! are the hover texts an editor shows.
 
-use crate::authoring::schema::{exactly_one_action, Scalar};
-use schemars::JsonSchema;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Deserialize;
+use serde_json::Value;
 use serde_saphyr::Spanned;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub type S<T> = Spanned<T>;
@@ -320,4 +321,39 @@ pub struct RawAlternative {
     /// Reading steps only: expect, expect_multiline, expect_close, expect_silence, assert.
     #[schemars(with = "Vec<RawStep>")]
     pub steps: Vec<S<RawStep>>,
+}
+
+// The schema annotations the types above name live beside them, not with the
+// `schema` command, so the loader's layer depends on nothing above it.
+
+/// A scalar the loader reads as text: serde-saphyr takes `timeout: 5` or
+/// `count: 2` for the strings "5" and "2", so the schema must allow numbers too.
+pub struct Scalar;
+
+impl JsonSchema for Scalar {
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        "Scalar".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["string", "number"] })
+    }
+}
+
+/// Makes a step's schema demand exactly one action key (every property but
+/// `session`), as `load.rs` does, so an editor flags `send:` and `expect:` in one item.
+pub fn exactly_one_action(schema: &mut Schema) {
+    let Some(Value::Object(props)) = schema.get("properties") else {
+        return;
+    };
+    let one_of: Vec<Value> = props
+        .keys()
+        .filter(|k| *k != "session")
+        .map(|k| serde_json::json!({ "required": [k] }))
+        .collect();
+    schema.insert("oneOf".into(), Value::Array(one_of));
 }
