@@ -8,17 +8,6 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// The suite folder: `scenarios/` here, else the built-in suite (see
-/// [`crate::suite::default_dir`]). Should the built-in one not be written
-/// out, the reason is printed and `scenarios` is returned, so the command
-/// then says that no such folder exists.
-pub fn default_scenario_dir() -> PathBuf {
-    crate::suite::default_dir().unwrap_or_else(|e| {
-        eprintln!("error: {e}");
-        PathBuf::from(crate::suite::LOCAL_SUITE)
-    })
-}
-
 /// A command-line target that names a file or folder rather than an id glob:
 /// ids are dotted words, so a path separator or a YAML extension means a path.
 fn looks_like_path(target: &str) -> bool {
@@ -64,7 +53,12 @@ pub fn split_targets(targets: &[String], suite: &SuiteArgs) -> (Vec<PathBuf>, Ve
 pub fn suite_paths(given: Vec<PathBuf>, suite: &SuiteArgs) -> Vec<PathBuf> {
     let mut paths = given;
     if paths.is_empty() {
-        paths.push(suite.suite.clone().unwrap_or_else(default_scenario_dir));
+        paths.push(
+            suite
+                .suite
+                .clone()
+                .unwrap_or_else(crate::suite::default_scenario_dir),
+        );
     }
     paths.extend(suite.add.iter().cloned());
     paths

@@ -263,6 +263,17 @@ pub fn default_dir() -> Result<PathBuf, String> {
     }
 }
 
+/// The suite folder: `scenarios/` here, else the built-in suite (see
+/// [`default_dir`]). Should the built-in one not be written
+/// out, the reason is printed and `scenarios` is returned, so the command
+/// then says that no such folder exists.
+pub fn default_scenario_dir() -> PathBuf {
+    default_dir().unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        PathBuf::from(LOCAL_SUITE)
+    })
+}
+
 /// The names of the built-in fixtures, sorted.
 pub fn builtin_fixture_names() -> Vec<&'static str> {
     let mut names: Vec<&str> = files()

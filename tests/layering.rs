@@ -29,10 +29,6 @@ const KNOWN: &[(&str, &str)] = &[
     // Reporters take option types from the argument structs (issue 18 §1).
     ("src/report/markdown.rs", "cli"),
     ("src/report/matrix/mod.rs", "cli"),
-    // The loader asks the layers above it where requirements, the client
-    // suite's folder and the schema's action names live.
-    ("src/scenario/load.rs", "client"),
-    ("src/scenario/load.rs", "coverage"),
 ];
 
 /// Files that may use the reference server's library: only to start it.

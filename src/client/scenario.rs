@@ -6,6 +6,7 @@
 //! that send CAPA, STAT, LIST or UIDL in whatever order they like.
 
 use crate::outcome::{Level, SourcePos};
+pub use crate::scenario::load::CLIENT_DIR;
 use crate::scenario::load::{find_fixture, parse_yaml, with_source, Problem};
 use crate::scenario::Diagnostic;
 use regex::Regex;
@@ -355,11 +356,8 @@ pub struct ClientScenario {
 
 /// The client suite folder: `scenarios/client` next to the server suite.
 pub fn default_client_dir() -> PathBuf {
-    crate::select::default_scenario_dir().join(CLIENT_DIR)
+    crate::suite::default_scenario_dir().join(CLIENT_DIR)
 }
-
-/// The folder name of client scenarios; server folder walks skip it.
-pub const CLIENT_DIR: &str = "client";
 
 /// Every `*.yaml` below `paths` (fixtures excluded), sorted.
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {

@@ -34,6 +34,10 @@ pub const TIMING_DEFAULTS: &[(&str, &str)] = &[("settle", "1s"), ("silence", "1s
 /// in the scenario folder but not a scenario: folder walks skip it.
 pub const REQUIREMENTS_FILE: &str = "requirements.yaml";
 
+/// The folder name of client scenarios (`pop3spec client`), another schema:
+/// server folder walks skip it.
+pub const CLIENT_DIR: &str = "client";
+
 /// A loaded set of scenario files and everything wrong with them.
 #[derive(Debug, Default)]
 pub struct Suite {
@@ -152,10 +156,7 @@ fn walk(
             (name.ends_with(".yaml") || name.ends_with(".yml")) && name != REQUIREMENTS_FILE;
         if path.is_dir() {
             // client/ holds client scenarios (`pop3spec client`), another schema.
-            if name != "fixtures"
-                && name != crate::client::scenario::CLIENT_DIR
-                && !name.starts_with('.')
-            {
+            if name != "fixtures" && name != CLIENT_DIR && !name.starts_with('.') {
                 walk(&path, ancestors, out, notes)?;
             }
         } else if path.is_file() {
@@ -225,7 +226,7 @@ pub fn load_suite(files: &[PathBuf], known_vars: &BTreeSet<String>) -> Suite {
 }
 
 /// Every id in a scenario's `checks:` must be listed in the requirements.yaml
-/// that governs its file (`coverage::requirements_for`, from where the file
+/// that governs its file (`requirements::requirements_for`, from where the file
 /// lies on disk: `on_disk[i]` for `suite.scenarios[i]`); an unknown one is a
 /// problem at its position, as is a requirements.yaml that cannot be read.
 fn check_requirement_ids(suite: &mut Suite, on_disk: &[&Path]) {
@@ -239,14 +240,14 @@ fn check_requirement_ids(suite: &mut Suite, on_disk: &[&Path]) {
         let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let Some(file) = governing
             .entry(folder)
-            .or_insert_with(|| crate::coverage::requirements_for(path))
+            .or_insert_with(|| super::requirements::requirements_for(path))
             .clone()
         else {
             continue;
         };
         let ids = known
             .entry(file.clone())
-            .or_insert_with(|| crate::coverage::Requirements::load(&file).map(|r| r.ids()));
+            .or_insert_with(|| super::requirements::Requirements::load(&file).map(|r| r.ids()));
         let problem = |pos: &SourcePos, message: String, hint: String| Problem {
             diagnostic: Diagnostic::new(pos.clone(), message).with_hint(hint),
             source: Some(s.source.clone()),

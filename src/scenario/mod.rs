@@ -5,6 +5,7 @@ pub mod diagnostic;
 pub mod expr;
 pub mod load;
 pub mod raw;
+pub mod requirements;
 pub mod spec;
 pub mod template;
 
