@@ -136,6 +136,7 @@ faults! {
     GreetingMalformedCode = "greeting-malformed-code": "the greeting's text is bracketed as a whole (`+OK [POP3 server ready] <...>`) while RESP-CODES is announced; RFC 2449 §3, §6.4 text that begins with `[` is a response code, and a code holds no spaces",
     NoSuchMessageMalformedCode = "no-such-message-malformed-code": "a missing or deleted message to LIST, RETR, DELE, TOP or UIDL gets `-ERR [no such message]`; RFC 2449 §3, §6.4 text that begins with `[` is a response code, and a code holds no spaces",
     WrongStateMalformedCode = "wrong-state-malformed-code": "a command in the wrong state gets `-ERR [WRONG-STATE command not valid ...` (no closing bracket); RFC 2449 §3, §6.4 text that begins with `[` is a response code, closed by `]`",
+    LoginDelayOnUser = "login-delay-on-user": "USER for a user who logged in less than the LOGIN-DELAY ago gets `-ERR [LOGIN-DELAY]` (before any password); RFC 2449 §8.1.1 it is strongly recommended that the server not issue this response code to the USER command",
     DeleOkMalformedCode = "dele-ok-malformed-code": "DELE answers `+OK [message N deleted]`; RFC 2449 §3, §6.4 text that begins with `[` is a response code, on +OK as on -ERR, and a code holds no spaces",
 }
 

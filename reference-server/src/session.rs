@@ -334,6 +334,14 @@ impl Session {
         })
     }
 
+    /// The announced LOGIN-DELAY in seconds, when `user` last logged in less
+    /// than that long ago (RFC 2449 §6.5).
+    pub fn login_too_soon(&self, user: &str) -> Option<u32> {
+        let secs = self.config().effective_login_delay().unwrap_or(0);
+        let delay = Duration::from_secs(secs.into());
+        self.shared.logins.too_soon(user, delay).then_some(secs)
+    }
+
     pub fn password_of(&self, user: &str) -> Option<&str> {
         self.shared.users.get(user).map(String::as_str)
     }

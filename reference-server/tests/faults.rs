@@ -23,7 +23,7 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
         if f == Fault::LoginDelayUserTokenAfterLogin || f == Fault::LoginDelayLargerAfterLogin {
             c.login_delay = Some(0);
         }
-        if f == Fault::LoginDelayNotEnforced {
+        if f == Fault::LoginDelayNotEnforced || f == Fault::LoginDelayOnUser {
             c.login_delay = Some(60);
         }
         if f == Fault::CleartextAuthBeforeTls {
@@ -229,6 +229,12 @@ async fn violation(f: Fault, on: bool) -> bool {
         Fault::WrongStateMalformedCode => {
             let mut c = fx.connect().await;
             c.cmd("STAT").await.starts_with("-ERR [")
+        }
+        Fault::LoginDelayOnUser => {
+            let mut first = fx.alice().await;
+            first.quit().await;
+            let mut c = fx.connect().await;
+            c.cmd("USER alice").await.starts_with("-ERR [LOGIN-DELAY]")
         }
         Fault::DeleOkMalformedCode => {
             let mut c = fx.alice().await;
@@ -778,6 +784,7 @@ fault_tests! {
     no_such_message_malformed_code => NoSuchMessageMalformedCode,
     wrong_state_malformed_code => WrongStateMalformedCode,
     dele_ok_malformed_code => DeleOkMalformedCode,
+    login_delay_on_user => LoginDelayOnUser,
 }
 
 #[test]

@@ -357,6 +357,8 @@ pub struct ExpectLine {
     pub code: Option<String>,
     /// Text that begins with `[` must be a well-formed RFC 2449 §3 resp-code.
     pub code_syntax: bool,
+    /// A response code the text must not start with (hierarchically, as `code`).
+    pub not_code: Option<String>,
     pub line: Option<Template>,
     pub matches: Option<Pattern>,
 }

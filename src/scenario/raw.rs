@@ -161,6 +161,10 @@ pub struct RawExpect {
     /// true: text after the status that begins with `[` must be a well-formed
     /// response code (RFC 2449 §3 resp-code); text without `[` passes.
     pub code_syntax: Option<bool>,
+    /// A response code the text must not start with, e.g. LOGIN-DELAY; a step
+    /// naming LOGIN-DELAY judges that code instead of skipping on it.
+    #[schemars(with = "Option<String>")]
+    pub not_code: Option<S<String>>,
     /// The whole line must equal this (templates allowed).
     #[schemars(with = "Option<String>")]
     pub line: Option<S<String>>,

@@ -33,6 +33,15 @@ impl User {
             s.err("[UTF8] UTF-8 user names need UTF8 mode").await?;
             return Ok(Flow::Continue);
         }
+        if s.fault(Fault::LoginDelayOnUser) {
+            if let Some(secs) = s.login_too_soon(&self.name) {
+                s.err(&format!(
+                    "[LOGIN-DELAY] last login less than {secs} seconds ago"
+                ))
+                .await?;
+                return Ok(Flow::Continue);
+            }
+        }
         // Unknown users also get +OK so USER cannot probe for valid names;
         // the following PASS fails for them.
         s.pending_user = Some(self.name);

@@ -413,25 +413,23 @@ impl Executor<'_> {
             }
         }
         if let Some(code) = &e.code {
-            let text = String::from_utf8_lossy(&line.bytes);
-            let rest = text.split_once(' ').map_or("", |(_, r)| r).trim_start();
-            let found = rest
-                .strip_prefix('[')
-                .and_then(|r| r.find(']').map(|end| &r[..end]));
-            // RFC 2449 §8: codes are case-insensitive and hierarchical, so
-            // `SYS` matches `[SYS/TEMP]`.
-            let matches = found.is_some_and(|c| {
-                c.eq_ignore_ascii_case(code)
-                    || (c.len() > code.len()
-                        && c[..code.len()].eq_ignore_ascii_case(code)
-                        && c.as_bytes()[code.len()] == b'/')
-            });
-            if !matches {
+            if !has_code(&line.bytes, code) {
                 let indicator = if status == Some(true) { "+OK" } else { "-ERR" };
                 return Err(self.fail(
                     step,
                     format!("expected the response code [{code}]"),
                     vec![format!("{indicator} [{code}] ...")],
+                    vec![shown],
+                    false,
+                ));
+            }
+        }
+        if let Some(code) = &e.not_code {
+            if has_code(&line.bytes, code) {
+                return Err(self.fail(
+                    step,
+                    format!("the response carries the response code [{code}]"),
+                    vec![format!("no [{code}] code")],
                     vec![shown],
                     false,
                 ));
@@ -476,6 +474,23 @@ pub(super) fn closed_note(reset: Option<&str>) -> String {
         Some(r) => format!("connection reset ({r})"),
         None => "connection closed by the server".into(),
     }
+}
+
+/// Whether the text after the status indicator starts with the response
+/// code `code`. RFC 2449 §8: codes are case-insensitive and hierarchical, so
+/// `SYS` matches `[SYS/TEMP]`.
+pub(super) fn has_code(line: &[u8], code: &str) -> bool {
+    let text = String::from_utf8_lossy(line);
+    let rest = text.split_once(' ').map_or("", |(_, r)| r).trim_start();
+    let found = rest
+        .strip_prefix('[')
+        .and_then(|r| r.find(']').map(|end| &r[..end]));
+    found.is_some_and(|c| {
+        c.eq_ignore_ascii_case(code)
+            || (c.len() > code.len()
+                && c[..code.len()].eq_ignore_ascii_case(code)
+                && c.as_bytes()[code.len()] == b'/')
+    })
 }
 
 /// Why the response code that opens this status line's text is malformed,
@@ -562,7 +577,17 @@ pub(super) fn capture(vars: &mut Vars, re: &regex::Regex, caps: &regex::Captures
 
 #[cfg(test)]
 mod tests {
-    use super::{is_base64, malformed_resp_code};
+    use super::{has_code, is_base64, malformed_resp_code};
+
+    #[test]
+    fn codes_match_case_insensitively_and_by_hierarchy() {
+        assert!(has_code(b"-ERR [AUTH] bad", "AUTH"));
+        assert!(has_code(b"-ERR [auth/x] bad", "AUTH"));
+        assert!(has_code(b"-ERR [LOGIN-DELAY] wait", "login-delay"));
+        assert!(!has_code(b"-ERR [AUTHX] bad", "AUTH"));
+        assert!(!has_code(b"-ERR AUTH bad", "AUTH"));
+        assert!(!has_code(b"+OK send PASS", "LOGIN-DELAY"));
+    }
 
     #[test]
     fn response_codes_follow_rfc2449_grammar() {

@@ -168,9 +168,16 @@ pub(super) fn is_login_command(sent: &[u8]) -> bool {
         .any(|c| c.as_bytes().eq_ignore_ascii_case(word))
 }
 
-/// Whether an expectation is met by `-ERR [LOGIN-DELAY] ...` as it stands:
-/// it asks for that code, or for any -ERR without more.
+/// Whether an expectation is met by `-ERR [LOGIN-DELAY] ...` as it stands
+/// (it asks for that code, or for any -ERR without more), or judges that
+/// code itself (`not_code: LOGIN-DELAY`, RFC 2449 §8.1.1: not on USER).
 pub(super) fn accepts_login_delay(e: &ExpectLine) -> bool {
+    if e.not_code
+        .as_deref()
+        .is_some_and(|c| c.eq_ignore_ascii_case("LOGIN-DELAY"))
+    {
+        return true;
+    }
     match e.status {
         StatusWant::Err | StatusWant::Any => match &e.code {
             Some(code) => code.eq_ignore_ascii_case("LOGIN-DELAY"),
