@@ -469,13 +469,16 @@ fn shared_account_scenarios(scenarios: &[crate::scenario::Scenario], workers: &[
                 .iter()
                 .all(|w| f(&w.target).map(|a| &a.user) == first)
     };
-    let (first_shared, second_shared) =
-        (same(|t| t.account.as_ref()), same(|t| t.account2.as_ref()));
+    let (first_shared, second_shared, long_shared) = (
+        same(|t| t.account.as_ref()),
+        same(|t| t.account2.as_ref()),
+        same(|t| t.account_long.as_ref()),
+    );
     scenarios
         .iter()
         .filter(|s| {
             let u = s.account_use();
-            (u.first && first_shared) || (u.second && second_shared)
+            (u.first && first_shared) || (u.second && second_shared) || (u.long && long_shared)
         })
         .count()
 }

@@ -2,7 +2,8 @@
 //! with a temporary Maildir root, so `pop3spec run` without `--host` and
 //! `pop3spec selftest` do something real on a fresh machine.
 //!
-//! One server holds an account pair (alice, bob; alice2, bob2; ...) per job,
+//! One server holds an account pair (alice, bob; alice2, bob2; ...) and a
+//! long-credentials account (255-octet name and password) per job,
 //! the way `--user-template` serves a real server. Two kinds of scenario run
 //! on twins with the same accounts: those that wait for the autologout timer
 //! (a short timer there, so the main server's can stay long enough that no
@@ -24,6 +25,25 @@ use std::time::Duration;
 /// The first account pair of the bundled server; pair k (from 2) is `alice{k}`, `bob{k}`.
 pub const USER: &str = "alice";
 pub const USER2: &str = "bob";
+
+/// How long the long-credentials account's user name and password are: the
+/// most RFC 4616 §2 (and RFC 2595 §6) has a server accept, 255 octets each.
+pub const LONG_CREDENTIAL_OCTETS: usize = 255;
+
+/// `prefix` padded to `LONG_CREDENTIAL_OCTETS` with letters and digits that
+/// vary along the string, so a server that cuts it short compares a
+/// different value rather than an equal run of one character.
+fn long_credential(prefix: &str) -> String {
+    let pad = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    let mut s = prefix.to_string();
+    s.extend(
+        pad.iter()
+            .cycle()
+            .take(LONG_CREDENTIAL_OCTETS.saturating_sub(prefix.len()))
+            .map(|&b| b as char),
+    );
+    s
+}
 
 /// The scripted waits against the bundled server (see `load::TIMING_DEFAULTS`):
 /// it acts on a dropped connection at once (and a harness login retries while
@@ -216,7 +236,7 @@ async fn start_server(
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default()
             .subsec_nanos());
-    let pairs: Vec<(Account, Account)> = (1..=pairs)
+    let pairs: Vec<(Account, Account, Account)> = (1..=pairs)
         .map(|k| {
             let suffix = if k == 1 { String::new() } else { k.to_string() };
             (
@@ -228,12 +248,16 @@ async fn start_server(
                     user: format!("{USER2}{suffix}"),
                     pass: format!("Other-{nonce:x}-{k}"),
                 },
+                Account {
+                    user: long_credential(&format!("long{k}-")),
+                    pass: long_credential(&format!("Long-{nonce:x}-{k}-")),
+                },
             )
         })
         .collect();
     let users = pairs
         .iter()
-        .flat_map(|(a, b)| [a, b])
+        .flat_map(|(a, b, c)| [a, b, c])
         .map(|a| (a.user.clone(), a.pass.clone()))
         .collect();
     let mut config = ServerConfig::new(mail_root.path(), users);
@@ -245,7 +269,7 @@ async fn start_server(
         .await
         .map_err(|e| format!("cannot start the bundled reference server: {e}"))?;
     let mut targets = Vec::new();
-    for (first, second) in pairs {
+    for (first, second, long) in pairs {
         let tls = TlsOptions {
             insecure: true,
             ..Default::default()
@@ -261,6 +285,7 @@ async fn start_server(
         target.seeder2 = Some(maildir_seeder(mail_root.path(), &second.user)?);
         target.account = Some(first);
         target.account2 = Some(second);
+        target.account_long = Some(long);
         target.timeout = opts.timeout;
         target.max_timeout = opts.max_timeout;
         target.lock_wait = opts.lock_wait;

@@ -414,6 +414,12 @@ pub struct ServerArgs {
     /// Second test account's password
     #[arg(long, env = "POP3SPEC_PASS2", hide_env_values = true)]
     pub pass2: Option<String>,
+    /// An account with long credentials, for the SASL exchanges longer than a command line: its user name (up to 255 octets; RFC 4616 §2 has servers accept that much)
+    #[arg(long, env = "POP3SPEC_LONG_USER")]
+    pub long_user: Option<String>,
+    /// The long-credentials account's password (up to 255 octets; redacted in every report)
+    #[arg(long, env = "POP3SPEC_LONG_PASS", hide_env_values = true)]
+    pub long_pass: Option<String>,
     /// How the harness logs in for scenarios that start in TRANSACTION
     #[arg(long, env = "POP3SPEC_AUTH", value_enum, default_value_t = AuthMechanism::User)]
     pub auth: AuthMechanism,

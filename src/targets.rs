@@ -83,6 +83,7 @@ pub fn target_from_args(
     target.tls_port = a.tls_port;
     target.account = account1;
     target.account2 = account(&a.user2, &a.pass2, "--user2/--pass2")?;
+    target.account_long = account(&a.long_user, &a.long_pass, "--long-user/--long-pass")?;
     target.auth = a.auth;
     target.seeder = seeder;
     target.seeder2 = seeder2;

@@ -236,6 +236,56 @@ fn without_an_account_scenarios_that_need_one_are_skipped() {
     assert!(reason.contains("--user2"), "{reason}");
 }
 
+/// `AUTH PLAIN` then a continuation naming the long-credentials account.
+const LONG_LOGIN: &str = "  - send: AUTH PLAIN\n  - expect: { status: continue }\n  - send: '{{base64(\"\\0\", long_user, \"\\0\", long_pass)}}'\n  - expect: { status: ok }\n";
+
+#[test]
+fn without_a_long_credentials_account_its_scenarios_are_skipped() {
+    let server = FakeServer::start(noop_server());
+    let ws = Workspace::new();
+    one_passing(&ws);
+    ws.write("long.yaml", &scenario("trust.long", "must", "", LONG_LOGIN));
+    let out = ws.run(server.port, &[]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(out.outcome("trust.long"), "skipped", "{}", out.dump());
+    let reason = out.scenario("trust.long")["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("--long-user"), "{reason}");
+}
+
+#[test]
+fn the_long_credentials_account_is_not_probed_and_its_password_is_redacted() {
+    let user = "l".repeat(255);
+    let pass = format!("{}z", "p".repeat(254));
+    let plain = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{pass}"))
+    };
+    let server = FakeServer::start(
+        noop_server()
+            .on("AUTH PLAIN", "+ \r\n")
+            .on(&plain, "+OK logged in\r\n"),
+    );
+    let ws = Workspace::new();
+    ws.write("long.yaml", &scenario("trust.long", "must", "", LONG_LOGIN));
+    let out = ws.run(server.port, &["--long-user", &user, "--long-pass", &pass]);
+    assert_eq!(out.code, 0, "{}", out.dump());
+    assert_eq!(out.outcome("trust.long"), "pass", "{}", out.dump());
+    // Its one login that fits the protocol is the exchange under test, so
+    // the probe leaves it alone: the server saw one AUTH, the scenario's.
+    let auths = server
+        .received()
+        .iter()
+        .flatten()
+        .filter(|c| c.as_str() == "AUTH PLAIN")
+        .count();
+    assert_eq!(auths, 1, "{:?}", server.received());
+    let shown = out.scenario("trust.long")["transcript"].to_string();
+    assert!(!shown.contains(&plain) && !shown.contains(&pass), "{shown}");
+    assert!(shown.contains("***"), "{shown}");
+}
+
 // ---------------------------------------------------------------- 1: capabilities per state
 
 /// CAPA lists `USER` before login and adds PIPELINING and RESP-CODES after

@@ -272,7 +272,12 @@ impl Session {
     /// Read a SASL continuation line with the autologout timer running.
     pub async fn read_continuation(&mut self) -> io::Result<Line> {
         let idle = self.idle_timeout();
-        match tokio::time::timeout(idle, self.conn.read_line(SASL_LINE_MAX)).await {
+        let max = if self.fault(Fault::SaslContinuation255Limit) {
+            COMMAND_LINE_MAX
+        } else {
+            SASL_LINE_MAX
+        };
+        match tokio::time::timeout(idle, self.conn.read_line(max)).await {
             Ok(r) => r,
             Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "autologout")),
         }

@@ -26,11 +26,22 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
         if f == Fault::LoginDelayNotEnforced || f == Fault::LoginDelayOnUser {
             c.login_delay = Some(60);
         }
+        if f == Fault::SaslContinuation255Limit || f == Fault::PlainCredentialsTruncated {
+            c.users.push((LONG_USER.repeat(255), long_password()));
+        }
         if f == Fault::CleartextAuthBeforeTls {
             c.require_tls = true;
         }
     })
     .await
+}
+
+/// The long account of the SASL length faults: a 255-octet name and password
+/// (RFC 4616 §2), the password's last octet unlike the rest so a cut shows.
+const LONG_USER: &str = "l";
+
+fn long_password() -> String {
+    format!("{}z", "p".repeat(254))
 }
 
 /// A line, or None when nothing arrives within a second.
@@ -626,6 +637,18 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.cmd("USER alice\u{200E}").await;
             pass && ok(&c.cmd("PASS secret").await)
         }
+        Fault::SaslContinuation255Limit | Fault::PlainCredentialsTruncated => {
+            // 512 octets of PLAIN, 684 of base64: only a continuation takes it.
+            use base64::Engine;
+            let response = base64::engine::general_purpose::STANDARD.encode(format!(
+                "\0{}\0{}",
+                LONG_USER.repeat(255),
+                long_password()
+            ));
+            let mut c = fx.connect().await;
+            assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
+            !ok(&c.cmd(&response).await)
+        }
         Fault::PlainChallengeNotEmpty | Fault::ChallengeNotBase64 => {
             let mut c = fx.connect().await;
             let challenge = c.cmd("AUTH PLAIN").await;
@@ -785,6 +808,8 @@ fault_tests! {
     wrong_state_malformed_code => WrongStateMalformedCode,
     dele_ok_malformed_code => DeleOkMalformedCode,
     login_delay_on_user => LoginDelayOnUser,
+    sasl_continuation_255_limit => SaslContinuation255Limit,
+    plain_credentials_truncated => PlainCredentialsTruncated,
 }
 
 #[test]

@@ -134,6 +134,7 @@ fn account_keys(uses: AccountUse, target: &Target) -> Vec<String> {
     [
         (uses.first, &target.account),
         (uses.second, &target.account2),
+        (uses.long, &target.account_long),
     ]
     .into_iter()
     .filter_map(|(used, account)| {

@@ -43,6 +43,11 @@ pub struct Target {
     pub connector: TlsConnector,
     pub account: Option<Account>,
     pub account2: Option<Account>,
+    /// An account whose user name and password are as long as RFC 4616 §2
+    /// has servers accept (up to 255 octets each), for the SASL exchanges
+    /// longer than a command line. Not probed: its only login that fits the
+    /// protocol is the long exchange the scenarios judge.
+    pub account_long: Option<Account>,
     pub auth: AuthMechanism,
     pub seeder: Option<Seeder>,
     /// Seeds the second account (`fixture2`).
@@ -92,6 +97,7 @@ impl Target {
             tls,
             account: None,
             account2: None,
+            account_long: None,
             auth: AuthMechanism::User,
             seeder: None,
             seeder2: None,
@@ -212,6 +218,10 @@ impl TargetInfo {
             "second-account" => ok(
                 target.account2.is_some(),
                 "no second account (--user2/--pass2)",
+            ),
+            "long-credentials" => ok(
+                target.account_long.is_some(),
+                "no long-credentials account (--long-user/--long-pass)",
             ),
             "implicit-tls" => ok(
                 target.implicit_tls || target.tls_port.is_some(),

@@ -16,6 +16,8 @@ pub const BUILTIN_VARS: &[&str] = &[
     "pass",
     "user2",
     "pass2",
+    "long_user",
+    "long_pass",
     "greeting",
     "timestamp",
     "greeting_main",
@@ -1072,7 +1074,7 @@ fn undefined_hint(defined: &BTreeSet<String>) -> String {
     )
 }
 
-const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, apop-allowed, second-account, implicit-tls, certificate-verification, verbatim-fixture; `not X` asks that X is not announced / does not hold";
+const REQUIREMENT_HINT: &str = "use a CAPA tag in upper case (TOP, UIDL, USER, SASL PLAIN, STLS, PIPELINING, RESP-CODES, ...) or one of: capa, apop, apop-allowed, second-account, long-credentials, implicit-tls, certificate-verification, verbatim-fixture; `not X` asks that X is not announced / does not hold";
 
 /// Harness-known conditions a scenario may require (see docs/scenario-format.md).
 pub const CONDITIONS: &[&str] = &[
@@ -1080,6 +1082,7 @@ pub const CONDITIONS: &[&str] = &[
     "apop",
     "apop-allowed",
     "second-account",
+    "long-credentials",
     "implicit-tls",
     "certificate-verification",
     "verbatim-fixture",

@@ -62,6 +62,8 @@ pub struct Scenario {
 pub struct AccountUse {
     pub first: bool,
     pub second: bool,
+    /// The long-credentials account (`--long-user`).
+    pub long: bool,
 }
 
 /// The variable that holds the wait for the server's autologout timer; a
@@ -79,6 +81,7 @@ impl Scenario {
             first: self.state == State::Transaction || self.fixture.is_some(),
             second: self.fixture2.is_some()
                 || self.requires.iter().any(|r| r.trim() == "second-account"),
+            long: self.requires.iter().any(|r| r.trim() == "long-credentials"),
         };
         visit_steps(&self.steps, &mut |step| {
             match &step.action {
@@ -93,6 +96,7 @@ impl Scenario {
                 match var {
                     "user" | "pass" => uses.first = true,
                     "user2" | "pass2" => uses.second = true,
+                    "long_user" | "long_pass" => uses.long = true,
                     _ => {}
                 }
             }

@@ -42,7 +42,7 @@ pub struct RawScenario {
     #[schemars(with = "Vec<String>")]
     pub tags: Vec<S<String>>,
     /// CAPA tags in upper case (TOP, UIDL, SASL PLAIN, ...) or capa, apop,
-    /// apop-allowed, second-account, implicit-tls, certificate-verification, verbatim-fixture;
+    /// apop-allowed, second-account, long-credentials, implicit-tls, certificate-verification, verbatim-fixture;
     /// the scenario is skipped when one is missing. `not X` asks the opposite: X does not
     /// hold, or the tag is announced neither before nor after login.
     #[serde(default)]

@@ -111,9 +111,13 @@ impl Auth {
                 Err(_) => return s.auth_failed("invalid base64").await,
             }
         };
-        let Some((authzid, authcid, password)) = split_plain(&decoded) else {
+        let Some((authzid, mut authcid, mut password)) = split_plain(&decoded) else {
             return s.auth_failed("[AUTH] malformed PLAIN response").await;
         };
+        if s.fault(Fault::PlainCredentialsTruncated) {
+            authcid = truncated(authcid, 128);
+            password = truncated(password, 128);
+        }
         let authzid = if s.fault(Fault::AuthzidControlsStripped) {
             authzid.chars().filter(|c| !c.is_control()).collect()
         } else {
@@ -142,6 +146,16 @@ fn split_plain(d: &[u8]) -> Option<(String, String, String)> {
     }
     let s = |b: &[u8]| String::from_utf8(b.to_vec()).ok();
     Some((s(parts[0])?, s(parts[1])?, s(parts[2])?))
+}
+
+/// The first `max` octets of `text`, cut back to a character boundary.
+fn truncated(mut text: String, max: usize) -> String {
+    let mut end = max.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text
 }
 
 /// Sends a challenge line and reads the client's response: `Err(flow)` when

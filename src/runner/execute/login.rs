@@ -149,6 +149,8 @@ impl Executor<'_> {
         let names = |a: &str, b: &str| vars.iter().any(|v| *v == a || *v == b);
         if names("user2", "pass2") {
             self.target.account2.as_ref().map(|a| a.user.clone())
+        } else if names("long_user", "long_pass") {
+            self.target.account_long.as_ref().map(|a| a.user.clone())
         } else if names("user", "pass") {
             self.target.account.as_ref().map(|a| a.user.clone())
         } else {

@@ -227,7 +227,7 @@ fn skip_reason(scenario: &Scenario, target: &Target, info: &TargetInfo) -> Optio
     }
     let uses = scenario.account_use();
     if let Some(delay) = info.login_delay() {
-        if (uses.first || uses.second)
+        if (uses.first || uses.second || uses.long)
             && delay > super::target::LOGIN_DELAY_LIMIT
             && !requires_login_delay(scenario)
         {
@@ -247,6 +247,12 @@ fn skip_reason(scenario: &Scenario, target: &Target, info: &TargetInfo) -> Optio
     }
     if uses.second && target.account2.is_none() {
         return Some("needs the second test account: pass --user2 and --pass2".into());
+    }
+    if uses.long && target.account_long.is_none() {
+        return Some(
+            "needs the long-credentials account: pass --long-user and --long-pass (a user name and a password of up to 255 octets each)"
+                .into(),
+        );
     }
     if let Some(f) = &scenario.fixture {
         if target.seeder.is_none() {
@@ -292,6 +298,11 @@ impl<'a> Executor<'a> {
         if let Some(a) = &target.account2 {
             set("user2", &a.user, false);
             set("pass2", &a.pass, true);
+            secrets.push(a.pass.clone());
+        }
+        if let Some(a) = &target.account_long {
+            set("long_user", &a.user, false);
+            set("long_pass", &a.pass, true);
             secrets.push(a.pass.clone());
         }
         for (n, v) in &target.extra_vars {
