@@ -491,7 +491,9 @@ pub fn check_report_destinations(output: &OutputArgs) -> Result<(), String> {
         files.push((output.junit.clone(), "--junit"));
         files.push((output.json.clone(), "--json"));
     }
-    if let Some((path, _)) = report::markdown::destination(output) {
+    if let Some((path, _)) =
+        report::markdown::destination(output.summary_md.as_deref(), output.no_reports)
+    {
         files.push((path, "the Markdown summary"));
     }
     for (path, what) in files {
@@ -675,7 +677,9 @@ fn finish_reports(result: &RunResult, output: &OutputArgs, console: &ConsoleOpti
     if report::github::enabled(output.annotations) {
         out!("{}", report::github::render(result));
     }
-    if let Some((path, append)) = report::markdown::destination(output) {
+    if let Some((path, append)) =
+        report::markdown::destination(output.summary_md.as_deref(), output.no_reports)
+    {
         if let Err(e) = report::markdown::write(&path, append, &report::markdown::render(result)) {
             eprintln!("error: {e}");
             return EXIT_FAILED;
@@ -692,4 +696,36 @@ fn finish_reports(result: &RunResult, output: &OutputArgs, console: &ConsoleOpti
     } else {
         EXIT_OK
     }
+}
+
+/// `pop3spec report`: exit 0 when both files were written, 2 on bad input, 1
+/// when an output cannot be written.
+pub fn report(args: crate::cli::ReportArgs) -> u8 {
+    use crate::report::matrix::{html, load_servers, markdown, tally_text, Matrix};
+    let servers = match load_servers(&args.names, &args.files) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let matrix = Matrix::new(servers);
+    for (path, text) in [
+        (&args.html, html(&matrix)),
+        (&args.markdown, markdown(&matrix)),
+    ] {
+        if let Err(e) = write_file(path, &text) {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    }
+    for (col, s) in matrix.servers.iter().enumerate() {
+        println!("{}: {}", s.label, tally_text(&matrix.counts(col)));
+    }
+    println!(
+        "wrote {} and {}",
+        args.html.display(),
+        args.markdown.display()
+    );
+    EXIT_OK
 }

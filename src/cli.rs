@@ -3,6 +3,7 @@
 
 use crate::report::console::ConsoleOptions;
 pub use crate::report::github::Annotations;
+pub use crate::report::matrix::NamedReport;
 use crate::runner::target::AuthMechanism;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -180,13 +181,6 @@ pub struct ReportArgs {
         default_value = "reports/matrix.md"
     )]
     pub markdown: PathBuf,
-}
-
-/// `--name LABEL=FILE.json`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NamedReport {
-    pub label: String,
-    pub path: PathBuf,
 }
 
 fn parse_named_report(s: &str) -> Result<NamedReport, String> {

@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => pop3spec::authoring::completions_command(args),
         Command::Man(args) => pop3spec::authoring::man_command(args),
         Command::Stress(args) => runtime.block_on(pop3spec::stress::stress(*args)),
-        Command::Report(args) => pop3spec::report::matrix::command(args),
+        Command::Report(args) => pop3spec::app::report(args),
         Command::Client(args) => runtime.block_on(pop3spec::app::client(*args)),
     };
     drop(runtime);

@@ -4,7 +4,6 @@
 //! failures. GitHub renders the file as HTML, so every cell is escaped.
 
 use super::{shown_as_failure, visible};
-use crate::cli::OutputArgs;
 use crate::outcome::{Outcome, RunResult, ScenarioResult};
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -75,11 +74,11 @@ fn table(out: &mut String, heading: &str, rows: &[&ScenarioResult]) {
 /// Where the summary goes and whether to append: `--summary-md FILE` (replaced,
 /// even with `--no-reports`), else `$GITHUB_STEP_SUMMARY` (appended, as GitHub
 /// expects: earlier steps may have written to it) unless `--no-reports`.
-pub fn destination(output: &OutputArgs) -> Option<(PathBuf, bool)> {
-    if let Some(path) = &output.summary_md {
-        return Some((path.clone(), false));
+pub fn destination(summary_md: Option<&Path>, no_reports: bool) -> Option<(PathBuf, bool)> {
+    if let Some(path) = summary_md {
+        return Some((path.to_path_buf(), false));
     }
-    if output.no_reports {
+    if no_reports {
         return None;
     }
     std::env::var_os("GITHUB_STEP_SUMMARY")

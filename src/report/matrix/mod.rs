@@ -1,6 +1,6 @@
-//! `pop3spec report`: several JSON results (from `pop3spec run --json`) side by
-//! side, as one scenario × server matrix in the manner of Autobahn|Testsuite's
-//! multi-server report.
+//! The matrix `pop3spec report` writes: several JSON results (from `pop3spec
+//! run --json`) side by side, as one scenario × server matrix in the manner of
+//! Autobahn|Testsuite's multi-server report.
 //!
 //! Rows are scenario ids grouped by the RFC their `spec` cites, columns are the
 //! servers, and each cell is the outcome as a short mark (coloured in HTML). Every
@@ -19,10 +19,7 @@ mod html;
 mod markdown;
 
 use super::visible;
-use crate::cli::{NamedReport, ReportArgs};
-use crate::exit::{EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::outcome::{Level, Outcome};
-use crate::report::write::write_file;
 use serde::{Deserialize, Deserializer};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -441,7 +438,7 @@ pub(super) fn tail(s: &Scenario) -> &[Line] {
     &s.transcript[s.transcript.len().saturating_sub(TRANSCRIPT_TAIL)..]
 }
 
-pub(super) fn tally_text(c: &Counts) -> String {
+pub fn tally_text(c: &Counts) -> String {
     let mut parts = Vec::new();
     for o in OUTCOMES {
         let n = c.get(o);
@@ -461,11 +458,14 @@ pub(super) fn step_text(f: &Finding) -> Option<String> {
         .map(|s| format!("{}:{}:{}", s.file, s.line, s.column))
 }
 
-// ------------------------------------------------------------------ HTML
+// ---------------------------------------------------------------- loading
 
-// -------------------------------------------------------------- Markdown
-
-// --------------------------------------------------------------- command
+/// `--name LABEL=FILE.json`: a result file and the label of its column.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedReport {
+    pub label: String,
+    pub path: PathBuf,
+}
 
 /// Columns from `--name LABEL=FILE` (in order), then the plain files not named.
 /// A label defaults to the result's target; repeated labels get ` (2)`, ` (3)`...
@@ -501,37 +501,6 @@ pub fn load_servers(named: &[NamedReport], files: &[PathBuf]) -> Result<Vec<Serv
         });
     }
     Ok(servers)
-}
-
-/// `pop3spec report`: exit 0 when both files were written, 2 on bad input, 1
-/// when an output cannot be written.
-pub fn command(args: ReportArgs) -> u8 {
-    let servers = match load_servers(&args.names, &args.files) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
-    };
-    let matrix = Matrix::new(servers);
-    for (path, text) in [
-        (&args.html, html(&matrix)),
-        (&args.markdown, markdown(&matrix)),
-    ] {
-        if let Err(e) = write_file(path, &text) {
-            eprintln!("error: {e}");
-            return EXIT_FAILED;
-        }
-    }
-    for (col, s) in matrix.servers.iter().enumerate() {
-        println!("{}: {}", s.label, tally_text(&matrix.counts(col)));
-    }
-    println!(
-        "wrote {} and {}",
-        args.html.display(),
-        args.markdown.display()
-    );
-    EXIT_OK
 }
 
 #[cfg(test)]
