@@ -241,6 +241,19 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.connect().await;
             c.cmd("STAT").await.starts_with("-ERR [")
         }
+        Fault::ImplementationDroppedAfterLogin | Fault::UnknownTagDroppedAfterLogin => {
+            let tag = if f == Fault::ImplementationDroppedAfterLogin {
+                "IMPLEMENTATION"
+            } else {
+                "X-REFERENCE-ARCHIVE"
+            };
+            let listed = |capa: &[String]| capa.iter().any(|l| l.split(' ').next() == Some(tag));
+            let mut c = fx.connect().await;
+            let before = c.multi("CAPA").await.1;
+            c.login("alice", "secret").await;
+            let after = c.multi("CAPA").await.1;
+            listed(&before) && !listed(&after)
+        }
         Fault::LoginDelayOnUser => {
             let mut first = fx.alice().await;
             first.quit().await;
@@ -810,6 +823,8 @@ fault_tests! {
     login_delay_on_user => LoginDelayOnUser,
     sasl_continuation_255_limit => SaslContinuation255Limit,
     plain_credentials_truncated => PlainCredentialsTruncated,
+    implementation_dropped_after_login => ImplementationDroppedAfterLogin,
+    unknown_tag_dropped_after_login => UnknownTagDroppedAfterLogin,
 }
 
 #[test]

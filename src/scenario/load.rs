@@ -1044,7 +1044,15 @@ impl Converter<'_> {
         let each_line = raw.each_line.as_ref().and_then(|r| self.regex(r, defined));
         let count = raw.count.as_ref().and_then(|c| self.template(c, defined));
         let octets = raw.octets.as_ref().and_then(|c| self.template(c, defined));
+        let contains_tags = match raw.contains_tags {
+            Some(c) => Some(ContainsTags {
+                tags: self.template(&c.tags, defined)?,
+                except: c.except.iter().map(|t| t.to_ascii_uppercase()).collect(),
+            }),
+            None => None,
+        };
         defined.extend(raw.capture_line.keys().cloned());
+        defined.extend(raw.capture_tags.iter().map(|n| n.value.clone()));
         defined.insert("body_octets".into());
         Some(ExpectMultiline {
             head,
@@ -1062,6 +1070,8 @@ impl Converter<'_> {
                 .into_iter()
                 .map(|(k, v)| (k, v.value))
                 .collect(),
+            capture_tags: raw.capture_tags.map(|n| n.value),
+            contains_tags,
         })
     }
 }

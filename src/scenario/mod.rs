@@ -264,6 +264,7 @@ impl Action {
                     .chain(&m.absent)
                     .chain(&m.count)
                     .chain(&m.octets)
+                    .chain(m.contains_tags.iter().map(|c| &c.tags))
                 {
                     v.extend(t.variables());
                 }
@@ -380,6 +381,17 @@ pub struct ExpectMultiline {
     pub count: Option<Template>,
     pub octets: Option<Template>,
     pub capture_line: BTreeMap<String, usize>,
+    /// Variable set to the body lines' first words (CAPA tags), upper case.
+    pub capture_tags: Option<String>,
+    pub contains_tags: Option<ContainsTags>,
+}
+
+/// Tags that must each open some body line (RFC 2449 §5 CAPA tags).
+#[derive(Clone, Debug)]
+pub struct ContainsTags {
+    pub tags: Template,
+    /// Left out of the comparison, upper case.
+    pub except: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -227,6 +227,26 @@ pub struct RawExpectMultiline {
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, usize>")]
     pub capture_line: BTreeMap<String, S<usize>>,
+    /// A variable set to the first word of every body line, upper case and
+    /// space-separated: the tags of a CAPA listing (RFC 2449 §5).
+    #[schemars(with = "Option<String>")]
+    pub capture_tags: Option<S<String>>,
+    /// Every tag listed here (a template, e.g. "{{before}}") is the first
+    /// word of some body line, case-insensitively, except the tags named in
+    /// `except`.
+    pub contains_tags: Option<RawContainsTags>,
+}
+
+/// Tags a CAPA listing must hold: `{ tags: "{{before}}", except: [STLS] }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawContainsTags {
+    /// Space-separated tags (a template, e.g. "{{before}}").
+    #[schemars(with = "String")]
+    pub tags: S<String>,
+    /// Tags left out of the comparison (case-insensitive), e.g. STLS.
+    #[serde(default)]
+    pub except: Vec<String>,
 }
 
 /// `expect_close: true`, or the long form: `within` to wait longer (or

@@ -91,7 +91,12 @@ impl Capa {
         } else if auth || !s.fault(Fault::LangNotAnnouncedAfterLogin) {
             caps.push("LANG".into());
         }
-        caps.push("IMPLEMENTATION pop3-reference-server".into());
+        if auth || !s.fault(Fault::ImplementationDroppedAfterLogin) {
+            caps.push("IMPLEMENTATION pop3-reference-server".into());
+        }
+        if auth && s.fault(Fault::UnknownTagDroppedAfterLogin) {
+            caps.push("X-REFERENCE-ARCHIVE".into());
+        }
         let terminate = !s.fault(Fault::CapaMissingTerminator);
         s.multi(
             "Capability list follows",

@@ -275,6 +275,45 @@ impl Executor<'_> {
                 return Err(self.fail(step, format!("the body is {octets} octets (unstuffed, CRLF line ends) but {n} were expected"), vec![n.to_string()], vec![octets.to_string()], false));
             }
         }
+        // RFC 2449 §5: a capability line is its tag, then parameters after
+        // single spaces; tags compare case-insensitively.
+        let tags = || {
+            body.lines().map(|l| {
+                let word = l.split(|&b| b == b' ').next().unwrap_or_default();
+                String::from_utf8_lossy(word).to_ascii_uppercase()
+            })
+        };
+        if let Some(c) = &e.contains_tags {
+            let want = self.render(step, &c.tags, false)?.text();
+            let listed: Vec<String> = tags().collect();
+            let missing: Vec<&str> = want
+                .split_whitespace()
+                .filter(|t| {
+                    let t = t.to_ascii_uppercase();
+                    !c.except.contains(&t) && !listed.contains(&t)
+                })
+                .collect();
+            if !missing.is_empty() {
+                return Err(self.fail(
+                    step,
+                    format!("the listing lacks the tag(s) {}", missing.join(", ")),
+                    vec![format!("lines starting with {}", missing.join(", "))],
+                    shown,
+                    false,
+                ));
+            }
+        }
+        if let Some(name) = &e.capture_tags {
+            let mut seen: Vec<String> = tags().filter(|t| !t.is_empty()).collect();
+            seen.dedup();
+            self.vars.insert(
+                name.clone(),
+                Value {
+                    text: seen.join(" "),
+                    secret: false,
+                },
+            );
+        }
         for (name, index) in &e.capture_line {
             let Some(line) = text().nth(*index) else {
                 return Err(self.fail(
