@@ -255,7 +255,7 @@ async fn violation(f: Fault, on: bool) -> bool {
             listed(&before) && !listed(&after)
         }
         Fault::LoginDelayOnUser => {
-            let mut first = fx.alice().await;
+            let first = fx.alice().await;
             first.quit().await;
             let mut c = fx.connect().await;
             c.cmd("USER alice").await.starts_with("-ERR [LOGIN-DELAY]")

@@ -709,15 +709,7 @@ impl Converter<'_> {
             "send_raw" => Action::SendRaw(self.template(raw.send_raw.as_ref()?, defined)?),
             "expect" => {
                 let e = raw.expect?;
-                Action::Expect(self.expect_line(
-                    e.value.status,
-                    e.value.code,
-                    e.value.code_syntax.unwrap_or(false),
-                    e.value.not_code,
-                    e.value.line,
-                    e.value.matches,
-                    defined,
-                )?)
+                Action::Expect(self.expect_line(e.value, defined)?)
             }
             "expect_multiline" => Action::ExpectMultiline(Box::new(
                 self.expect_multiline(raw.expect_multiline?.value, defined)?,
@@ -980,28 +972,24 @@ impl Converter<'_> {
 
     fn expect_line(
         &mut self,
-        status: Option<S<String>>,
-        code: Option<S<String>>,
-        code_syntax: bool,
-        not_code: Option<S<String>>,
-        line: Option<S<String>>,
-        matches: Option<S<String>>,
+        raw: raw::RawExpect,
         defined: &mut BTreeSet<String>,
     ) -> Option<ExpectLine> {
-        let status = self.status(status);
-        let line = match &line {
+        let status = self.status(raw.status);
+        let line = match &raw.line {
             Some(l) => Some(self.template(l, defined)?),
             None => None,
         };
-        let matches = match &matches {
+        let matches = match &raw.matches {
             Some(m) => Some(self.regex(m, defined)?),
             None => None,
         };
+        let bare = |c: S<String>| c.value.trim_matches(|c| c == '[' || c == ']').to_string();
         Some(ExpectLine {
             status,
-            code: code.map(|c| c.value.trim_matches(|c| c == '[' || c == ']').to_string()),
-            code_syntax,
-            not_code: not_code.map(|c| c.value.trim_matches(|c| c == '[' || c == ']').to_string()),
+            code: raw.code.map(bare),
+            code_syntax: raw.code_syntax.unwrap_or(false),
+            not_code: raw.not_code.map(bare),
             line,
             matches,
         })
@@ -1012,15 +1000,14 @@ impl Converter<'_> {
         raw: raw::RawExpectMultiline,
         defined: &mut BTreeSet<String>,
     ) -> Option<ExpectMultiline> {
-        let head = self.expect_line(
-            raw.status,
-            raw.code,
-            raw.code_syntax.unwrap_or(false),
-            None,
-            None,
-            raw.matches,
-            defined,
-        )?;
+        let head = raw::RawExpect {
+            status: raw.status,
+            code: raw.code,
+            code_syntax: raw.code_syntax,
+            matches: raw.matches,
+            ..Default::default()
+        };
+        let head = self.expect_line(head, defined)?;
         let templates = |this: &mut Self, items: &[S<String>], defined: &BTreeSet<String>| {
             items
                 .iter()
