@@ -74,6 +74,7 @@ faults! {
     UidlIncludesDeleted = "uidl-includes-deleted": "UIDL shows messages marked as deleted; RFC 1939 §7 they are not listed",
     UidlUnstable = "uidl-unstable": "UIDL from the full file name with folder and flags, changing across sessions; RFC 1939 §7 UIDs persist",
     UidlSameSecondCollision = "uidl-same-second-collision": "UIDL from the delivery second that leads the Maildir file name, so messages delivered in one second share it; RFC 1939 §7 UIDs are unique",
+    UidlFromMessageNumber = "uidl-from-message-number": "the unique-id is the message's number when the maildrop is opened, so after message 1 is removed the message formerly numbered 3 takes the id of the one formerly numbered 2, which still exists; RFC 1939 §7 the server should never reuse a unique-id for as long as the entity using it exists, and unique-ids persist across sessions",
     TopIgnoresLineCount = "top-ignores-line-count": "TOP returns the whole message; RFC 1939 §7 TOP sends headers, blank line and n body lines",
     TopNoBlankLine = "top-no-blank-line": "TOP omits the blank line between headers and body; RFC 1939 §7 it is included",
     TopOffByOne = "top-off-by-one": "TOP sends n+1 body lines; RFC 1939 §7 exactly n lines",

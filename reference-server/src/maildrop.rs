@@ -167,6 +167,11 @@ pub fn open(dir: &Path, faults: &FaultSet) -> io::Result<Maildrop> {
             uid_for(&orig)
         } else if faults.contains(Fault::UidlFromFlags) {
             uid_for(&file_name)
+        } else if faults.contains(Fault::UidlFromMessageNumber) {
+            // Its position when the maildrop is opened: once an earlier
+            // message is removed, a surviving message takes the id that
+            // another surviving message had.
+            (messages.len() + 1).to_string()
         } else if faults.contains(Fault::UidlSameSecondCollision) {
             // The delivery second that leads a Maildir name (`TIME.UNIQUE.HOST`).
             base.split('.').next().unwrap_or(&base).to_string()

@@ -315,6 +315,16 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.alice().await;
             first != c.multi("UIDL").await.1
         }
+        Fault::UidlFromMessageNumber => {
+            // Message 3's id after message 1 is removed is message 2's before.
+            let mut c = fx.alice().await;
+            let uid2 = c.cmd("UIDL 2").await;
+            assert_eq!(c.cmd("DELE 1").await.get(..3), Some("+OK"));
+            c.quit().await;
+            let mut c = fx.alice().await;
+            let id = |r: &str| r.split(' ').nth(2).map(str::to_string);
+            id(&c.cmd("UIDL 2").await) == id(&uid2)
+        }
         Fault::UidlSameSecondCollision => {
             deliver_at(&fx.maildir("bob"), "cur", "1.a:2,", b"x\n", 7_000);
             deliver_at(&fx.maildir("bob"), "cur", "1.b:2,", b"y\n", 7_000);
@@ -821,6 +831,7 @@ fault_tests! {
     wrong_state_malformed_code => WrongStateMalformedCode,
     dele_ok_malformed_code => DeleOkMalformedCode,
     login_delay_on_user => LoginDelayOnUser,
+    uidl_from_message_number => UidlFromMessageNumber,
     sasl_continuation_255_limit => SaslContinuation255Limit,
     plain_credentials_truncated => PlainCredentialsTruncated,
     implementation_dropped_after_login => ImplementationDroppedAfterLogin,
