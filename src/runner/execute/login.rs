@@ -3,7 +3,6 @@
 //! recognised so that LOGIN-DELAY refusals are never judged as deviations.
 
 use super::{Executor, StepFail, StepResult};
-use crate::outcome::Direction;
 use crate::runner::target::{Account, OpenError};
 use crate::scenario::{ExpectLine, Scenario, StatusWant, Step, Template};
 use std::time::Duration;
@@ -87,21 +86,15 @@ impl Executor<'_> {
                 .get(&format!("greeting_{name}"))
                 .map(|v| v.text.clone())
                 .unwrap_or_default();
-            let mut log = |server: bool, text: String| {
-                rec.push(
-                    name,
-                    if server {
-                        Direction::Server
-                    } else {
-                        Direction::Client
-                    },
-                    text,
+            let logged_in = target
+                .login(
+                    &mut session.conn,
+                    &account,
+                    &greeting,
+                    &mut rec.log_to(name),
                 )
-            };
-            match target
-                .login(&mut session.conn, &account, &greeting, &mut log)
-                .await
-            {
+                .await;
+            match logged_in {
                 Ok(()) => {
                     session.answered = true;
                     session.logged_in = true;

@@ -141,18 +141,12 @@ impl Executor<'_> {
             ..
         } = self;
         let session = sessions.get_mut(name).expect("inserted above");
-        let mut log = |server: bool, text: String| {
-            rec.push(
-                name,
-                if server {
-                    Direction::Server
-                } else {
-                    Direction::Client
-                },
-                text,
-            )
-        };
-        let greeting = match target.read_status(&mut session.conn, &mut log).await {
+        // The log is a temporary of each call: an opaque closure held across
+        // the arms would keep `rec` (and so `self`) borrowed in them.
+        let read = target
+            .read_status(&mut session.conn, &mut rec.log_to(name))
+            .await;
+        let greeting = match read {
             Ok((true, text)) => text,
             Ok((false, text)) => {
                 let e = OpenError::Protocol(format!("the greeting is not +OK: `{text}`"));
@@ -166,7 +160,10 @@ impl Executor<'_> {
         session.greeted = true;
         set_greeting_vars(vars, name, &greeting);
         if target.starttls {
-            if let Err(e) = target.upgrade(&mut session.conn, &mut log).await {
+            let upgraded = target
+                .upgrade(&mut session.conn, &mut rec.log_to(name))
+                .await;
+            if let Err(e) = upgraded {
                 return Err(self.open_failure(e, step));
             }
         }
@@ -235,18 +232,8 @@ impl Executor<'_> {
             Direction::Note,
             "the server closed the connection after -ERR (RFC 1939 §4 allows it): reconnecting to log in again".into(),
         );
-        let mut log = |server: bool, text: String| {
-            rec.push(
-                name,
-                if server {
-                    Direction::Server
-                } else {
-                    Direction::Client
-                },
-                text,
-            )
-        };
-        let greeting = match target.read_status(&mut conn, &mut log).await {
+        let read = target.read_status(&mut conn, &mut rec.log_to(name)).await;
+        let greeting = match read {
             Ok((true, text)) => text,
             Ok((false, text)) => {
                 let e = OpenError::Protocol(format!("the greeting is not +OK: `{text}`"));
@@ -255,7 +242,8 @@ impl Executor<'_> {
             Err(e) => return Err(self.open_failure(e.context("waiting for the greeting"), step)),
         };
         if target.starttls {
-            if let Err(e) = target.upgrade(&mut conn, &mut log).await {
+            let upgraded = target.upgrade(&mut conn, &mut rec.log_to(name)).await;
+            if let Err(e) = upgraded {
                 return Err(self.open_failure(e, step));
             }
         }
