@@ -1,7 +1,8 @@
 //! The invariant checks: a UIDL listing against the model of its mailbox, and
 //! a RETR body against the content first seen under its unique-id.
 
-use super::*;
+use super::model::AccountState;
+use super::Run;
 use crate::runner::connection::Body;
 use md5::{Digest, Md5};
 use std::collections::HashSet;

@@ -56,13 +56,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
-use checks::*;
-use model::*;
-use report::*;
+use model::AccountState;
 pub use report::{render, Summary};
-use scheduler::*;
-use session::*;
-use setup::*;
+use report::{summarise, Histogram, Latencies};
+use scheduler::{client, Rng};
+use setup::{baseline, external_accounts, start_bundled};
 
 /// Upper bounds, so a typo cannot start an hour-long run or exhaust file descriptors.
 pub const MAX_CLIENTS: usize = 1000;

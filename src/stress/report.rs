@@ -1,7 +1,8 @@
 //! What a run found: latency histograms, the summary (also written as JSON)
 //! and its text rendering.
 
-use super::*;
+use super::{Run, Violation};
+use crate::cli::StressArgs;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 

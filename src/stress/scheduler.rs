@@ -1,7 +1,12 @@
 //! The clients: each runs sessions back to back until the deadline, choosing
 //! accounts and commands at random (seeded, so a run can be repeated).
 
-use super::*;
+use super::checks::{check_content, check_listing};
+use super::model::{AccountState, Parked};
+use super::report::{Histogram, Latencies};
+use super::session::{open, Session};
+use super::setup::{deliver, message};
+use super::{Run, Violation, STALE_LOCK};
 use crate::runner::target::OpenError;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;

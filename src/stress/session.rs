@@ -1,6 +1,6 @@
 //! One client connection: opening it, and the timed commands a session sends.
 
-use super::*;
+use super::report::{Histogram, Latencies};
 use crate::runner::connection::{Body, BodyEnd, Connection, ReadEvent};
 use crate::runner::target::{OpenError, Target};
 use tokio::time::Instant;

@@ -2,7 +2,11 @@
 //! with seeded accounts, or the accounts of `--host` (seeded where a Maildir or
 //! a seed command is given), and each account's state before the clients start.
 
-use super::*;
+use super::model::{AccountState, Model};
+use super::scheduler::Rng;
+use super::session::{open, Session};
+use super::{default_accounts, DELIVERED, MAX_CLIENTS};
+use crate::cli::StressArgs;
 use crate::exit::{EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE};
 use crate::runner::seed::{Seeder, MARKER};
 use crate::runner::target::{Account, OpenError, Target};
