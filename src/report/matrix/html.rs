@@ -238,34 +238,19 @@ pub(super) fn html_detail(out: &mut String, m: &Matrix, col: usize, s: &Scenario
         html_escape(&m.servers[col].label)
     );
     out.push_str("<dl>\n");
-    let mut item = |name: &str, value: &str| {
-        let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", html_escape(value));
-    };
-    item("title", &s.title);
-    item("spec", &format!("{} ({})", s.spec, s.level.as_str()));
-    if let Some(reason) = &s.reason {
-        item("reason", reason);
-    }
-    if let Some(f) = &s.finding {
-        if !f.message.is_empty() && s.reason.as_deref() != Some(f.message.as_str()) {
-            item("finding", &f.message);
-        }
-        if let Some(step) = step_text(f) {
-            item("step", &step);
-        }
-        if let Some(c) = &f.command {
-            item("last command", c);
-        }
-    }
-    if s.known_failure {
-        item("known failure", "listed in the run's --known-failures file");
+    for fact in facts(s) {
+        let (name, value) = match fact {
+            Fact::Text { name, text, .. } => (name, text.into_owned()),
+            Fact::Spec(spec, level) => ("spec", format!("{spec} ({})", level.as_str())),
+            Fact::KnownFailure => (
+                "known failure",
+                "listed in the run's --known-failures file".to_string(),
+            ),
+        };
+        let _ = writeln!(out, "<dt>{name}</dt><dd>{}</dd>", html_escape(&value));
     }
     out.push_str("</dl>\n");
-    if let Some(f) = s
-        .finding
-        .as_ref()
-        .filter(|f| !f.expected.is_empty() || !f.actual.is_empty())
-    {
+    if let Some(f) = expected_actual(s) {
         out.push_str("<div class=\"ea\">\n<div><h4>expected</h4>\n");
         html_pre(out, f.expected.iter().cloned());
         out.push_str("</div>\n<div><h4>actual</h4>\n");

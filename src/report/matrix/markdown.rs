@@ -137,16 +137,7 @@ pub fn markdown(m: &Matrix) -> String {
         );
         let _ = write!(out, "| **summary** | |");
         for col in 0..n {
-            let mut c = Counts::default();
-            for row in &g.rows {
-                match m.cell(row, col) {
-                    None => c.not_run += 1,
-                    Some(s) => {
-                        c.outcomes[OUTCOMES.iter().position(|o| *o == s.outcome).unwrap_or(0)] += 1
-                    }
-                }
-            }
-            let _ = write!(out, " {} |", tally_text(&c));
+            let _ = write!(out, " {} |", tally_text(&m.group_counts(g, col)));
         }
         out.push('\n');
         for row in &g.rows {
@@ -187,36 +178,25 @@ pub(super) fn md_detail(out: &mut String, m: &Matrix, col: usize, s: &Scenario) 
         md(&s.id),
         md(&m.servers[col].label)
     );
-    let _ = writeln!(
-        out,
-        "- title: {}\n- spec: {} ({})",
-        md(&s.title),
-        md(&s.spec),
-        s.level.as_str()
-    );
-    if let Some(reason) = &s.reason {
-        let _ = writeln!(out, "- reason: {}", md(reason));
-    }
-    if let Some(f) = &s.finding {
-        if !f.message.is_empty() && s.reason.as_deref() != Some(f.message.as_str()) {
-            let _ = writeln!(out, "- finding: {}", md(&f.message));
-        }
-        if let Some(step) = step_text(f) {
-            let _ = writeln!(out, "- step: <code>{}</code>", md(&step));
-        }
-        if let Some(c) = &f.command {
-            let _ = writeln!(out, "- last command: <code>{}</code>", md(c));
-        }
-    }
-    if s.known_failure {
-        out.push_str("- known failure: listed in the run's \\-\\-known\\-failures file\n");
+    for fact in facts(s) {
+        let _ = match fact {
+            Fact::Text {
+                name,
+                text,
+                code: true,
+            } => {
+                writeln!(out, "- {name}: <code>{}</code>", md(&text))
+            }
+            Fact::Text { name, text, .. } => writeln!(out, "- {name}: {}", md(&text)),
+            Fact::Spec(spec, level) => writeln!(out, "- spec: {} ({})", md(spec), level.as_str()),
+            Fact::KnownFailure => writeln!(
+                out,
+                "- known failure: listed in the run's \\-\\-known\\-failures file"
+            ),
+        };
     }
     out.push('\n');
-    if let Some(f) = s
-        .finding
-        .as_ref()
-        .filter(|f| !f.expected.is_empty() || !f.actual.is_empty())
-    {
+    if let Some(f) = expected_actual(s) {
         let lines = std::iter::once("expected:".to_string())
             .chain(f.expected.iter().map(|l| format!("  {l}")))
             .chain(std::iter::once("actual:".to_string()))

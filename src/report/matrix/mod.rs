@@ -21,6 +21,7 @@ mod markdown;
 use super::visible;
 use crate::outcome::{Level, Outcome};
 use serde::{Deserialize, Deserializer};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -355,9 +356,19 @@ impl Matrix {
         self.groups.iter().flat_map(|g| g.rows.iter())
     }
 
+    /// The tally of one column over the whole matrix.
     pub fn counts(&self, col: usize) -> Counts {
+        self.counts_over(self.rows(), col)
+    }
+
+    /// The tally of one column over one RFC group.
+    pub fn group_counts(&self, group: &Group, col: usize) -> Counts {
+        self.counts_over(group.rows.iter(), col)
+    }
+
+    fn counts_over<'a>(&self, rows: impl Iterator<Item = &'a Row>, col: usize) -> Counts {
         let mut c = Counts::default();
-        for row in self.rows() {
+        for row in rows {
             match self.cell(row, col) {
                 None => c.not_run += 1,
                 Some(s) => {
@@ -452,10 +463,63 @@ pub fn tally_text(c: &Counts) -> String {
     parts.join(" ")
 }
 
-pub(super) fn step_text(f: &Finding) -> Option<String> {
+fn step_text(f: &Finding) -> Option<String> {
     f.step
         .as_ref()
         .map(|s| format!("{}:{}:{}", s.file, s.line, s.column))
+}
+
+/// One line of a detail entry. Both renderers walk the same [`facts`], so an
+/// entry says the same in HTML and Markdown and only the markup differs.
+pub(super) enum Fact<'a> {
+    /// A named text from the result; `code` when it is a path or a command.
+    Text {
+        name: &'static str,
+        text: Cow<'a, str>,
+        code: bool,
+    },
+    /// The spec with the level it is graded at.
+    Spec(&'a str, Level),
+    /// The id is in the run's `--known-failures` file.
+    KnownFailure,
+}
+
+/// What a detail entry states, in order: the finding only where it says more
+/// than the reason.
+pub(super) fn facts(s: &Scenario) -> Vec<Fact<'_>> {
+    fn text<'a>(name: &'static str, text: impl Into<Cow<'a, str>>, code: bool) -> Fact<'a> {
+        Fact::Text {
+            name,
+            text: text.into(),
+            code,
+        }
+    }
+    let mut out = vec![text("title", &s.title, false), Fact::Spec(&s.spec, s.level)];
+    if let Some(reason) = &s.reason {
+        out.push(text("reason", reason, false));
+    }
+    if let Some(f) = &s.finding {
+        if !f.message.is_empty() && s.reason.as_deref() != Some(f.message.as_str()) {
+            out.push(text("finding", &f.message, false));
+        }
+        if let Some(step) = step_text(f) {
+            out.push(text("step", step, true));
+        }
+        if let Some(c) = &f.command {
+            out.push(text("last command", c, true));
+        }
+    }
+    if s.known_failure {
+        out.push(Fact::KnownFailure);
+    }
+    out
+}
+
+/// The finding's expected and actual lines, when it has any.
+pub(super) fn expected_actual(s: &Scenario) -> Option<&Finding> {
+    s.finding
+        .as_ref()
+        .filter(|f| !f.expected.is_empty() || !f.actual.is_empty())
 }
 
 // ---------------------------------------------------------------- loading
@@ -618,5 +682,30 @@ mod tests {
             "a\\|b\\*c\\_\\[d\\]\\(e\\)\\`&lt;x&gt;&amp;"
         );
         assert_eq!(md("one\ntwo"), "one<br>two");
+    }
+
+    #[test]
+    fn both_formats_state_every_fact_of_every_detail() {
+        let m = matrix();
+        let (page, text_md) = (html(&m), markdown(&m));
+        let mut stated = 0;
+        for (_, s) in m.detailed_cells() {
+            for fact in facts(s) {
+                let Fact::Text { name, text, code } = fact else {
+                    continue;
+                };
+                let in_html = format!("<dt>{name}</dt><dd>{}</dd>", html_escape(&text));
+                let in_md = if code {
+                    format!("- {name}: <code>{}</code>\n", md(&text))
+                } else {
+                    format!("- {name}: {}\n", md(&text))
+                };
+                assert!(page.contains(&in_html), "{in_html}");
+                assert!(text_md.contains(&in_md), "{in_md}");
+                stated += 1;
+            }
+        }
+        // The fixture has details with reasons, findings, steps and commands.
+        assert!(stated >= 8, "only {stated} facts");
     }
 }
