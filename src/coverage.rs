@@ -117,6 +117,8 @@ impl Row {
 pub enum Problem {
     /// A testable requirement no scenario checks.
     Uncovered(String),
+    /// A requirement some scenario now checks still says why it is uncovered.
+    StaleUncovered(String),
     /// A scenario names a requirement requirements.yaml does not list.
     Unknown {
         scenario: String,
@@ -141,6 +143,10 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::Uncovered(r) => write!(f, "uncovered: {r} is testable but no scenario checks it"),
+            Problem::StaleUncovered(r) => write!(
+                f,
+                "stale: {r} is checked by a scenario now; remove its `uncovered:` reason from {REQUIREMENTS_FILE}"
+            ),
             Problem::Unknown { scenario, requirement } => write!(
                 f,
                 "unknown: {scenario} checks `{requirement}`, which {REQUIREMENTS_FILE} does not list"
@@ -258,6 +264,8 @@ pub fn build<'a>(
         r.reported_by.dedup();
         if r.status() == Status::Uncovered {
             problems.push(Problem::Uncovered(r.requirement.id.clone()));
+        } else if r.requirement.uncovered.is_some() {
+            problems.push(Problem::StaleUncovered(r.requirement.id.clone()));
         }
     }
     problems.extend(later);
@@ -351,13 +359,22 @@ impl Map {
         if !uncovered.is_empty() {
             let _ = writeln!(w, "## Uncovered testable requirements\n");
             for r in uncovered {
-                let _ = writeln!(
+                let _ = write!(
                     w,
                     "- `{}` ({}, {})",
                     r.requirement.id,
                     r.key,
                     r.requirement.level.as_str()
                 );
+                match &r.requirement.uncovered {
+                    Some(why) => {
+                        let why = why.split_whitespace().collect::<Vec<_>>().join(" ");
+                        let _ = writeln!(w, ": {why}");
+                    }
+                    None => {
+                        let _ = writeln!(w, ": no reason given");
+                    }
+                }
             }
             let _ = writeln!(w);
         }
@@ -428,6 +445,13 @@ fn render_row(w: &mut String, r: &Row) {
     }
     if let Some(why) = &q.why {
         let _ = writeln!(w, "Why untestable: {}\n", why.trim());
+    }
+    if let Some(why) = q
+        .uncovered
+        .as_ref()
+        .filter(|_| r.status() == Status::Uncovered)
+    {
+        let _ = writeln!(w, "Why uncovered: {}\n", why.trim());
     }
     if !r.scenarios.is_empty() {
         let list: Vec<String> = r
@@ -564,6 +588,40 @@ sections:
             ]
         );
         assert_eq!(map.counts(None), [4, 1, 1, 1, 1]);
+    }
+
+    /// An uncovered requirement shows its reason beside the gap; a reason
+    /// left on a requirement a scenario now checks is a problem, so reasons
+    /// cannot outlive the gap they explain.
+    #[test]
+    fn uncovered_reasons_are_shown_and_cannot_go_stale() {
+        let text = REQ
+            .replace(
+                "quote: B MUST, level: must }",
+                "quote: B MUST, level: must, uncovered: needs a second server }",
+            )
+            .replace(
+                "quote: C MUST, level: must }",
+                "quote: C MUST, level: must, uncovered: needs a clock }",
+            );
+        let r = Requirements::parse(&text).unwrap();
+        let b = vec!["rfc1939.s3.b".to_string()];
+        let map = build(&r, [cited("x", &b, &[])]);
+        let md = map.render_markdown();
+        assert!(
+            md.contains("- `rfc1939.s3.c` (RFC 1939 §3, must): needs a clock\n"),
+            "{md}"
+        );
+        assert!(md.contains("Why uncovered: needs a clock"), "{md}");
+        assert!(!md.contains("needs a second server"), "{md}");
+        assert!(map
+            .problems
+            .contains(&Problem::StaleUncovered("rfc1939.s3.b".into())));
+        assert!(map
+            .problems
+            .contains(&Problem::Uncovered("rfc1939.s3.c".into())));
+        let untestable = REQ.replace("why: client rule }", "why: client rule, uncovered: x }");
+        assert!(Requirements::parse(&untestable).is_err());
     }
 
     #[test]

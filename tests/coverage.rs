@@ -350,6 +350,43 @@ fn every_suite_scenario_names_what_it_checks() {
     );
 }
 
+/// Every testable requirement the suite leaves uncovered says why in
+/// requirements.yaml (`uncovered:`), so COVERAGE.md lists each gap with its
+/// reason and a new requirement cannot be left open silently.
+#[test]
+fn every_uncovered_requirement_says_why() {
+    let files = pop3spec::scenario::load::discover(&[repo().join("scenarios")]).unwrap();
+    let suite = pop3spec::scenario::load::load_suite(&files, &Default::default());
+    let requirements =
+        coverage::Requirements::load(&repo().join("scenarios/requirements.yaml")).unwrap();
+    let map = coverage::build(
+        &requirements,
+        suite
+            .scenarios
+            .iter()
+            .filter(|s| !coverage::is_client_scenario(&s.file))
+            .map(coverage::Cited::from),
+    );
+    let silent: Vec<&str> = map
+        .rows
+        .iter()
+        .filter(|r| r.status() == coverage::Status::Uncovered && r.requirement.uncovered.is_none())
+        .map(|r| r.requirement.id.as_str())
+        .collect();
+    assert!(
+        silent.is_empty(),
+        "uncovered without a reason (add `uncovered: why` in scenarios/requirements.yaml, \
+         or a scenario that checks it): {silent:?}"
+    );
+    let stale: Vec<String> = map
+        .problems
+        .iter()
+        .filter(|p| matches!(p, coverage::Problem::StaleUncovered(_)))
+        .map(ToString::to_string)
+        .collect();
+    assert!(stale.is_empty(), "{stale:?}");
+}
+
 /// `explain` quotes the sentences a scenario names in `checks:`.
 #[test]
 fn explain_quotes_the_checked_sentences() {

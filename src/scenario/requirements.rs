@@ -95,6 +95,10 @@ pub struct Requirement {
     /// How the suite reads the sentence, where that is not obvious.
     #[serde(default)]
     pub note: Option<String>,
+    /// Why no scenario judges this testable requirement yet: COVERAGE.md
+    /// shows it beside the gap, and it must go once a scenario checks it.
+    #[serde(default)]
+    pub uncovered: Option<String>,
 }
 
 fn yes() -> bool {
@@ -126,7 +130,8 @@ impl Requirements {
     }
 
     /// Sections name one RFC section each, once; ids are well-formed, unique and
-    /// start with `rfcNNNN.` of their section; an untestable one says why.
+    /// start with `rfcNNNN.` of their section; an untestable one says why
+    /// (`why`, never `uncovered`).
     fn validate(&self) -> Result<(), String> {
         let mut specs = BTreeSet::new();
         let mut ids = BTreeSet::new();
@@ -165,6 +170,12 @@ impl Requirements {
                 }
                 if !r.testable && r.why.as_deref().is_none_or(|w| w.trim().is_empty()) {
                     return Err(format!("`{}`: say `why` it is not testable", r.id));
+                }
+                if !r.testable && r.uncovered.is_some() {
+                    return Err(format!(
+                        "`{}`: an untestable requirement says `why`, not `uncovered`",
+                        r.id
+                    ));
                 }
                 if r.quote.trim().is_empty() {
                     return Err(format!("`{}`: quote the RFC sentence", r.id));
