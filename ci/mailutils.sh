@@ -62,7 +62,7 @@ tls {
   ssl-certificate-file "$work/cert.pem";
   ssl-key-file "$work/key.pem";
 };
-# pop3d's session lock (RFC 1939 §8), in a folder of our own.
+# pop3d's session lock (RFC 1939 §4, §6), in a folder of our own.
 mandatory-locking {
   enable yes;
   lock-directory "$work/lock";

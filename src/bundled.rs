@@ -13,6 +13,7 @@
 //! logins before TLS, the default RFC 5034 §4 asks for (the main server
 //! allows them, a compatibility set-up the rest of the suite logs in with).
 
+use crate::certificates::Certificates;
 use crate::runner::parallel::{probe_all, Lane, Twin, Worker};
 use crate::runner::seed::Seeder;
 use crate::runner::target::{Account, Target};
@@ -260,8 +261,18 @@ async fn start_server(
         .flat_map(|(a, b, c)| [a, b, c])
         .map(|a| (a.user.clone(), a.pass.clone()))
         .collect();
+    // A CA-signed certificate the harness trusts, so TLS is verified as
+    // against a deployed server and rfc8314.tls.certificate-valid runs. The
+    // files sit in a folder no account can be named after (user names never
+    // start with a dot).
+    let certificates = Certificates::generate()?;
+    let tls_dir = mail_root.path().join(".tls");
+    std::fs::create_dir_all(&tls_dir)
+        .map_err(|e| format!("cannot create {}: {e}", tls_dir.display()))?;
+    let (cert, key) = certificates.write_trusted_leaf(&tls_dir)?;
+    let ca_file = certificates.write_ca(&tls_dir)?;
     let mut config = ServerConfig::new(mail_root.path(), users);
-    config.tls = TlsSetup::SelfSigned;
+    config.tls = TlsSetup::Files { cert, key };
     config.faults = opts.faults.clone();
     config.variants = opts.variants.clone();
     configure(&mut config);
@@ -271,7 +282,7 @@ async fn start_server(
     let mut targets = Vec::new();
     for (first, second, long) in pairs {
         let tls = TlsOptions {
-            insecure: true,
+            ca_file: Some(ca_file.clone()),
             ..Default::default()
         };
         let mut target = Target::new(

@@ -18,6 +18,7 @@ pub const DEFAULT_MAX_BODY: usize = 64 * 1024 * 1024;
 pub mod app;
 pub mod authoring;
 pub mod calendar;
+pub mod certificates;
 pub mod cli;
 pub mod coverage;
 pub mod exit;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// crate root (lib.rs constants).
 const LAYERS: &[&[&str]] = &[
     &[""],
-    &["calendar", "exit", "outcome", "suite"],
+    &["calendar", "certificates", "exit", "outcome", "suite"],
     &["scenario"],
     &["runner", "report"],
     &["cli"],

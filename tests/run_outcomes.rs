@@ -754,3 +754,63 @@ fn apop_refused_for_a_user_pass_account_skips_apop_logins() {
     let out = ws.run(both.port, &args);
     assert_eq!(out.outcome("fake.apop.allowed"), "pass", "{}", out.dump());
 }
+
+/// The other half of RFC 1939 §13: an account that logs in with APOP
+/// (`--auth apop`) may be refused USER/PASS; the scenarios that need USER
+/// are then skipped with the server's answer, never failed. A server that
+/// allows both runs them.
+#[test]
+fn user_pass_refused_for_an_apop_account_skips_user_logins() {
+    let greeting = || vec![Act::Send(b"+OK ready <1.2@fake.test>\r\n".to_vec())];
+    let steps = "  - send: USER {{user}}\n  - expect: { status: ok }\n  - send: PASS {{pass}}\n  - expect: { status: ok }\n";
+    let extra = "requires: [USER]\n";
+    let ws = Workspace::new();
+    ws.write(
+        "s.yaml",
+        &scenario("fake.user.allowed", "must", extra, steps),
+    );
+    let args = [
+        "--user",
+        "alice",
+        "--pass",
+        "pw1",
+        "--auth",
+        "apop",
+        "--capability",
+        "USER",
+    ];
+
+    let strict = FakeServer::start(
+        Script::new()
+            .greeting(greeting())
+            .account("alice", "pw1")
+            .on("APOP *", "+OK maildrop ready\r\n")
+            .on(
+                "USER *",
+                "-ERR [AUTH] USER/PASS is not enabled for this user\r\n",
+            ),
+    );
+    let out = ws.run(strict.port, &args);
+    assert_eq!(
+        out.outcome("fake.user.allowed"),
+        "skipped",
+        "{}",
+        out.dump()
+    );
+    let reason = out.scenario("fake.user.allowed")["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(reason.contains("RFC 1939 §13"), "{reason}");
+    assert!(reason.contains("USER/PASS is not enabled"), "{reason}");
+    assert_eq!(out.code, 0, "{}", out.dump());
+
+    let both = FakeServer::start(
+        Script::new()
+            .greeting(greeting())
+            .account("alice", "pw1")
+            .on("APOP *", "+OK maildrop ready\r\n"),
+    );
+    let out = ws.run(both.port, &args);
+    assert_eq!(out.outcome("fake.user.allowed"), "pass", "{}", out.dump());
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::faults::FaultSet;
+use crate::faults::{Fault, FaultSet};
 use crate::variants::{Variant, VariantSet};
 
 /// Where the TLS certificate comes from (used by STLS and the implicit-TLS listener).
@@ -134,9 +134,13 @@ pub fn valid_user_name(u: &str) -> bool {
 
 /// Build the rustls server configuration with an explicit ring provider, so
 /// that nothing depends on a process-wide default provider being installed.
-pub(crate) fn build_tls(setup: &TlsSetup) -> io::Result<Option<Arc<rustls::ServerConfig>>> {
+pub(crate) fn build_tls(
+    setup: &TlsSetup,
+    faults: &FaultSet,
+) -> io::Result<Option<Arc<rustls::ServerConfig>>> {
     let (certs, key) = match setup {
         TlsSetup::None => return Ok(None),
+        _ if faults.contains(Fault::UntrustedCertificate) => self_signed()?,
         TlsSetup::SelfSigned => self_signed()?,
         TlsSetup::Files { cert, key } => load_files(cert, key)?,
     };

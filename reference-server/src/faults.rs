@@ -142,6 +142,8 @@ faults! {
     LoginDelayOnUser = "login-delay-on-user": "USER for a user who logged in less than the LOGIN-DELAY ago gets `-ERR [LOGIN-DELAY]` (before any password); RFC 2449 §8.1.1 it is strongly recommended that the server not issue this response code to the USER command",
     DeleOkMalformedCode = "dele-ok-malformed-code": "DELE answers `+OK [message N deleted]`; RFC 2449 §3, §6.4 text that begins with `[` is a response code, on +OK as on -ERR, and a code holds no spaces",
     SaslContinuation255Limit = "sasl-continuation-255-limit": "SASL continuation lines are read with the 255-octet command line limit, so a longer response is refused as too long; RFC 5034 §4 responses after the empty challenge may be of arbitrary length and servers MUST handle the largest their mechanisms generate (RFC 2449 §4: the largest command length of any supported capability)",
+    UntrustedCertificate = "untrusted-certificate": "TLS is served with a certificate generated at start and signed by nobody instead of the configured one, so no client that verifies certificates can trust it; RFC 8314 §4.4 MSPs MUST maintain valid server certificates",
+    ImplicitTlsPreauthenticated = "implicit-tls-preauthenticated": "a connection to the implicit-TLS port is logged in right after the greeting, as the first account whose maildrop is free, so TRANSACTION commands work without USER/PASS; RFC 8314 §3.1 after the +OK greeting the server MUST enter the AUTHORIZATION state",
     PlainCredentialsTruncated = "plain-credentials-truncated": "the authcid and password of an AUTH PLAIN response are cut to their first 128 octets (a fixed-size buffer) before they are checked; RFC 4616 §2 and RFC 2595 §6 servers MUST accept authcid and passwd of up to 255 octets",
 }
 

@@ -75,7 +75,7 @@ pub struct MemorySession {
 impl MemorySession {
     /// STLS cannot work over a memory pipe: use `TlsSetup::None`.
     pub fn new(config: ServerConfig) -> io::Result<Self> {
-        let tls = build_tls(&config.tls)?;
+        let tls = build_tls(&config.tls, &config.faults)?;
         let shared = Arc::new(Shared::new(config, LockTable::new(), tls));
         let (tx, rx) = watch::channel(false);
         Ok(MemorySession {

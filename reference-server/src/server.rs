@@ -52,7 +52,7 @@ impl RunningServer {
                 "require_tls needs TLS (STLS or an implicit-TLS listener)",
             ));
         }
-        let tls = build_tls(&config.tls)?;
+        let tls = build_tls(&config.tls, &config.faults)?;
         let plain = bind(config.listen)?;
         // TlsSetup::None switches TLS off entirely, including the implicit
         // listener that ServerConfig::new configures by default.

@@ -102,6 +102,9 @@ pub struct Session {
     pub lang: Language,
     /// Close once the current command is answered (`close-after-err`).
     closing: bool,
+    /// Only under the implicit-tls-preauthenticated fault: replies are not
+    /// sent while the session logs itself in after the greeting.
+    muted: bool,
     /// Only under the failed-pass-keeps-lock fault: the lock a wrong PASS took.
     pub stray_lock: Option<LockGuard>,
     shutdown: watch::Receiver<bool>,
@@ -140,6 +143,7 @@ impl Session {
             utf8: false,
             lang: Language::preferred(),
             closing: false,
+            muted: false,
             stray_lock: None,
             shutdown,
         }
@@ -212,6 +216,9 @@ impl Session {
     /// session (and so server shutdown) hostage: writes give up after the
     /// autologout time, or at once when the server shuts down.
     pub async fn send(&mut self, data: &[u8]) -> io::Result<()> {
+        if self.muted {
+            return Ok(());
+        }
         let idle = self.shared.config.idle_timeout;
         let mut shutdown = self.shutdown.clone();
         tokio::select! {
@@ -535,7 +542,26 @@ impl Session {
         if self.fault(Fault::GreetingExtraLine) {
             g.push_str("Welcome to the reference server\r\n");
         }
-        self.send(g.as_bytes()).await
+        self.send(g.as_bytes()).await?;
+        if self.fault(Fault::ImplicitTlsPreauthenticated) && self.conn.is_tls() {
+            // The first account whose maildrop is free: another session may
+            // hold the lock of the first one.
+            let users: Vec<String> = self
+                .shared
+                .config
+                .users
+                .iter()
+                .map(|(u, _)| u.clone())
+                .collect();
+            self.muted = true;
+            for user in users {
+                if self.login(&user).await.is_err() || self.in_transaction() {
+                    break;
+                }
+            }
+            self.muted = false;
+        }
+        Ok(())
     }
 
     async fn command_loop(&mut self, shutdown: &mut watch::Receiver<bool>) -> End {

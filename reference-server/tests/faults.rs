@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use pop3_reference_server::{Fault, FaultSet};
+use pop3_reference_server::{Fault, FaultSet, TlsSetup};
 
 async fn fixture(f: Fault, on: bool) -> Fixture {
     Fixture::with(move |c| {
@@ -32,8 +32,40 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
         if f == Fault::CleartextAuthBeforeTls {
             c.require_tls = true;
         }
+        if f == Fault::UntrustedCertificate {
+            // A configured certificate, so the one served can be compared
+            // with it.
+            let dir = c.mail_root.join(".tls");
+            std::fs::create_dir_all(&dir).unwrap();
+            let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+            std::fs::write(dir.join("cert.pem"), pem("CERTIFICATE", ck.cert.der())).unwrap();
+            std::fs::write(
+                dir.join("key.pem"),
+                pem("PRIVATE KEY", &ck.signing_key.serialize_der()),
+            )
+            .unwrap();
+            c.tls = TlsSetup::Files {
+                cert: dir.join("cert.pem"),
+                key: dir.join("key.pem"),
+            };
+        }
     })
     .await
+}
+
+/// `der` as a PEM block (rcgen is built without its PEM feature).
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+        lines.join("\n")
+    )
 }
 
 /// The long account of the SASL length faults: a 255-octet name and password
@@ -602,6 +634,19 @@ async fn violation(f: Fault, on: bool) -> bool {
             let answer = c.read_to_end().await.unwrap_or_default();
             answer.len() > 10 && answer[0] == 0x16 && answer[5] == 2 && answer[9..11] == [3, 1]
         }
+        Fault::UntrustedCertificate => {
+            use rustls_pki_types::pem::PemObject;
+            let configured = rustls_pki_types::CertificateDer::from_pem_file(
+                fx.dir.path().join(".tls/cert.pem"),
+            )
+            .unwrap();
+            let c = Client::connect_tls(fx.server().tls_addr().unwrap()).await;
+            c.peer_certificate().unwrap() != configured.to_vec()
+        }
+        Fault::ImplicitTlsPreauthenticated => {
+            let mut c = Client::connect_tls(fx.server().tls_addr().unwrap()).await;
+            ok(&c.cmd("STAT").await)
+        }
         Fault::InitialResponseIgnored => {
             let mut c = fx.connect().await;
             c.cmd("AUTH CRAM-MD5 YWxpY2U=").await.starts_with("+ ")
@@ -834,6 +879,8 @@ fault_tests! {
     uidl_from_message_number => UidlFromMessageNumber,
     sasl_continuation_255_limit => SaslContinuation255Limit,
     plain_credentials_truncated => PlainCredentialsTruncated,
+    untrusted_certificate => UntrustedCertificate,
+    implicit_tls_preauthenticated => ImplicitTlsPreauthenticated,
     implementation_dropped_after_login => ImplementationDroppedAfterLogin,
     unknown_tag_dropped_after_login => UnknownTagDroppedAfterLogin,
 }

@@ -7,7 +7,6 @@
 //! [`crate::outcome::ScenarioResult`] values the server side produces, so
 //! every reporter renders client runs unchanged.
 
-pub mod cert;
 pub mod judge;
 pub mod launch;
 pub mod play;

@@ -388,7 +388,7 @@ pub struct PlayContext<'a> {
     pub messages: &'a [Message],
     pub user: &'a str,
     pub pass: &'a str,
-    pub certs: &'a super::cert::Certificates,
+    pub certs: &'a crate::certificates::Certificates,
     pub deadline: tokio::time::Instant,
 }
 

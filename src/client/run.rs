@@ -3,12 +3,12 @@
 //! scenario, the client started (or awaited), every connection played until
 //! the client ends or the deadline passes, then the verdict.
 
-use super::cert::Certificates;
 use super::judge::{self, ClientEnd, Evidence};
 use super::launch::{self, LaunchValues};
 use super::play::{self, PlayContext, ScenarioLog};
 use super::scenario::{self, ClientScenario};
 use super::store;
+use crate::certificates::Certificates;
 use crate::outcome::{Outcome, RunResult, ScenarioResult};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -139,6 +139,9 @@ pub struct TargetInfo {
     /// What the server answered when the probe tried APOP for an account that
     /// logs in otherwise: RFC 1939 §13 lets it refuse one of the two methods.
     pub apop_refused: Option<String>,
+    /// The same for USER/PASS when the account logs in with APOP (`--auth
+    /// apop`): the other half of RFC 1939 §13.
+    pub user_pass_refused: Option<String>,
 }
 
 /// Added to an announced LOGIN-DELAY before the next login: the server's
@@ -235,6 +238,15 @@ impl TargetInfo {
                 !matches!(target.seeder, Some(Seeder::Deliver(_))),
                 "the fixture is seeded by delivery (--deliver), so the server stores it with trace headers of its own and the Message-ID pop3spec gave it: its exact lines are not the fixture's",
             ),
+            user if user.eq_ignore_ascii_case("USER")
+                && target.auth == AuthMechanism::Apop
+                && self.user_pass_refused.is_some() =>
+            {
+                let answer = self.user_pass_refused.as_deref().unwrap_or_default();
+                Some(format!(
+                    "the server refuses USER/PASS for this account (`{answer}`), which RFC 1939 §13 allows for an account that logs in with APOP (\"should not allow both methods of access for a given user\"); to judge USER/PASS logins, give a USER/PASS account"
+                ))
+            }
             _ => {
                 let mut words = r.split_whitespace();
                 let tag = words.next().unwrap_or("");
@@ -634,25 +646,31 @@ impl Target {
                 }
             }
         }
-        if info.apop && info.login_problem.is_none() && self.auth != AuthMechanism::Apop {
-            if let Some(account) = &self.account {
-                info.apop_refused = self.apop_refusal(account).await;
+        // RFC 1939 §13: a server "should not allow both methods of access
+        // for a given user", so the method the account does not log in with
+        // may be refused; the scenarios that need it then skip.
+        if let (Some(account), None) = (&self.account, &info.login_problem) {
+            if info.apop && self.auth != AuthMechanism::Apop {
+                info.apop_refused = self.refusal(account, AuthMechanism::Apop).await;
+            }
+            if self.auth == AuthMechanism::Apop {
+                info.user_pass_refused = self.refusal(account, AuthMechanism::User).await;
             }
         }
         Ok(info)
     }
 
-    /// The server's answer when APOP is refused for an account that logs in
-    /// with another method; None when APOP works or the refusal was for a
+    /// The server's answer when `method` is refused for an account that logs
+    /// in with another one; None when it works or the refusal was for a
     /// reason of the moment (LOGIN-DELAY, the lock) or the dialogue broke,
-    /// so that the APOP scenarios run and judge for themselves.
-    async fn apop_refusal(&self, account: &Account) -> Option<String> {
-        let apop = Target {
-            auth: AuthMechanism::Apop,
+    /// so that the scenarios using it run and judge for themselves.
+    async fn refusal(&self, account: &Account, method: AuthMechanism) -> Option<String> {
+        let other = Target {
+            auth: method,
             ..self.clone()
         };
         let mut quiet = |_: bool, _: String| {};
-        match apop.open_logged_in(account).await {
+        match other.open_logged_in(account).await {
             Ok(mut conn) => {
                 let _ = self.command(&mut conn, "QUIT", "QUIT", &mut quiet).await;
                 None

@@ -755,7 +755,7 @@ impl Converter<'_> {
             "tls_handshake" => {
                 let v = raw.tls_handshake?;
                 let pos = self.pos(&v);
-                let or_close = match v.value {
+                let (or_close, judge_certificate) = match v.value {
                     RawTlsHandshake::Flag(flag) => {
                         if !flag {
                             self.problem(
@@ -764,11 +764,17 @@ impl Converter<'_> {
                                 None,
                             );
                         }
-                        false
+                        (false, false)
                     }
-                    RawTlsHandshake::Options(o) => o.or_close.unwrap_or(false),
+                    RawTlsHandshake::Options(o) => (
+                        o.or_close.unwrap_or(false),
+                        o.judge_certificate.unwrap_or(false),
+                    ),
                 };
-                Action::TlsHandshake { or_close }
+                Action::TlsHandshake {
+                    or_close,
+                    judge_certificate,
+                }
             }
             "tls_legacy_hello" => {
                 let v = raw.tls_legacy_hello?;

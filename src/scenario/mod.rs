@@ -219,9 +219,11 @@ pub enum Action {
         pass: Option<Template>,
     },
     /// `or_close`: a server that ends the connection instead of negotiating
-    /// passes and ends the scenario.
+    /// passes and ends the scenario; `judge_certificate`: a certificate
+    /// that does not verify fails the step instead of being a set-up error.
     TlsHandshake {
         or_close: bool,
+        judge_certificate: bool,
     },
     /// A ClientHello offering only this version (0x0300 or 0x0301), judged
     /// by the first record back (RFC 8314 §4).

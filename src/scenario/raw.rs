@@ -129,7 +129,9 @@ pub struct RawStep {
     #[schemars(with = "Option<RawLogin>")]
     pub login: Option<S<RawLogin>>,
     /// Starts TLS on the session now (after STLS and its +OK); `{or_close: true}`
-    /// also accepts a server that ends the connection instead.
+    /// also accepts a server that ends the connection instead;
+    /// `{judge_certificate: true}` fails the step on a certificate that does
+    /// not verify.
     #[schemars(with = "Option<RawTlsHandshake>")]
     pub tls_handshake: Option<S<RawTlsHandshake>>,
     /// Sends a hand-built ClientHello offering only this old version (`1.0` or
@@ -292,6 +294,11 @@ pub struct RawTlsHandshakeOptions {
     /// A close or failed handshake (not a timeout, not bytes before the
     /// handshake, not an unverified certificate) passes and ends the scenario.
     pub or_close: Option<bool>,
+    /// A server certificate that does not verify fails the step (RFC 8314
+    /// §4.4: valid certificates are required) instead of being a set-up
+    /// error, as it is everywhere else (the user may have given the wrong
+    /// --ca-file). Only for the scenario that judges the certificate.
+    pub judge_certificate: Option<bool>,
 }
 
 /// `connect: NAME`, `reconnect: true`, or the long form with a session and login.

@@ -180,6 +180,19 @@ impl Client {
         self.stream = Stream::Tls(Box::new(tls));
     }
 
+    /// The DER of the certificate the server presented, on a TLS session.
+    pub fn peer_certificate(&self) -> Option<Vec<u8>> {
+        match &self.stream {
+            Stream::Tls(s) => s
+                .get_ref()
+                .1
+                .peer_certificates()?
+                .first()
+                .map(|c| c.to_vec()),
+            _ => None,
+        }
+    }
+
     pub async fn send_raw(&mut self, data: &[u8]) {
         let r = match &mut self.stream {
             Stream::Plain(s) => s.write_all(data).await,

@@ -9,10 +9,13 @@ use tokio::time::Instant;
 
 impl Executor<'_> {
     /// `tls_handshake`: TLS negotiated on the open connection (after STLS).
+    /// A certificate that does not verify is a set-up error (the trusted
+    /// roots are the user's choice) unless the step judges the certificate.
     pub(super) async fn tls_handshake(
         &mut self,
         step: &Step,
         or_close: bool,
+        judge_certificate: bool,
         deadline: Instant,
     ) -> StepResult {
         let name =
@@ -34,7 +37,19 @@ impl Executor<'_> {
             }
             Err(e) => {
                 self.rec.push(&step.session, Direction::Note, e.clone());
-                if e.contains("did not verify") {
+                if e.contains("did not verify") && judge_certificate {
+                    let roots = match &self.target.tls.ca_file {
+                        Some(path) => format!("the CA in {}", path.display()),
+                        None => "the system's trusted CAs".to_string(),
+                    };
+                    Err(self.fail(
+                        step,
+                        format!("the server's certificate does not verify against {roots} for the host name connected to (RFC 8314 §4.4: MSPs MUST maintain valid server certificates)"),
+                        vec![format!("a certificate valid for {} from {roots}", self.target.host)],
+                        vec![e],
+                        false,
+                    ))
+                } else if e.contains("did not verify") {
                     Err(self.error(step, e))
                 } else if or_close && !early_bytes && !e.contains("did not finish") {
                     self.rec.push(&step.session, Direction::Note, "the server ended the connection instead of completing the TLS handshake, which this step accepts; the remaining steps are not run".into());

@@ -612,8 +612,12 @@ impl<'a> Executor<'a> {
                 Action::Login { user, pass } => {
                     self.login_step(step, user.as_ref(), pass.as_ref()).await
                 }
-                Action::TlsHandshake { or_close } => {
-                    self.tls_handshake(step, *or_close, deadline).await
+                Action::TlsHandshake {
+                    or_close,
+                    judge_certificate,
+                } => {
+                    self.tls_handshake(step, *or_close, *judge_certificate, deadline)
+                        .await
                 }
                 Action::TlsLegacyHello(version) => {
                     self.tls_legacy_hello(step, *version, deadline).await

@@ -1,11 +1,15 @@
-//! The certificates the harness serves to clients: a throw-away CA (written to
-//! {cafile} so a client can be told to trust it), a leaf for 127.0.0.1 and
-//! localhost signed by that CA, and a self-signed leaf that no CA vouches for,
-//! served where a scenario checks that the client verifies certificates, and
-//! two CA-signed ones that still must fail: one for another host name, one
-//! expired.
-//! Made fresh for every `pop3spec client` run with rcgen (already compiled for
-//! the reference server), so no key ever sits in the repository.
+//! Throw-away certificates for the loopback servers the harness starts: a CA,
+//! a leaf for 127.0.0.1 and localhost signed by it, a self-signed leaf that no
+//! CA vouches for, and two CA-signed ones that still must fail (one for
+//! another host name, one expired).
+//!
+//! `pop3spec client` serves them to the client under test (the CA goes to
+//! {cafile} so a client can be told to trust it); the bundled reference
+//! server serves the CA-signed leaf, and the harness trusts the CA, so the
+//! suite's certificate check runs (and its fault is proven) without
+//! `--insecure`. Made fresh for every run with rcgen (already compiled for
+//! the reference server), so no key ever sits in the repository. At the
+//! bottom layer because both of those users sit on one layer.
 
 use base64::Engine;
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
@@ -16,6 +20,10 @@ use std::sync::Arc;
 pub struct Certificates {
     /// PEM of the CA, for {cafile}.
     pub ca_pem: String,
+    /// PEM of the trusted leaf and of its PKCS#8 key, for a server that
+    /// loads its certificate from files.
+    pub trusted_cert_pem: String,
+    pub trusted_key_pem: String,
     pub trusted: Arc<rustls::ServerConfig>,
     pub untrusted: Arc<rustls::ServerConfig>,
     /// Signed by the CA for `wrong.pop3spec.invalid` only.
@@ -33,13 +41,17 @@ const NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 const SERVER_CN: &str = "127.0.0.1";
 
 fn pem(der: &[u8]) -> String {
+    pem_block("CERTIFICATE", der)
+}
+
+fn pem_block(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    let mut out = format!("-----BEGIN {label}-----\n");
     for chunk in b64.as_bytes().chunks(64) {
         out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
         out.push('\n');
     }
-    out.push_str("-----END CERTIFICATE-----\n");
+    out.push_str(&format!("-----END {label}-----\n"));
     out
 }
 
@@ -112,11 +124,29 @@ impl Certificates {
         let old = old_params.signed_by(&old_key, &issuer).map_err(err)?;
         Ok(Certificates {
             ca_pem: pem(ca_cert.der()),
+            trusted_cert_pem: pem(leaf.der()),
+            trusted_key_pem: pem_block("PRIVATE KEY", &leaf_key.serialize_der()),
             trusted: server_config(leaf.der().clone(), &leaf_key)?,
             untrusted: server_config(rogue.der().clone(), &rogue_key)?,
             wrong_name: server_config(other.der().clone(), &other_key)?,
             expired: server_config(old.der().clone(), &old_key)?,
         })
+    }
+
+    /// Writes the trusted leaf and its key to `dir/server.pem` and
+    /// `dir/server.key` (for a server configured with certificate files) and
+    /// returns their paths.
+    pub fn write_trusted_leaf(&self, dir: &Path) -> Result<(PathBuf, PathBuf), String> {
+        let cert = dir.join("server.pem");
+        let key = dir.join("server.key");
+        for (path, text) in [
+            (&cert, &self.trusted_cert_pem),
+            (&key, &self.trusted_key_pem),
+        ] {
+            std::fs::write(path, text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok((cert, key))
     }
 
     /// Writes the CA to `dir/ca.pem` and returns its path.
