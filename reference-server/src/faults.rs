@@ -143,6 +143,17 @@ faults! {
     DeleOkMalformedCode = "dele-ok-malformed-code": "DELE answers `+OK [message N deleted]`; RFC 2449 §3, §6.4 text that begins with `[` is a response code, on +OK as on -ERR, and a code holds no spaces",
     SaslContinuation255Limit = "sasl-continuation-255-limit": "SASL continuation lines are read with the 255-octet command line limit, so a longer response is refused as too long; RFC 5034 §4 responses after the empty challenge may be of arbitrary length and servers MUST handle the largest their mechanisms generate (RFC 2449 §4: the largest command length of any supported capability)",
     PlainCredentialsTruncated = "plain-credentials-truncated": "the authcid and password of an AUTH PLAIN response are cut to their first 128 octets (a fixed-size buffer) before they are checked; RFC 4616 §2 and RFC 2595 §6 servers MUST accept authcid and passwd of up to 255 octets",
+    ApopTimestampNotMsgId = "apop-timestamp-not-msg-id": "the APOP timestamp in the greeting has an empty domain (`<pid.n.clock@>`, as when the host name is unset); RFC 1939 §7 and RFC 2449 §3 its syntax MUST be that of an RFC 822 msg-id, `<` local-part `@` domain `>`",
+    TopAnnouncedUnavailable = "top-announced-unavailable": "CAPA announces TOP but TOP answers -ERR; RFC 2449 §6.1 the TOP capability indicates the optional TOP command is available",
+    UidlAnnouncedUnavailable = "uidl-announced-unavailable": "CAPA announces UIDL but UIDL answers -ERR; RFC 2449 §6.8 the UIDL capability indicates the optional UIDL command is supported",
+    UserAnnouncedDisabled = "user-announced-disabled": "CAPA announces USER but USER answers -ERR for every name (USER/PASS switched off, the capability left on); RFC 2449 §6.2 the USER capability indicates that USER and PASS are supported",
+    PlainAnnouncedUnsupported = "plain-announced-unsupported": "CAPA announces `SASL PLAIN CRAM-MD5` but AUTH PLAIN answers -ERR as an unsupported mechanism; RFC 2449 §6.3 the SASL capability lists the mechanisms supported, and RFC 5034 §4 servers MUST implement PLAIN",
+    SecondAuthAccepted = "second-auth-accepted": "AUTH after a successful AUTH is answered +OK (the session stays as it is); RFC 5034 §4 after a successful AUTH the server MUST reject any further AUTH with -ERR",
+    ExpireUserTokenAfterLogin = "expire-user-token-after-login": "CAPA after login announces EXPIRE with the USER token (`EXPIRE NEVER USER`), the AUTHORIZATION form that says a more accurate value comes after login; RFC 2449 §6.7 the server SHOULD announce the more accurate value in TRANSACTION state",
+    AuthCodeOnUser = "auth-code-on-user": "USER of a name that has no account is answered `-ERR [AUTH]`, telling which names exist; RFC 3206 §5 it is strongly RECOMMENDED that the server not issue the AUTH code to USER",
+    SysCodeWithoutLevel = "sys-code-without-level": "a missing or deleted message is refused with `-ERR [SYS]`, a SYS code without its second level; RFC 3206 §4 SYS is hierarchical, with the second-level codes TEMP and PERM",
+    Utf8SentWithoutMode = "utf8-sent-without-mode": "RETR and TOP send a message with UTF-8 header fields as it is when UTF8 was not issued; RFC 6856 §2.1 without UTF-8 mode non-ASCII strings MUST NOT be sent as is: a surrogate or -ERR",
+    Utf8SizeCountsCharacters = "utf8-size-counts-characters": "message sizes count the characters of a UTF-8 message, not its octets (a multi-octet character counts as one); RFC 6856 §2.1 the size LIST reports SHOULD match the octets RETR sends",
 }
 
 /// The set of faults a server instance has switched on.

@@ -672,6 +672,86 @@ async fn violation(f: Fault, on: bool) -> bool {
             assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
             !ok(&c.cmd(&response).await)
         }
+        Fault::ApopTimestampNotMsgId => {
+            // RFC 822 msg-id: `<` local-part `@` domain `>`, neither empty.
+            let mut c = Client::connect_raw(addr).await;
+            let greeting = s(&c.raw_line().await);
+            let ts = greeting
+                .split_once('<')
+                .and_then(|(_, rest)| rest.split_once('>'))
+                .map(|(ts, _)| ts.to_string())
+                .unwrap_or_default();
+            ts.split_once('@')
+                .is_none_or(|(local, domain)| local.is_empty() || domain.is_empty())
+        }
+        Fault::TopAnnouncedUnavailable | Fault::UidlAnnouncedUnavailable => {
+            let (tag, command) = if f == Fault::TopAnnouncedUnavailable {
+                ("TOP", "TOP 1 0")
+            } else {
+                ("UIDL", "UIDL")
+            };
+            let mut c = fx.alice().await;
+            let capa = c.multi("CAPA").await.1;
+            let r = c.cmd(command).await;
+            if ok(&r) {
+                c.body().await;
+            }
+            capa.iter().any(|l| l == tag) && err(&r)
+        }
+        Fault::UserAnnouncedDisabled => {
+            let mut c = fx.connect().await;
+            let capa = c.multi("CAPA").await.1;
+            capa.iter().any(|l| l == "USER") && err(&c.cmd("USER alice").await)
+        }
+        Fault::PlainAnnouncedUnsupported => {
+            // "\0alice\0secret" in base64.
+            let mut c = fx.connect().await;
+            let capa = c.multi("CAPA").await.1;
+            let announced = capa
+                .iter()
+                .any(|l| l.starts_with("SASL ") && l.split(' ').any(|m| m == "PLAIN"));
+            announced && err(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await)
+        }
+        Fault::SecondAuthAccepted => {
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await));
+            ok(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await)
+        }
+        Fault::ExpireUserTokenAfterLogin => {
+            let mut c = fx.alice().await;
+            c.multi("CAPA")
+                .await
+                .1
+                .iter()
+                .any(|l| l == "EXPIRE NEVER USER")
+        }
+        Fault::AuthCodeOnUser => {
+            let mut c = fx.connect().await;
+            c.cmd("USER nobody").await.starts_with("-ERR [AUTH]")
+        }
+        Fault::SysCodeWithoutLevel => {
+            let mut c = fx.alice().await;
+            c.cmd("RETR 9").await.starts_with("-ERR [SYS]")
+        }
+        Fault::Utf8SentWithoutMode | Fault::Utf8SizeCountsCharacters => {
+            // 26 octets as sent, 24 characters: `ü` and `ß` are two octets each.
+            let msg = "Subject: Grüße\n\nbody\n";
+            deliver_at(&fx.maildir("bob"), "cur", "1.u:2,", msg.as_bytes(), 5_000);
+            let mut c = fx.connect().await;
+            if f == Fault::Utf8SizeCountsCharacters {
+                assert!(ok(&c.cmd("UTF8").await));
+            }
+            c.login("bob", "hunter2").await;
+            if f == Fault::Utf8SizeCountsCharacters {
+                c.cmd("LIST 1").await != "+OK 1 26"
+            } else {
+                let r = c.cmd("RETR 1").await;
+                if ok(&r) {
+                    c.body().await;
+                }
+                ok(&r)
+            }
+        }
         Fault::PlainChallengeNotEmpty | Fault::ChallengeNotBase64 => {
             let mut c = fx.connect().await;
             let challenge = c.cmd("AUTH PLAIN").await;
@@ -836,6 +916,17 @@ fault_tests! {
     plain_credentials_truncated => PlainCredentialsTruncated,
     implementation_dropped_after_login => ImplementationDroppedAfterLogin,
     unknown_tag_dropped_after_login => UnknownTagDroppedAfterLogin,
+    apop_timestamp_not_msg_id => ApopTimestampNotMsgId,
+    top_announced_unavailable => TopAnnouncedUnavailable,
+    uidl_announced_unavailable => UidlAnnouncedUnavailable,
+    user_announced_disabled => UserAnnouncedDisabled,
+    plain_announced_unsupported => PlainAnnouncedUnsupported,
+    second_auth_accepted => SecondAuthAccepted,
+    expire_user_token_after_login => ExpireUserTokenAfterLogin,
+    auth_code_on_user => AuthCodeOnUser,
+    sys_code_without_level => SysCodeWithoutLevel,
+    utf8_sent_without_mode => Utf8SentWithoutMode,
+    utf8_size_counts_characters => Utf8SizeCountsCharacters,
 }
 
 #[test]

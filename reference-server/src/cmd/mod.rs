@@ -224,6 +224,9 @@ pub async fn no_such_message(s: &mut Session) -> io::Result<()> {
     if s.fault(Fault::NoSuchMessageMalformedCode) {
         let bracketed = "[no such message]";
         s.err(bracketed).await
+    } else if s.fault(Fault::SysCodeWithoutLevel) {
+        // RFC 3206 §4: SYS/TEMP or SYS/PERM, never SYS alone.
+        s.err("[SYS] no such message").await
     } else {
         s.err("no such message").await
     }
