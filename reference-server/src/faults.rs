@@ -153,6 +153,10 @@ faults! {
     AuthCodeOnUser = "auth-code-on-user": "USER of a name that has no account is answered `-ERR [AUTH]`, telling which names exist; RFC 3206 §5 it is strongly RECOMMENDED that the server not issue the AUTH code to USER",
     SysCodeWithoutLevel = "sys-code-without-level": "a missing or deleted message is refused with `-ERR [SYS]`, a SYS code without its second level; RFC 3206 §4 SYS is hierarchical, with the second-level codes TEMP and PERM",
     Utf8SentWithoutMode = "utf8-sent-without-mode": "RETR and TOP send a message with UTF-8 header fields as it is when UTF8 was not issued; RFC 6856 §2.1 without UTF-8 mode non-ASCII strings MUST NOT be sent as is: a surrogate or -ERR",
+    StlsPlaintextAfterOk = "stls-plaintext-after-ok": "the +OK to STLS is followed by a second plaintext line (`+OK ready for TLS`) before the handshake; RFC 2595 §4 TLS negotiation begins immediately after the CRLF at the end of the +OK response",
+    StlsHandshakeFails = "stls-handshake-fails": "STLS is announced and answered +OK, but the ClientHello gets a handshake_failure alert, as from a server with no certificate configured; RFC 8314 §4 servers SHOULD NOT advertise STARTTLS if its use is likely to fail, and MUST support TLS access",
+    TlsBelow12Only = "tls-below-1-2-only": "after STLS a ClientHello offering TLS 1.2 and 1.3 is answered with a ServerHello selecting TLS 1.1 (a canned record, then the connection is closed: rustls cannot speak TLS 1.1), as from a server whose newest version is TLS 1.1; RFC 8314 §4 servers MUST support TLS 1.2 or later",
+    IllFormedUtf8Dropped = "ill-formed-utf8-dropped": "octets that are not well-formed UTF-8 are dropped from a command line instead of the command being refused, so `USER alice<FF>` names alice and `PASS secret<C3>` is her password; RFC 6856 §2.2 the server MUST reject UTF-8 user names or passwords that fail the UTF-8 formal syntax of RFC 3629",
     Utf8SizeCountsCharacters = "utf8-size-counts-characters": "message sizes count the characters of a UTF-8 message, not its octets (a multi-octet character counts as one); RFC 6856 §2.1 the size LIST reports SHOULD match the octets RETR sends",
 }
 

@@ -752,6 +752,36 @@ async fn violation(f: Fault, on: bool) -> bool {
                 ok(&r)
             }
         }
+        Fault::StlsPlaintextAfterOk => {
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("STLS").await));
+            line_within(&mut c, Duration::from_millis(500))
+                .await
+                .is_some()
+        }
+        Fault::StlsHandshakeFails => {
+            let mut c = fx.connect().await;
+            let capa = c.multi("CAPA").await.1;
+            assert!(ok(&c.cmd("STLS").await));
+            capa.iter().any(|l| l == "STLS") && c.try_starttls().await.is_err()
+        }
+        Fault::TlsBelow12Only => {
+            // rustls offers TLS 1.2 and 1.3; the answer selects TLS 1.1.
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("STLS").await));
+            c.try_starttls().await.is_err()
+        }
+        Fault::IllFormedUtf8Dropped => {
+            let mut c = fx.connect().await;
+            c.send_raw(b"USER alice\xff\r\n").await;
+            let user = ok(&c.line().await);
+            let pass = user && ok(&c.cmd("PASS secret").await);
+            c.cmd("QUIT").await;
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("USER alice").await));
+            c.send_raw(b"PASS secret\xc3\r\n").await;
+            pass && ok(&c.line().await)
+        }
         Fault::PlainChallengeNotEmpty | Fault::ChallengeNotBase64 => {
             let mut c = fx.connect().await;
             let challenge = c.cmd("AUTH PLAIN").await;
@@ -927,6 +957,10 @@ fault_tests! {
     sys_code_without_level => SysCodeWithoutLevel,
     utf8_sent_without_mode => Utf8SentWithoutMode,
     utf8_size_counts_characters => Utf8SizeCountsCharacters,
+    stls_plaintext_after_ok => StlsPlaintextAfterOk,
+    stls_handshake_fails => StlsHandshakeFails,
+    tls_below_1_2_only => TlsBelow12Only,
+    ill_formed_utf8_dropped => IllFormedUtf8Dropped,
 }
 
 #[test]

@@ -149,6 +149,15 @@ const KEYWORDS: &[&str] = &[
 
 /// Parse one command line and run it.
 pub async fn dispatch(s: &mut Session, line: &[u8]) -> io::Result<Flow> {
+    // RFC 6856 §2.2: ill-formed UTF-8 is refused (in Request::parse); the
+    // fault drops the octets that are not well-formed instead.
+    let dropped: Vec<u8>;
+    let line = if s.fault(Fault::IllFormedUtf8Dropped) && std::str::from_utf8(line).is_err() {
+        dropped = line.utf8_chunks().flat_map(|c| c.valid().bytes()).collect();
+        &dropped[..]
+    } else {
+        line
+    };
     let mut req = match Request::parse(line) {
         Ok(r) => r,
         Err(msg) => {
