@@ -49,6 +49,16 @@ async fn line_within(c: &mut Client, d: Duration) -> Option<Vec<u8>> {
     tokio::time::timeout(d, c.raw_line()).await.ok()
 }
 
+/// Whether a command that answers +OK with a body (RETR, TOP, UIDL) got
+/// +OK; the body is read, so the session can go on.
+async fn multi_ok(c: &mut Client, cmd: &str) -> bool {
+    let r = c.cmd(cmd).await;
+    if ok(&r) {
+        c.body().await;
+    }
+    ok(&r)
+}
+
 fn s(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -478,13 +488,15 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.cmd("USER alice").await;
             ok(&c.cmd("PASS secret").await)
         }
-        Fault::LoginDelayUserTokenAfterLogin => {
+        Fault::LoginDelayUserTokenAfterLogin | Fault::ExpireUserTokenAfterLogin => {
+            // The USER token belongs to AUTHORIZATION (RFC 2449 §6.5, §6.7).
+            let line = if f == Fault::LoginDelayUserTokenAfterLogin {
+                "LOGIN-DELAY 0 USER"
+            } else {
+                "EXPIRE NEVER USER"
+            };
             let mut c = fx.alice().await;
-            c.multi("CAPA")
-                .await
-                .1
-                .iter()
-                .any(|l| l == "LOGIN-DELAY 0 USER")
+            c.multi("CAPA").await.1.iter().any(|l| l == line)
         }
         Fault::LoginDelayLargerAfterLogin => {
             let mut c = fx.connect().await;
@@ -539,11 +551,7 @@ async fn violation(f: Fault, on: bool) -> bool {
         }
         Fault::TopLenientArguments => {
             let mut c = fx.alice().await;
-            let r = c.cmd("TOP 1 x").await;
-            if ok(&r) {
-                c.body().await;
-            }
-            ok(&r)
+            multi_ok(&mut c, "TOP 1 x").await
         }
         Fault::ApopInTransaction => {
             let mut c = fx.alice().await;
@@ -692,11 +700,7 @@ async fn violation(f: Fault, on: bool) -> bool {
             };
             let mut c = fx.alice().await;
             let capa = c.multi("CAPA").await.1;
-            let r = c.cmd(command).await;
-            if ok(&r) {
-                c.body().await;
-            }
-            capa.iter().any(|l| l == tag) && err(&r)
+            capa.iter().any(|l| l == tag) && !multi_ok(&mut c, command).await
         }
         Fault::UserAnnouncedDisabled => {
             let mut c = fx.connect().await;
@@ -716,14 +720,6 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.connect().await;
             assert!(ok(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await));
             ok(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await)
-        }
-        Fault::ExpireUserTokenAfterLogin => {
-            let mut c = fx.alice().await;
-            c.multi("CAPA")
-                .await
-                .1
-                .iter()
-                .any(|l| l == "EXPIRE NEVER USER")
         }
         Fault::AuthCodeOnUser => {
             let mut c = fx.connect().await;
@@ -745,11 +741,7 @@ async fn violation(f: Fault, on: bool) -> bool {
             if f == Fault::Utf8SizeCountsCharacters {
                 c.cmd("LIST 1").await != "+OK 1 26"
             } else {
-                let r = c.cmd("RETR 1").await;
-                if ok(&r) {
-                    c.body().await;
-                }
-                ok(&r)
+                multi_ok(&mut c, "RETR 1").await
             }
         }
         Fault::StlsPlaintextAfterOk => {

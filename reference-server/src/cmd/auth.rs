@@ -47,7 +47,7 @@ impl Auth {
         if s.in_transaction() {
             // RFC 5034 §4: any AUTH after a successful one is refused.
             if s.fault(Fault::SecondAuthAccepted) {
-                s.ok("already authenticated").await?;
+                s.ok("already logged in").await?;
                 return Ok(Flow::Continue);
             }
             return wrong_state(s).await;
