@@ -202,6 +202,13 @@ const GERMAN: &[(&str, &str)] = &[
     ),
     ("send PASS", "PASS senden"),
     ("USER first", "zuerst USER senden"),
+    ("no such user", "kein solcher Benutzer"),
+    (
+        "USER/PASS login disabled",
+        "Anmeldung mit USER/PASS abgeschaltet",
+    ),
+    ("TOP not available", "TOP nicht verfügbar"),
+    ("UIDL not available", "UIDL nicht verfügbar"),
     ("already logged in", "bereits angemeldet"),
     ("invalid credentials", "ungültige Zugangsdaten"),
     (

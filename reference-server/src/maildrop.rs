@@ -77,6 +77,15 @@ pub fn crlf_size(raw: &[u8]) -> u64 {
     lines(raw).iter().map(|l| l.len() as u64 + 2).sum()
 }
 
+/// The `utf8-size-counts-characters` fault's size: characters, not octets
+/// (RFC 6856 §2.1 wants the octets RETR sends), each line end as two.
+fn crlf_characters(raw: &[u8]) -> u64 {
+    lines(raw)
+        .iter()
+        .map(|l| String::from_utf8_lossy(l).chars().count() as u64 + 2)
+        .sum()
+}
+
 fn ensure_dirs(dir: &Path) -> io::Result<()> {
     for sub in ["cur", "new", "tmp"] {
         fs::create_dir_all(dir.join(sub))?;
@@ -178,8 +187,13 @@ pub fn open(dir: &Path, faults: &FaultSet) -> io::Result<Maildrop> {
         } else {
             uid_for(&base)
         };
+        let size = if faults.contains(Fault::Utf8SizeCountsCharacters) {
+            crlf_characters(&raw)
+        } else {
+            crlf_size(&raw)
+        };
         messages.push(Message {
-            size: crlf_size(&raw),
+            size,
             raw_size: raw.len() as u64,
             path,
             base,

@@ -128,8 +128,15 @@ impl Session {
             format!("<{}.0.0@{host}>", std::process::id())
         } else {
             let n = TIMESTAMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            // RFC 822 msg-id: `<` local-part `@` domain `>`; the fault leaves
+            // the domain empty, as a server whose host name is unset would.
+            let domain = if shared.config.faults.contains(Fault::ApopTimestampNotMsgId) {
+                ""
+            } else {
+                host.as_str()
+            };
             format!(
-                "<{}.{n}.{}@{host}>",
+                "<{}.{n}.{}@{domain}>",
                 std::process::id(),
                 maildrop::now_secs()
             )

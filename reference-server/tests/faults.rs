@@ -81,6 +81,16 @@ async fn line_within(c: &mut Client, d: Duration) -> Option<Vec<u8>> {
     tokio::time::timeout(d, c.raw_line()).await.ok()
 }
 
+/// Whether a command that answers +OK with a body (RETR, TOP, UIDL) got
+/// +OK; the body is read, so the session can go on.
+async fn multi_ok(c: &mut Client, cmd: &str) -> bool {
+    let r = c.cmd(cmd).await;
+    if ok(&r) {
+        c.body().await;
+    }
+    ok(&r)
+}
+
 fn s(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -510,13 +520,15 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.cmd("USER alice").await;
             ok(&c.cmd("PASS secret").await)
         }
-        Fault::LoginDelayUserTokenAfterLogin => {
+        Fault::LoginDelayUserTokenAfterLogin | Fault::ExpireUserTokenAfterLogin => {
+            // The USER token belongs to AUTHORIZATION (RFC 2449 §6.5, §6.7).
+            let line = if f == Fault::LoginDelayUserTokenAfterLogin {
+                "LOGIN-DELAY 0 USER"
+            } else {
+                "EXPIRE NEVER USER"
+            };
             let mut c = fx.alice().await;
-            c.multi("CAPA")
-                .await
-                .1
-                .iter()
-                .any(|l| l == "LOGIN-DELAY 0 USER")
+            c.multi("CAPA").await.1.iter().any(|l| l == line)
         }
         Fault::LoginDelayLargerAfterLogin => {
             let mut c = fx.connect().await;
@@ -571,11 +583,7 @@ async fn violation(f: Fault, on: bool) -> bool {
         }
         Fault::TopLenientArguments => {
             let mut c = fx.alice().await;
-            let r = c.cmd("TOP 1 x").await;
-            if ok(&r) {
-                c.body().await;
-            }
-            ok(&r)
+            multi_ok(&mut c, "TOP 1 x").await
         }
         Fault::ApopInTransaction => {
             let mut c = fx.alice().await;
@@ -716,6 +724,100 @@ async fn violation(f: Fault, on: bool) -> bool {
             let mut c = fx.connect().await;
             assert_eq!(c.cmd("AUTH PLAIN").await, "+ ");
             !ok(&c.cmd(&response).await)
+        }
+        Fault::ApopTimestampNotMsgId => {
+            // RFC 822 msg-id: `<` local-part `@` domain `>`, neither empty.
+            let mut c = Client::connect_raw(addr).await;
+            let greeting = s(&c.raw_line().await);
+            let ts = greeting
+                .split_once('<')
+                .and_then(|(_, rest)| rest.split_once('>'))
+                .map(|(ts, _)| ts.to_string())
+                .unwrap_or_default();
+            ts.split_once('@')
+                .is_none_or(|(local, domain)| local.is_empty() || domain.is_empty())
+        }
+        Fault::TopAnnouncedUnavailable | Fault::UidlAnnouncedUnavailable => {
+            let (tag, command) = if f == Fault::TopAnnouncedUnavailable {
+                ("TOP", "TOP 1 0")
+            } else {
+                ("UIDL", "UIDL")
+            };
+            let mut c = fx.alice().await;
+            let capa = c.multi("CAPA").await.1;
+            capa.iter().any(|l| l == tag) && !multi_ok(&mut c, command).await
+        }
+        Fault::UserAnnouncedDisabled => {
+            let mut c = fx.connect().await;
+            let capa = c.multi("CAPA").await.1;
+            capa.iter().any(|l| l == "USER") && err(&c.cmd("USER alice").await)
+        }
+        Fault::PlainAnnouncedUnsupported => {
+            // "\0alice\0secret" in base64.
+            let mut c = fx.connect().await;
+            let capa = c.multi("CAPA").await.1;
+            let announced = capa
+                .iter()
+                .any(|l| l.starts_with("SASL ") && l.split(' ').any(|m| m == "PLAIN"));
+            announced && err(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await)
+        }
+        Fault::SecondAuthAccepted => {
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await));
+            ok(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await)
+        }
+        Fault::AuthCodeOnUser => {
+            let mut c = fx.connect().await;
+            c.cmd("USER nobody").await.starts_with("-ERR [AUTH]")
+        }
+        Fault::SysCodeWithoutLevel => {
+            let mut c = fx.alice().await;
+            c.cmd("RETR 9").await.starts_with("-ERR [SYS]")
+        }
+        Fault::Utf8SentWithoutMode | Fault::Utf8SizeCountsCharacters => {
+            // 26 octets as sent, 24 characters: `ü` and `ß` are two octets each.
+            let msg = "Subject: Grüße\n\nbody\n";
+            deliver_at(&fx.maildir("bob"), "cur", "1.u:2,", msg.as_bytes(), 5_000);
+            let mut c = fx.connect().await;
+            if f == Fault::Utf8SizeCountsCharacters {
+                assert!(ok(&c.cmd("UTF8").await));
+            }
+            c.login("bob", "hunter2").await;
+            if f == Fault::Utf8SizeCountsCharacters {
+                c.cmd("LIST 1").await != "+OK 1 26"
+            } else {
+                multi_ok(&mut c, "RETR 1").await
+            }
+        }
+        Fault::StlsPlaintextAfterOk => {
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("STLS").await));
+            line_within(&mut c, Duration::from_millis(500))
+                .await
+                .is_some()
+        }
+        Fault::StlsHandshakeFails => {
+            let mut c = fx.connect().await;
+            let capa = c.multi("CAPA").await.1;
+            assert!(ok(&c.cmd("STLS").await));
+            capa.iter().any(|l| l == "STLS") && c.try_starttls().await.is_err()
+        }
+        Fault::TlsBelow12Only => {
+            // rustls offers TLS 1.2 and 1.3; the answer selects TLS 1.1.
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("STLS").await));
+            c.try_starttls().await.is_err()
+        }
+        Fault::IllFormedUtf8Dropped => {
+            let mut c = fx.connect().await;
+            c.send_raw(b"USER alice\xff\r\n").await;
+            let user = ok(&c.line().await);
+            let pass = user && ok(&c.cmd("PASS secret").await);
+            c.cmd("QUIT").await;
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("USER alice").await));
+            c.send_raw(b"PASS secret\xc3\r\n").await;
+            pass && ok(&c.line().await)
         }
         Fault::PlainChallengeNotEmpty | Fault::ChallengeNotBase64 => {
             let mut c = fx.connect().await;
@@ -883,6 +985,21 @@ fault_tests! {
     implicit_tls_preauthenticated => ImplicitTlsPreauthenticated,
     implementation_dropped_after_login => ImplementationDroppedAfterLogin,
     unknown_tag_dropped_after_login => UnknownTagDroppedAfterLogin,
+    apop_timestamp_not_msg_id => ApopTimestampNotMsgId,
+    top_announced_unavailable => TopAnnouncedUnavailable,
+    uidl_announced_unavailable => UidlAnnouncedUnavailable,
+    user_announced_disabled => UserAnnouncedDisabled,
+    plain_announced_unsupported => PlainAnnouncedUnsupported,
+    second_auth_accepted => SecondAuthAccepted,
+    expire_user_token_after_login => ExpireUserTokenAfterLogin,
+    auth_code_on_user => AuthCodeOnUser,
+    sys_code_without_level => SysCodeWithoutLevel,
+    utf8_sent_without_mode => Utf8SentWithoutMode,
+    utf8_size_counts_characters => Utf8SizeCountsCharacters,
+    stls_plaintext_after_ok => StlsPlaintextAfterOk,
+    stls_handshake_fails => StlsHandshakeFails,
+    tls_below_1_2_only => TlsBelow12Only,
+    ill_formed_utf8_dropped => IllFormedUtf8Dropped,
 }
 
 #[test]

@@ -45,6 +45,11 @@ impl Auth {
 
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
         if s.in_transaction() {
+            // RFC 5034 §4: any AUTH after a successful one is refused.
+            if s.fault(Fault::SecondAuthAccepted) {
+                s.ok("already logged in").await?;
+                return Ok(Flow::Continue);
+            }
             return wrong_state(s).await;
         }
         if !s.auth_allowed() {
@@ -66,7 +71,8 @@ impl Auth {
         if known("CRAM-MD5") {
             return cram_md5(s, self.initial).await;
         }
-        if !known("PLAIN") {
+        // CAPA announces PLAIN under plain-announced-unsupported all the same.
+        if !known("PLAIN") || s.fault(Fault::PlainAnnouncedUnsupported) {
             s.err("unsupported SASL mechanism").await?;
             return Ok(Flow::Continue);
         }

@@ -52,10 +52,16 @@ impl Capa {
             if !auth && s.fault(Fault::ExpireSmallerAfterLogin) {
                 caps.push("EXPIRE 0".into());
             } else {
-                caps.push(match s.config().expire {
-                    Some(d) => format!("EXPIRE {d}"),
-                    None => "EXPIRE NEVER".into(),
-                });
+                let value = match s.config().expire {
+                    Some(d) => d.to_string(),
+                    None => "NEVER".into(),
+                };
+                // RFC 2449 §6.7: the USER token belongs to AUTHORIZATION.
+                if !auth && s.fault(Fault::ExpireUserTokenAfterLogin) {
+                    caps.push(format!("EXPIRE {value} USER"));
+                } else {
+                    caps.push(format!("EXPIRE {value}"));
+                }
             }
         }
         // RFC 2449 §6.5: one value for every user, so the same in both

@@ -149,6 +149,15 @@ const KEYWORDS: &[&str] = &[
 
 /// Parse one command line and run it.
 pub async fn dispatch(s: &mut Session, line: &[u8]) -> io::Result<Flow> {
+    // RFC 6856 §2.2: ill-formed UTF-8 is refused (in Request::parse); the
+    // fault drops the octets that are not well-formed instead.
+    let dropped: Vec<u8>;
+    let line = if s.fault(Fault::IllFormedUtf8Dropped) && std::str::from_utf8(line).is_err() {
+        dropped = line.utf8_chunks().flat_map(|c| c.valid().bytes()).collect();
+        &dropped[..]
+    } else {
+        line
+    };
     let mut req = match Request::parse(line) {
         Ok(r) => r,
         Err(msg) => {
@@ -224,6 +233,9 @@ pub async fn no_such_message(s: &mut Session) -> io::Result<()> {
     if s.fault(Fault::NoSuchMessageMalformedCode) {
         let bracketed = "[no such message]";
         s.err(bracketed).await
+    } else if s.fault(Fault::SysCodeWithoutLevel) {
+        // RFC 3206 §4: SYS/TEMP or SYS/PERM, never SYS alone.
+        s.err("[SYS] no such message").await
     } else {
         s.err("no such message").await
     }

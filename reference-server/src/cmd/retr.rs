@@ -38,9 +38,7 @@ impl Retr {
             }
         };
         let mut lines = maildrop::lines(&raw);
-        if !s.utf8 && super::utf8::needs_utf8(&lines) {
-            s.err("[UTF8] message has UTF-8 headers; issue UTF8 first")
-                .await?;
+        if super::utf8::refused(s, &lines).await? {
             return Ok(Flow::Continue);
         }
         if faults.contains(Fault::RetrExtraBlankLine) {

@@ -30,6 +30,11 @@ impl Top {
 
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
         let faults = s.faults().clone();
+        if faults.contains(Fault::TopAnnouncedUnavailable) {
+            // CAPA still announces TOP (RFC 2449 §6.1).
+            s.err("TOP not available").await?;
+            return Ok(Flow::Continue);
+        }
         let Some(t) = s.txn() else {
             return wrong_state(s).await;
         };
@@ -45,9 +50,7 @@ impl Top {
             }
         };
         let all = maildrop::lines(&raw);
-        if !s.utf8 && super::utf8::needs_utf8(&all) {
-            s.err("[UTF8] message has UTF-8 headers; issue UTF8 first")
-                .await?;
+        if super::utf8::refused(s, &all).await? {
             return Ok(Flow::Continue);
         }
         let out: Vec<&[u8]> = if faults.contains(Fault::TopIgnoresLineCount) {

@@ -19,6 +19,11 @@ impl Uidl {
 
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
         let faults = s.faults().clone();
+        if faults.contains(Fault::UidlAnnouncedUnavailable) {
+            // CAPA still announces UIDL (RFC 2449 §6.8).
+            s.err("UIDL not available").await?;
+            return Ok(Flow::Continue);
+        }
         let Some(t) = s.txn() else {
             return wrong_state(s).await;
         };

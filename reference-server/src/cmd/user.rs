@@ -29,6 +29,15 @@ impl User {
         if !s.auth_allowed() {
             return s.refuse_cleartext().await;
         }
+        if s.fault(Fault::UserAnnouncedDisabled) {
+            // CAPA still announces USER (RFC 2449 §6.2).
+            s.err("USER/PASS login disabled").await?;
+            return Ok(Flow::Continue);
+        }
+        if s.fault(Fault::AuthCodeOnUser) && s.password_of(&self.name).is_none() {
+            s.err("[AUTH] no such user").await?;
+            return Ok(Flow::Continue);
+        }
         if s.fault(Fault::Utf8CodeOnUser) && !s.utf8 && !self.name.is_ascii() {
             s.err("[UTF8] UTF-8 user names need UTF8 mode").await?;
             return Ok(Flow::Continue);

@@ -27,6 +27,18 @@ impl Utf8 {
     }
 }
 
+/// RFC 6856 §2.1: without UTF-8 mode a message with UTF-8 header fields is
+/// not sent as it is but refused with `[UTF8]` (RFC 6856 §5). True when it
+/// was refused; the `utf8-sent-without-mode` fault sends it all the same.
+pub async fn refused(s: &mut Session, lines: &[&[u8]]) -> io::Result<bool> {
+    if s.utf8 || !needs_utf8(lines) || s.fault(Fault::Utf8SentWithoutMode) {
+        return Ok(false);
+    }
+    s.err("[UTF8] message has UTF-8 headers; issue UTF8 first")
+        .await?;
+    Ok(true)
+}
+
 /// Whether the header section (up to the first empty line) has non-ASCII octets.
 pub fn needs_utf8(lines: &[&[u8]]) -> bool {
     lines

@@ -168,16 +168,22 @@ impl Client {
     }
 
     pub async fn starttls(&mut self) {
+        assert!(self.buf.is_empty(), "unread data before TLS handshake");
+        self.try_starttls().await.unwrap();
+    }
+
+    /// The TLS handshake after STLS, its error when it fails (the client is
+    /// then left without a connection).
+    pub async fn try_starttls(&mut self) -> std::io::Result<()> {
         let s = match std::mem::replace(&mut self.stream, Stream::Gone) {
             Stream::Plain(s) => s,
             _ => panic!("not plain"),
         };
-        assert!(self.buf.is_empty(), "unread data before TLS handshake");
         let tls = tls_connector()
             .connect(ServerName::try_from("localhost").unwrap(), s)
-            .await
-            .unwrap();
+            .await?;
         self.stream = Stream::Tls(Box::new(tls));
+        Ok(())
     }
 
     /// The DER of the certificate the server presented, on a TLS session.
