@@ -390,19 +390,51 @@ fn a_declared_capability_satisfies_requires_but_not_a_capa_listing() {
     assert_eq!(out.outcome("trust.capa.declared"), "pass", "{}", out.dump());
 }
 
-// ---------------------------------------------------------------- 6: certificate-valid under --insecure
+// ---------------------------------------------------------------- 6: certificate-valid, judged or skipped
 
+/// The bundled server presents a leaf signed by a CA the harness trusts, so
+/// the certificate is judged (and valid); against a server whose self-signed
+/// certificate is accepted only by `--insecure`, nothing can be judged, so
+/// the scenario is skipped saying why, never failed.
 #[test]
-fn certificate_valid_is_skipped_when_verification_is_off() {
+fn certificate_valid_is_judged_when_trusted_and_skipped_when_verification_is_off() {
     let ws = Workspace::new();
     let scenario = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios/rfc8314/tls/certificate-valid.yaml");
-    // The bundled server's certificate is self-signed, so it runs insecure.
+    let id = "rfc8314.tls.certificate-valid";
     let out = ws.run_bundled(&scenario, &[]);
     assert_eq!(out.code, 0, "{}", out.dump());
-    let id = "rfc8314.tls.certificate-valid";
-    assert_eq!(out.outcome(id), "skipped", "{}", out.dump());
-    let reason = out.scenario(id)["reason"].as_str().unwrap_or_default();
+    assert_eq!(out.outcome(id), "pass", "{}", out.dump());
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("alice")).unwrap();
+    let mut config = pop3_reference_server::ServerConfig::new(
+        root.path(),
+        vec![("alice".to_string(), "pw".to_string())],
+    );
+    config.tls = pop3_reference_server::TlsSetup::SelfSigned;
+    let server = rt
+        .block_on(pop3_reference_server::RunningServer::start(config))
+        .unwrap();
+    let port = server.addr().port().to_string();
+    let insecure = ws.run_bundled(
+        &scenario,
+        &[
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--user",
+            "alice",
+            "--pass",
+            "pw",
+            "--insecure",
+        ],
+    );
+    assert_eq!(insecure.code, 0, "{}", insecure.dump());
+    assert_eq!(insecure.outcome(id), "skipped", "{}", insecure.dump());
+    let reason = insecure.scenario(id)["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("--insecure"), "{reason}");
 }
 
