@@ -588,7 +588,9 @@ impl Session {
                 _ = shutdown.wait_for(|v| *v) => return End::Shutdown,
             };
             let Some(line) = line else {
-                if self.variant(Variant::LineBeforeAutologout) {
+                if self.variant(Variant::LineBeforeAutologout)
+                    || self.fault(Fault::AutologoutWithResponse)
+                {
                     let _ = self.err("autologout: idle for too long").await;
                 }
                 return End::IdleTimeout;

@@ -42,6 +42,7 @@ variants! {
     LineBeforeAutologout = "line-before-autologout": "`-ERR autologout` is sent before the autologout close; RFC 1939 §3 says the server should (not must) close without a response",
     LoginDelayEnforced = "login-delay-enforced": "LOGIN-DELAY 1 announced and enforced for every login; RFC 2449 §6.5 allows refusing logins closer together than the delay",
     StlsPipelinedCloses = "stls-pipelined-closes": "a client that sent more after STLS, before the handshake, gets +OK and then the connection closed instead of a handshake; RFC 2595 §4 the client MUST NOT send further commands, and the server may close after a protocol violation",
+    DownloadAndDelete = "download-and-delete": "EXPIRE 0 announced in both states and every message sent with RETR removed at QUIT (not when the connection drops); RFC 2449 §6.7: with EXPIRE 0 the server MAY assume an implicit DELE for each message downloaded with RETR, and RFC 1939 §8 makes such policies no protocol violation",
     NoCapa = "no-capa": "CAPA answered -ERR, as by a server without RFC 2449 (and so STLS too: RFC 2595 §4 a server with STLS MUST implement CAPA); CAPA is an optional extension",
 }
 

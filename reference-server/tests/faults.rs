@@ -15,6 +15,7 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
             c.faults = FaultSet::single(f);
         }
         if f == Fault::UpdateOnIdleTimeout
+            || f == Fault::AutologoutWithResponse
             || f == Fault::AutologoutTooShort
             || f == Fault::NoopKeepsTimer
         {
@@ -228,6 +229,12 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.cmd("DELE 1").await;
             tokio::time::sleep(Duration::from_millis(800)).await;
             fx.files("alice").len() != 3
+        }
+        Fault::AutologoutWithResponse => {
+            let mut c = fx.alice().await;
+            // The clean server closes without a byte.
+            let sent = c.read_to_end().await.unwrap_or_default();
+            sent.starts_with(b"-ERR")
         }
         Fault::QuitAppliesDroppedMarks => {
             let mut c = fx.alice().await;
@@ -569,6 +576,15 @@ async fn violation(f: Fault, on: bool) -> bool {
             tokio::time::sleep(Duration::from_millis(300)).await;
             fx.files("alice").len() != 3
         }
+        Fault::DownloadDeleteUnannounced => {
+            let mut c = fx.alice().await;
+            let capa = c.multi("CAPA").await.1;
+            assert!(ok(&c.multi("RETR 1").await.0));
+            assert!(ok(&c.cmd("QUIT").await));
+            drop(c);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            !capa.iter().any(|l| l == "EXPIRE 0") && fx.files("alice").len() != 3
+        }
         Fault::CapaStlsAfterLogin => {
             let mut c = fx.alice().await;
             c.multi("CAPA").await.1.iter().any(|l| l == "STLS")
@@ -903,6 +919,7 @@ fault_tests! {
     dele_moves_immediately => DeleMovesImmediately,
     delete_on_disconnect => DeleteOnDisconnect,
     update_on_idle_timeout => UpdateOnIdleTimeout,
+    autologout_with_response => AutologoutWithResponse,
     quit_applies_dropped_marks => QuitAppliesDroppedMarks,
     autologout_too_short => AutologoutTooShort,
     quit_no_delete => QuitNoDelete,
@@ -946,6 +963,7 @@ fault_tests! {
     utf8_in_transaction => Utf8InTransaction,
     capa_stls_after_login => CapaStlsAfterLogin,
     download_delete_on_drop => DownloadDeleteOnDrop,
+    download_delete_unannounced => DownloadDeleteUnannounced,
     messages_newest_first => MessagesNewestFirst,
     keyword_prefix_match => KeywordPrefixMatch,
     extra_arguments_ignored => ExtraArgumentsIgnored,

@@ -98,3 +98,25 @@ async fn stls_pipelined_closes_closes_instead_of_negotiating() {
     c.starttls().await;
     assert!(ok(&c.cmd("CAPA").await));
 }
+
+#[tokio::test]
+async fn download_and_delete_announces_expire_0_and_removes_retrieved_mail_at_quit_only() {
+    let fx = with_variant(Variant::DownloadAndDelete).await;
+    let mut c = fx.connect().await;
+    assert!(c.multi("CAPA").await.1.iter().any(|l| l == "EXPIRE 0"));
+    c.login("alice", "secret").await;
+    assert!(c.multi("CAPA").await.1.iter().any(|l| l == "EXPIRE 0"));
+    // A dropped session removes nothing (RFC 1939 §8).
+    assert!(ok(&c.multi("RETR 1").await.0));
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fx.files("alice").len(), 3);
+    // QUIT removes what RETR sent, and only that.
+    let mut c = fx.connect().await;
+    c.login("alice", "secret").await;
+    assert!(ok(&c.multi("RETR 2").await.0));
+    assert!(ok(&c.cmd("QUIT").await));
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fx.files("alice").len(), 2);
+}

@@ -53,6 +53,7 @@ impl Capa {
                 caps.push("EXPIRE 0".into());
             } else {
                 let value = match s.config().expire {
+                    _ if s.variant(Variant::DownloadAndDelete) => "0".into(),
                     Some(d) => d.to_string(),
                     None => "NEVER".into(),
                 };

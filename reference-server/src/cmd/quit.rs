@@ -5,6 +5,7 @@ use std::io;
 use super::{ParseResult, Request};
 use crate::faults::Fault;
 use crate::session::{Flow, Session};
+use crate::variants::Variant;
 
 pub struct Quit;
 
@@ -21,6 +22,15 @@ impl Quit {
         if !s.in_transaction() || s.fault(Fault::QuitNoDelete) {
             s.ok("bye").await?;
             return Ok(Flow::Close);
+        }
+        // A download-and-delete policy (RFC 2449 §6.7, EXPIRE 0): what RETR
+        // sent counts as marked, at QUIT only.
+        if s.fault(Fault::DownloadDeleteUnannounced) || s.variant(Variant::DownloadAndDelete) {
+            if let Some(t) = s.txn() {
+                for i in std::mem::take(&mut t.downloaded) {
+                    t.maildrop.messages[i].deleted = true;
+                }
+            }
         }
         let updated = s.update().await;
         // The lock goes once UPDATE is done and before the reply, so a client

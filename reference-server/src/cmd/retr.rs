@@ -6,6 +6,7 @@ use super::{msg_number, wrong_state, ParseResult, Request};
 use crate::faults::Fault;
 use crate::maildrop;
 use crate::session::{Flow, Session};
+use crate::variants::Variant;
 
 pub struct Retr {
     pub msg: u64,
@@ -55,7 +56,10 @@ impl Retr {
                 }
             }
         }
-        if faults.contains(Fault::DownloadDeleteOnDrop) {
+        if faults.contains(Fault::DownloadDeleteOnDrop)
+            || faults.contains(Fault::DownloadDeleteUnannounced)
+            || s.variant(Variant::DownloadAndDelete)
+        {
             if let Some(t) = s.txn() {
                 t.downloaded.push(i);
             }
