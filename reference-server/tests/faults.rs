@@ -54,6 +54,16 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
     .await
 }
 
+/// CAPA lists `mechanism` in its SASL line, and `auth` is answered -ERR.
+async fn mechanism_announced_but_refused(fx: &Fixture, mechanism: &str, auth: &str) -> bool {
+    let mut c = fx.connect().await;
+    let capa = c.multi("CAPA").await.1;
+    let announced = capa
+        .iter()
+        .any(|l| l.starts_with("SASL ") && l.split(' ').any(|m| m == mechanism));
+    announced && err(&c.cmd(auth).await)
+}
+
 /// `der` as a PEM block (rcgen is built without its PEM feature).
 fn pem(label: &str, der: &[u8]) -> String {
     use base64::Engine;
@@ -768,14 +778,12 @@ async fn violation(f: Fault, on: bool) -> bool {
             let capa = c.multi("CAPA").await.1;
             capa.iter().any(|l| l == "USER") && err(&c.cmd("USER alice").await)
         }
+        Fault::LoginAnnouncedUnsupported => {
+            mechanism_announced_but_refused(&fx, "LOGIN", "AUTH LOGIN").await
+        }
+        // "\0alice\0secret" in base64.
         Fault::PlainAnnouncedUnsupported => {
-            // "\0alice\0secret" in base64.
-            let mut c = fx.connect().await;
-            let capa = c.multi("CAPA").await.1;
-            let announced = capa
-                .iter()
-                .any(|l| l.starts_with("SASL ") && l.split(' ').any(|m| m == "PLAIN"));
-            announced && err(&c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==").await)
+            mechanism_announced_but_refused(&fx, "PLAIN", "AUTH PLAIN AGFsaWNlAHNlY3JldA==").await
         }
         Fault::SecondAuthAccepted => {
             let mut c = fx.connect().await;
@@ -1008,6 +1016,7 @@ fault_tests! {
     uidl_announced_unavailable => UidlAnnouncedUnavailable,
     user_announced_disabled => UserAnnouncedDisabled,
     plain_announced_unsupported => PlainAnnouncedUnsupported,
+    login_announced_unsupported => LoginAnnouncedUnsupported,
     second_auth_accepted => SecondAuthAccepted,
     expire_user_token_after_login => ExpireUserTokenAfterLogin,
     auth_code_on_user => AuthCodeOnUser,

@@ -250,7 +250,7 @@ async fn capa_per_state() {
     let (_, auth) = c.multi("CAPA").await;
     for cap in [
         "USER",
-        "SASL PLAIN CRAM-MD5",
+        "SASL PLAIN CRAM-MD5 LOGIN",
         "RESP-CODES",
         "AUTH-RESP-CODE",
         "PIPELINING",
@@ -270,7 +270,7 @@ async fn capa_per_state() {
     assert!(!tx.iter().any(|l| l == "STLS"), "STLS in TRANSACTION CAPA");
     for cap in [
         "USER",
-        "SASL PLAIN CRAM-MD5",
+        "SASL PLAIN CRAM-MD5 LOGIN",
         "UTF8 USER",
         "TOP",
         "UIDL",
@@ -393,12 +393,36 @@ async fn auth_cram_md5() {
 }
 
 #[tokio::test]
+async fn auth_login() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    // Prompts are base64 of "Username:" and "Password:".
+    assert_eq!(c.cmd("AUTH LOGIN").await, "+ VXNlcm5hbWU6");
+    assert_eq!(c.cmd(&B64.encode("alice")).await, "+ UGFzc3dvcmQ6");
+    assert!(c.cmd(&B64.encode("nope")).await.starts_with("-ERR [AUTH]"));
+    assert!(err(&c.cmd("STAT").await));
+    // Cancelled at either prompt.
+    c.cmd("AUTH LOGIN").await;
+    assert!(err(&c.cmd("*").await));
+    c.cmd("auth login").await;
+    c.cmd(&B64.encode("alice")).await;
+    assert!(err(&c.cmd("*").await));
+    // The user name as initial response, then the password.
+    let first = c.cmd(&format!("AUTH LOGIN {}", B64.encode("alice"))).await;
+    assert_eq!(first, "+ UGFzc3dvcmQ6");
+    let r = c.cmd(&B64.encode("secret")).await;
+    assert!(ok(&r), "{r}");
+    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+    fx.stop().await;
+}
+
+#[tokio::test]
 async fn auth_plain() {
     let fx = Fixture::start().await;
     let mut c = fx.connect().await;
     // Mechanism list.
     let (_, mechs) = c.multi("AUTH").await;
-    assert_eq!(mechs, ["PLAIN", "CRAM-MD5"]);
+    assert_eq!(mechs, ["PLAIN", "CRAM-MD5", "LOGIN"]);
     assert!(err(&c.cmd("AUTH CRAM-FOO").await));
     // Initial response, wrong password.
     let bad = B64.encode(b"\0alice\0nope");

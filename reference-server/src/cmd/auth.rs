@@ -1,5 +1,7 @@
 //! AUTH (RFC 5034): SASL authentication; PLAIN (RFC 4616), a client-first
-//! mechanism, and CRAM-MD5 (RFC 2195), a server-first one, are implemented.
+//! mechanism, and CRAM-MD5 (RFC 2195), a server-first one, are implemented,
+//! and LOGIN (draft-murchison-sasl-login), which many servers list, so the
+//! suite's scenarios for it run against a server that has it.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +16,7 @@ use crate::faults::Fault;
 use crate::maildrop::hex;
 use crate::session::{Flow, Session};
 
-pub const MECHANISMS: &[&str] = &["PLAIN", "CRAM-MD5"];
+pub const MECHANISMS: &[&str] = &["PLAIN", "CRAM-MD5", "LOGIN"];
 
 /// Makes CRAM-MD5 challenges unique within the process (RFC 2195 §2).
 static CHALLENGES: AtomicU64 = AtomicU64::new(1);
@@ -70,6 +72,9 @@ impl Auth {
         };
         if known("CRAM-MD5") {
             return cram_md5(s, self.initial).await;
+        }
+        if known("LOGIN") {
+            return login(s, self.initial).await;
         }
         // CAPA announces PLAIN under plain-announced-unsupported all the same.
         if !known("PLAIN") || s.fault(Fault::PlainAnnouncedUnsupported) {
@@ -227,6 +232,48 @@ async fn cram_md5(s: &mut Session, initial: Option<String>) -> io::Result<Flow> 
         return s.auth_failed("[AUTH] invalid credentials").await;
     }
     s.login(user).await?;
+    Ok(Flow::Continue)
+}
+
+/// LOGIN (draft-murchison-sasl-login-00): the user name, then the password,
+/// each base64 after a prompt (`Username:`, `Password:`); the user name may
+/// come as the initial response.
+async fn login(s: &mut Session, initial: Option<String>) -> io::Result<Flow> {
+    if s.fault(Fault::LoginAnnouncedUnsupported) {
+        s.err("unsupported SASL mechanism").await?;
+        return Ok(Flow::Continue);
+    }
+    let mut answers = Vec::new();
+    for prompt in ["Username:", "Password:"] {
+        let response = match (answers.is_empty(), &initial) {
+            (true, Some(r)) => r.clone(),
+            _ => {
+                let line = format!("+ {}\r\n", STANDARD.encode(prompt));
+                match challenge(s, line.as_bytes()).await? {
+                    Ok(r) => r,
+                    Err(flow) => return Ok(flow),
+                }
+            }
+        };
+        if response == "*" {
+            s.err("authentication cancelled").await?;
+            return Ok(Flow::Continue);
+        }
+        let Some(text) = STANDARD
+            .decode(response.as_bytes())
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok())
+        else {
+            return s.auth_failed("invalid base64").await;
+        };
+        answers.push(text);
+    }
+    let (user, password) = (&answers[0], &answers[1]);
+    if !s.check_password(user, password) {
+        return s.auth_failed("[AUTH] invalid credentials").await;
+    }
+    let user = user.clone();
+    s.login(&user).await?;
     Ok(Flow::Continue)
 }
 
