@@ -38,12 +38,13 @@ chown -R "$mail_uid:$mail_gid" "$work/home"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
   -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
 
-mechanisms="plain login apop"
+# Every mechanism the suite can run is enabled, so each is judged on a real server.
+mechanisms="plain login apop cram-md5 scram-sha-256"
 lock="no"
 case "$variant" in
   default) ;;
   lock-session) lock="yes" ;;
-  no-apop) mechanisms="plain login" ;;
+  no-apop) mechanisms="plain login cram-md5 scram-sha-256" ;;
   *) echo "unknown variant $variant" >&2; exit 2 ;;
 esac
 

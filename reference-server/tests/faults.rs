@@ -778,6 +778,19 @@ async fn violation(f: Fault, on: bool) -> bool {
             let capa = c.multi("CAPA").await.1;
             capa.iter().any(|l| l == "USER") && err(&c.cmd("USER alice").await)
         }
+        Fault::ScramServerFinalMissing => {
+            // The client's proof is computed here, as a client would.
+            let mut c = fx.connect().await;
+            use base64::Engine;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let first = b64.encode("n,,n=alice,r=probe-nonce");
+            let server_first = c.cmd(&format!("AUTH SCRAM-SHA-256 {first}")).await;
+            let server_first = b64
+                .decode(server_first.strip_prefix("+ ").expect("a challenge"))
+                .unwrap();
+            let proof = scram_client_final(&server_first, "alice", "secret", "probe-nonce");
+            ok(&c.cmd(&proof).await)
+        }
         Fault::LoginAnnouncedUnsupported => {
             mechanism_announced_but_refused(&fx, "LOGIN", "AUTH LOGIN").await
         }
@@ -1017,6 +1030,7 @@ fault_tests! {
     user_announced_disabled => UserAnnouncedDisabled,
     plain_announced_unsupported => PlainAnnouncedUnsupported,
     login_announced_unsupported => LoginAnnouncedUnsupported,
+    scram_server_final_missing => ScramServerFinalMissing,
     second_auth_accepted => SecondAuthAccepted,
     expire_user_token_after_login => ExpireUserTokenAfterLogin,
     auth_code_on_user => AuthCodeOnUser,

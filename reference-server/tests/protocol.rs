@@ -250,7 +250,7 @@ async fn capa_per_state() {
     let (_, auth) = c.multi("CAPA").await;
     for cap in [
         "USER",
-        "SASL PLAIN CRAM-MD5 LOGIN",
+        "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256",
         "RESP-CODES",
         "AUTH-RESP-CODE",
         "PIPELINING",
@@ -270,7 +270,7 @@ async fn capa_per_state() {
     assert!(!tx.iter().any(|l| l == "STLS"), "STLS in TRANSACTION CAPA");
     for cap in [
         "USER",
-        "SASL PLAIN CRAM-MD5 LOGIN",
+        "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256",
         "UTF8 USER",
         "TOP",
         "UIDL",
@@ -417,12 +417,43 @@ async fn auth_login() {
 }
 
 #[tokio::test]
+async fn auth_scram_sha256() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    // After an empty challenge, client-first; then server-first extends the nonce.
+    assert_eq!(c.cmd("AUTH SCRAM-SHA-256").await, "+ ");
+    let reply = c.cmd(&B64.encode("n,,n=alice,r=test-nonce")).await;
+    let server_first = B64.decode(reply.strip_prefix("+ ").unwrap()).unwrap();
+    assert!(server_first.starts_with(b"r=test-nonce"), "{reply}");
+    // A proof from the wrong password is refused and nothing changes.
+    let wrong = scram_client_final(&server_first, "alice", "nope", "test-nonce");
+    assert!(c.cmd(&wrong).await.starts_with("-ERR [AUTH]"));
+    assert!(err(&c.cmd("STAT").await));
+    // The right proof: the server signature comes as a last challenge.
+    let reply = c
+        .cmd(&format!(
+            "AUTH SCRAM-SHA-256 {}",
+            B64.encode("n,,n=alice,r=n2")
+        ))
+        .await;
+    let server_first = B64.decode(reply.strip_prefix("+ ").unwrap()).unwrap();
+    let last = c
+        .cmd(&scram_client_final(&server_first, "alice", "secret", "n2"))
+        .await;
+    let server_final = B64.decode(last.strip_prefix("+ ").unwrap()).unwrap();
+    assert!(server_final.starts_with(b"v="), "{last}");
+    assert!(ok(&c.cmd("").await));
+    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+    fx.stop().await;
+}
+
+#[tokio::test]
 async fn auth_plain() {
     let fx = Fixture::start().await;
     let mut c = fx.connect().await;
     // Mechanism list.
     let (_, mechs) = c.multi("AUTH").await;
-    assert_eq!(mechs, ["PLAIN", "CRAM-MD5", "LOGIN"]);
+    assert_eq!(mechs, ["PLAIN", "CRAM-MD5", "LOGIN", "SCRAM-SHA-256"]);
     assert!(err(&c.cmd("AUTH CRAM-FOO").await));
     // Initial response, wrong password.
     let bad = B64.encode(b"\0alice\0nope");

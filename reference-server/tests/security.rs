@@ -46,7 +46,8 @@ async fn require_tls_refuses_credentials_before_stls() {
     let caps = capa(&mut c).await;
     assert!(caps.iter().any(|l| l == "USER"), "{caps:?}");
     assert!(
-        caps.iter().any(|l| l == "SASL PLAIN CRAM-MD5 LOGIN"),
+        caps.iter()
+            .any(|l| l == "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256"),
         "{caps:?}"
     );
     assert!(!caps.iter().any(|l| l == "STLS"));
@@ -76,7 +77,10 @@ async fn default_allows_plaintext_login_and_announces_it() {
     let mut c = fx.connect().await;
     let caps = capa(&mut c).await;
     assert!(
-        caps.iter().any(|l| l == "USER") && caps.iter().any(|l| l == "SASL PLAIN CRAM-MD5 LOGIN")
+        caps.iter().any(|l| l == "USER")
+            && caps
+                .iter()
+                .any(|l| l == "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256")
     );
     c.login("alice", "secret").await;
     fx.stop().await;

@@ -11,6 +11,8 @@ const FUNCTIONS: &[(&str, Option<usize>)] = &[
     ("apop", Some(2)),
     ("base64", None),
     ("cram_md5", Some(3)),
+    ("scram_client_first", Some(2)),
+    ("scram_client_final", Some(5)),
     ("repeat", Some(2)),
     ("wrong", Some(1)),
     ("without_last", Some(1)),
@@ -202,6 +204,10 @@ fn eval(e: &Expr, vars: &Vars) -> Result<(Vec<u8>, bool), String> {
                     .encode(values.concat())
                     .into_bytes(),
                 "cram_md5" => cram_md5(&values[0], &values[1], &values[2])?,
+                "scram_client_first" => scram::client_first(&values[0], &values[1])?,
+                "scram_client_final" => {
+                    scram::client_final(&values[0], &values[1], &values[2], &values[3], &values[4])?
+                }
                 "repeat" => {
                     let n: usize = String::from_utf8_lossy(&values[1])
                         .trim()
@@ -282,6 +288,122 @@ fn hmac_md5(key: &[u8], message: &[u8]) -> Vec<u8> {
     outer.update(pad(0x5c));
     outer.update(inner.finalize());
     outer.finalize().to_vec()
+}
+
+/// SCRAM (RFC 5802; SHA-256 in RFC 7677) as a client without channel
+/// binding: the client-first message from a user name and a nonce, and the
+/// client-final message with its proof from the server-first challenge. The
+/// nonce is the scenario's, so the final message can be recomputed from it.
+mod scram {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    use ring::{digest, hmac, pbkdf2};
+    use std::num::NonZeroU32;
+
+    /// `saslname` (RFC 5802 §5.1): `=` and `,` escaped.
+    fn saslname(user: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &b in user {
+            match b {
+                b'=' => out.extend(b"=3D"),
+                b',' => out.extend(b"=2C"),
+                _ => out.push(b),
+            }
+        }
+        out
+    }
+
+    fn bare(user: &[u8], nonce: &[u8]) -> Vec<u8> {
+        [b"n=".as_slice(), &saslname(user), b",r=", nonce].concat()
+    }
+
+    pub fn client_first(user: &[u8], nonce: &[u8]) -> Result<Vec<u8>, String> {
+        if nonce.is_empty()
+            || nonce
+                .iter()
+                .any(|&b| b == b',' || !(0x21..0x7f).contains(&b))
+        {
+            return Err("scram_client_first(user, nonce): the nonce must be printable ASCII without a comma".into());
+        }
+        let message = [b"n,,".as_slice(), &bare(user, nonce)].concat();
+        Ok(STANDARD.encode(message).into_bytes())
+    }
+
+    pub fn client_final(
+        algorithm: &[u8],
+        server_first: &[u8],
+        user: &[u8],
+        pass: &[u8],
+        nonce: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let what = "scram_client_final(algorithm, server_first, user, pass, nonce)";
+        let (pbkdf, mac, hash) = match algorithm {
+            b"SHA-256" => (
+                pbkdf2::PBKDF2_HMAC_SHA256,
+                hmac::HMAC_SHA256,
+                &digest::SHA256,
+            ),
+            b"SHA-1" => (
+                pbkdf2::PBKDF2_HMAC_SHA1,
+                hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+                &digest::SHA1_FOR_LEGACY_USE_ONLY,
+            ),
+            other => {
+                return Err(format!(
+                    "{what}: algorithm `{}` is not SHA-256 or SHA-1",
+                    String::from_utf8_lossy(other)
+                ))
+            }
+        };
+        let first = STANDARD
+            .decode(server_first)
+            .map_err(|e| format!("{what}: the server-first message is not base64 ({e})"))?;
+        let first_text = String::from_utf8_lossy(&first).into_owned();
+        let field = |name: &str| {
+            first_text
+                .split(',')
+                .find_map(|a| a.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+                .map(str::to_string)
+                .ok_or_else(|| {
+                    format!("{what}: the server-first message `{first_text}` has no `{name}=`")
+                })
+        };
+        let combined = field("r")?;
+        if !combined.as_bytes().starts_with(nonce) || combined.len() == nonce.len() {
+            return Err(format!(
+                "{what}: the server nonce `{combined}` does not extend the client's"
+            ));
+        }
+        let salt = STANDARD
+            .decode(field("s")?)
+            .map_err(|e| format!("{what}: the salt is not base64 ({e})"))?;
+        let iterations: NonZeroU32 = field("i")?
+            .parse()
+            .map_err(|_| format!("{what}: the iteration count is not a positive number"))?;
+        let mut salted = vec![0u8; hash.output_len()];
+        pbkdf2::derive(pbkdf, iterations, &salt, pass, &mut salted);
+        let salted_key = hmac::Key::new(mac, &salted);
+        let client_key = hmac::sign(&salted_key, b"Client Key");
+        let stored_key = digest::digest(hash, client_key.as_ref());
+        let without_proof = format!("c=biws,r={combined}");
+        let auth_message = [
+            bare(user, nonce).as_slice(),
+            b",",
+            &first,
+            b",",
+            without_proof.as_bytes(),
+        ]
+        .concat();
+        let signature = hmac::sign(&hmac::Key::new(mac, stored_key.as_ref()), &auth_message);
+        let proof: Vec<u8> = client_key
+            .as_ref()
+            .iter()
+            .zip(signature.as_ref())
+            .map(|(a, b)| a ^ b)
+            .collect();
+        let message = format!("{without_proof},p={}", STANDARD.encode(proof));
+        Ok(STANDARD.encode(message).into_bytes())
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -462,6 +584,52 @@ mod tests {
         assert_eq!(r.bytes, b"PASS s3cret for alice");
         assert_eq!(r.display, "PASS *** for alice");
         assert_eq!(t.variables(), vec!["pass", "user"]);
+    }
+
+    #[test]
+    fn scram_sha256_matches_rfc7677_example() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let first = scram::client_first(b"user", b"rOprNGfwEbeRWgbNEkqO").unwrap();
+        assert_eq!(
+            b64.decode(first).unwrap(),
+            b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
+        );
+        let server_first = b64.encode(
+            "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096",
+        );
+        let last = scram::client_final(
+            b"SHA-256",
+            server_first.as_bytes(),
+            b"user",
+            b"pencil",
+            b"rOprNGfwEbeRWgbNEkqO",
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(b64.decode(last).unwrap()).unwrap(),
+            "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ="
+        );
+    }
+
+    #[test]
+    fn scram_sha1_matches_rfc5802_example() {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let server_first =
+            b64.encode("r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,s=QSXCR+Q6sek8bf92,i=4096");
+        let last = scram::client_final(
+            b"SHA-1",
+            server_first.as_bytes(),
+            b"user",
+            b"pencil",
+            b"fyko+d2lbbFgONRv9qkxdawL",
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(b64.decode(last).unwrap()).unwrap(),
+            "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts="
+        );
     }
 
     #[test]

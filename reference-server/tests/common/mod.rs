@@ -475,3 +475,50 @@ impl ChildServer {
             .unwrap_or_else(|| panic!("no {field} in /proc status"))
     }
 }
+
+/// The SCRAM-SHA-256 client-final message (base64) answering `server_first`
+/// (decoded) for `user` with `nonce`, without channel binding (RFC 5802 §3).
+pub fn scram_client_final(server_first: &[u8], user: &str, pass: &str, nonce: &str) -> String {
+    use base64::Engine;
+    use ring::{digest, hmac, pbkdf2};
+    let text = String::from_utf8(server_first.to_vec()).unwrap();
+    let field = |name: &str| {
+        text.split(',')
+            .find_map(|a| a.strip_prefix(name)?.strip_prefix('='))
+            .unwrap()
+            .to_string()
+    };
+    let (combined, salt) = (
+        field("r"),
+        base64::engine::general_purpose::STANDARD
+            .decode(field("s"))
+            .unwrap(),
+    );
+    let rounds: std::num::NonZeroU32 = field("i").parse().unwrap();
+    let mut salted = [0u8; 32];
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        rounds,
+        &salt,
+        pass.as_bytes(),
+        &mut salted,
+    );
+    let client_key = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &salted), b"Client Key");
+    let stored_key = digest::digest(&digest::SHA256, client_key.as_ref());
+    let without_proof = format!("c=biws,r={combined}");
+    let auth_message = format!("n={user},r={nonce},{text},{without_proof}");
+    let signature = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA256, stored_key.as_ref()),
+        auth_message.as_bytes(),
+    );
+    let proof: Vec<u8> = client_key
+        .as_ref()
+        .iter()
+        .zip(signature.as_ref())
+        .map(|(a, b)| a ^ b)
+        .collect();
+    base64::engine::general_purpose::STANDARD.encode(format!(
+        "{without_proof},p={}",
+        base64::engine::general_purpose::STANDARD.encode(proof)
+    ))
+}
