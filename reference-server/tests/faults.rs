@@ -327,7 +327,8 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.cmd("DELE 1").await;
             ok(&c.cmd("RETR 1").await)
         }
-        Fault::RenumberAfterDele => {
+        Fault::RenumberAfterDele | Fault::ListArgIncludesDeleted => {
+            // Renumbered, LIST 1 is the former message 2; or the marked 1.
             let mut c = fx.alice().await;
             c.cmd("DELE 1").await;
             ok(&c.cmd("LIST 1").await)
@@ -827,34 +828,30 @@ async fn violation(f: Fault, on: bool) -> bool {
         | Fault::DeleInAuthorization
         | Fault::RsetInAuthorization
         | Fault::TopInAuthorization
-        | Fault::UidlInAuthorization => {
-            let command = match f {
-                Fault::ListInAuthorization => "LIST",
-                Fault::DeleInAuthorization => "DELE 1",
-                Fault::RsetInAuthorization => "RSET",
-                Fault::TopInAuthorization => "TOP 1 0",
-                _ => "UIDL",
-            };
-            let mut c = fx.connect().await;
-            ok(&c.cmd(command).await)
-        }
-        Fault::RetrMissingMessageOk
+        | Fault::UidlInAuthorization
+        | Fault::RetrMissingMessageOk
         | Fault::DeleMissingMessageOk
         | Fault::TopMissingMessageOk
         | Fault::UidlMissingMessageOk => {
-            let command = match f {
-                Fault::RetrMissingMessageOk => "RETR 9",
-                Fault::DeleMissingMessageOk => "DELE 9",
-                Fault::TopMissingMessageOk => "TOP 9 0",
-                _ => "UIDL 9",
+            // (command, sent after login): before login, or naming message 9
+            // of three.
+            let (command, logged_in) = match f {
+                Fault::ListInAuthorization => ("LIST", false),
+                Fault::DeleInAuthorization => ("DELE 1", false),
+                Fault::RsetInAuthorization => ("RSET", false),
+                Fault::TopInAuthorization => ("TOP 1 0", false),
+                Fault::UidlInAuthorization => ("UIDL", false),
+                Fault::RetrMissingMessageOk => ("RETR 9", true),
+                Fault::DeleMissingMessageOk => ("DELE 9", true),
+                Fault::TopMissingMessageOk => ("TOP 9 0", true),
+                _ => ("UIDL 9", true),
             };
-            let mut c = fx.alice().await;
+            let mut c = if logged_in {
+                fx.alice().await
+            } else {
+                fx.connect().await
+            };
             ok(&c.cmd(command).await)
-        }
-        Fault::ListArgIncludesDeleted => {
-            let mut c = fx.alice().await;
-            c.cmd("DELE 1").await;
-            ok(&c.cmd("LIST 1").await)
         }
         Fault::UidlIgnoresArgument => {
             let mut c = fx.alice().await;

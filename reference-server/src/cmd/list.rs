@@ -25,7 +25,9 @@ impl List {
         match self.msg {
             Some(n) if !faults.contains(Fault::ListIgnoresArgument) => {
                 let marked_ok = faults.contains(Fault::ListArgIncludesDeleted);
-                let reply = t.index(n, &faults, marked_ok).map(|i| t.size_of(i, &faults));
+                let reply = t
+                    .index(n, &faults, marked_ok)
+                    .map(|i| t.size_of(i, &faults));
                 match reply {
                     Some(size) => s.ok(&format!("{n} {size}")).await?,
                     None => super::no_such_message(s).await?,
