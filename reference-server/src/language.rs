@@ -174,6 +174,7 @@ const GERMAN: &[(&str, &str)] = &[
     ("SASL mechanisms follow", "SASL-Mechanismen folgen"),
     ("no such message", "keine solche Nachricht"),
     ("unknown command", "unbekannter Befehl"),
+    ("too many NOOP commands", "zu viele NOOP-Befehle"),
     (
         "command not valid in AUTHORIZATION state",
         "Befehl im Zustand AUTHORIZATION nicht erlaubt",

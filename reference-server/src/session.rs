@@ -107,6 +107,11 @@ pub struct Session {
     muted: bool,
     /// Only under the failed-pass-keeps-lock fault: the lock a wrong PASS took.
     pub stray_lock: Option<LockGuard>,
+    /// Only under the noop-flood-guard fault: NOOPs answered so far.
+    pub noops: u32,
+    /// Only under the quit-after-failed-user-refused fault: the last USER
+    /// was answered -ERR.
+    pub user_refused: bool,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -152,6 +157,8 @@ impl Session {
             closing: false,
             muted: false,
             stray_lock: None,
+            noops: 0,
+            user_refused: false,
             shutdown,
         }
     }

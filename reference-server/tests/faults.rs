@@ -158,9 +158,13 @@ async fn violation(f: Fault, on: bool) -> bool {
             let b = c.raw_body().await;
             b.windows(11).any(|w| w == b"\r\n.dotted\r\n")
         }
-        Fault::ListMissingTerminator => {
+        Fault::ListMissingTerminator | Fault::UidlMissingTerminator => {
             let mut c = fx.alice().await;
-            c.send_raw(b"LIST\r\nNOOP\r\n").await;
+            if f == Fault::ListMissingTerminator {
+                c.send_raw(b"LIST\r\nNOOP\r\n").await;
+            } else {
+                c.send_raw(b"UIDL\r\nNOOP\r\n").await;
+            }
             c.line().await;
             loop {
                 let l = c.line().await;
@@ -340,7 +344,8 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.cmd("DELE 1").await;
             ok(&c.cmd("RETR 1").await)
         }
-        Fault::RenumberAfterDele => {
+        Fault::RenumberAfterDele | Fault::ListArgIncludesDeleted => {
+            // Renumbered, LIST 1 is the former message 2; or the marked 1.
             let mut c = fx.alice().await;
             c.cmd("DELE 1").await;
             ok(&c.cmd("LIST 1").await)
@@ -856,6 +861,73 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.send_raw(b"PASS secret\xc3\r\n").await;
             pass && ok(&c.line().await)
         }
+        Fault::ListInAuthorization
+        | Fault::DeleInAuthorization
+        | Fault::RsetInAuthorization
+        | Fault::TopInAuthorization
+        | Fault::UidlInAuthorization
+        | Fault::RetrMissingMessageOk
+        | Fault::DeleMissingMessageOk
+        | Fault::TopMissingMessageOk
+        | Fault::UidlMissingMessageOk => {
+            // (command, sent after login): before login, or naming message 9
+            // of three.
+            let (command, logged_in) = match f {
+                Fault::ListInAuthorization => ("LIST", false),
+                Fault::DeleInAuthorization => ("DELE 1", false),
+                Fault::RsetInAuthorization => ("RSET", false),
+                Fault::TopInAuthorization => ("TOP 1 0", false),
+                Fault::UidlInAuthorization => ("UIDL", false),
+                Fault::RetrMissingMessageOk => ("RETR 9", true),
+                Fault::DeleMissingMessageOk => ("DELE 9", true),
+                Fault::TopMissingMessageOk => ("TOP 9 0", true),
+                _ => ("UIDL 9", true),
+            };
+            let mut c = if logged_in {
+                fx.alice().await
+            } else {
+                fx.connect().await
+            };
+            ok(&c.cmd(command).await)
+        }
+        Fault::UidlIgnoresArgument => {
+            let mut c = fx.alice().await;
+            !c.cmd("UIDL 1").await.starts_with("+OK 1 ")
+        }
+        Fault::UidlTabSeparated | Fault::UidlSizeAfterId | Fault::UidlIdPadded => {
+            let mut c = fx.alice().await;
+            let lines = c.multi("UIDL").await.1;
+            lines.iter().any(|l| match f {
+                Fault::UidlTabSeparated => l.contains('\t'),
+                Fault::UidlSizeAfterId => l.split(' ').count() > 2,
+                _ => l.split(' ').nth(1).is_some_and(|id| id.len() > 70),
+            })
+        }
+        Fault::NoopFloodGuard => {
+            let mut c = fx.alice().await;
+            let mut refused = false;
+            for _ in 0..5 {
+                refused |= err(&c.cmd("NOOP").await);
+            }
+            refused
+        }
+        Fault::QuitKeepsConnection => {
+            let mut c = fx.alice().await;
+            assert!(ok(&c.cmd("QUIT").await));
+            tokio::time::timeout(Duration::from_secs(1), c.closed())
+                .await
+                .is_err()
+        }
+        Fault::QuitAfterUserRefused | Fault::QuitAfterFailedUserRefused => {
+            let user = if f == Fault::QuitAfterUserRefused {
+                "alice"
+            } else {
+                "nobody"
+            };
+            let mut c = fx.connect().await;
+            c.cmd(&format!("USER {user}")).await;
+            err(&c.cmd("QUIT").await)
+        }
         Fault::PlainChallengeNotEmpty | Fault::ChallengeNotBase64 => {
             let mut c = fx.connect().await;
             let challenge = c.cmd("AUTH PLAIN").await;
@@ -1041,6 +1113,25 @@ fault_tests! {
     stls_handshake_fails => StlsHandshakeFails,
     tls_below_1_2_only => TlsBelow12Only,
     ill_formed_utf8_dropped => IllFormedUtf8Dropped,
+    list_in_authorization => ListInAuthorization,
+    dele_in_authorization => DeleInAuthorization,
+    rset_in_authorization => RsetInAuthorization,
+    top_in_authorization => TopInAuthorization,
+    uidl_in_authorization => UidlInAuthorization,
+    retr_missing_message_ok => RetrMissingMessageOk,
+    dele_missing_message_ok => DeleMissingMessageOk,
+    top_missing_message_ok => TopMissingMessageOk,
+    uidl_missing_message_ok => UidlMissingMessageOk,
+    list_arg_includes_deleted => ListArgIncludesDeleted,
+    uidl_ignores_argument => UidlIgnoresArgument,
+    uidl_missing_terminator => UidlMissingTerminator,
+    uidl_tab_separated => UidlTabSeparated,
+    uidl_size_after_id => UidlSizeAfterId,
+    uidl_id_padded => UidlIdPadded,
+    noop_flood_guard => NoopFloodGuard,
+    quit_keeps_connection => QuitKeepsConnection,
+    quit_after_user_refused => QuitAfterUserRefused,
+    quit_after_failed_user_refused => QuitAfterFailedUserRefused,
 }
 
 #[test]

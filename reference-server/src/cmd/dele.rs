@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{msg_number, wrong_state, ParseResult, Request};
+use super::{before_login, msg_number, not_found, ParseResult, Request};
 use crate::faults::Fault;
 use crate::maildrop;
 use crate::session::{Flow, Session};
@@ -22,11 +22,10 @@ impl Dele {
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
         let faults = s.faults().clone();
         let Some(t) = s.txn() else {
-            return wrong_state(s).await;
+            return before_login(s, Fault::DeleInAuthorization, false).await;
         };
         let Some(i) = t.index(self.msg, &faults, false) else {
-            super::no_such_message(s).await?;
-            return Ok(Flow::Continue);
+            return not_found(s, self.msg, Fault::DeleMissingMessageOk, false).await;
         };
         let m = &mut t.maildrop.messages[i];
         m.deleted = true;

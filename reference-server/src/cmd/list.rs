@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{msg_number, wrong_state, ParseResult, Request};
+use super::{before_login, msg_number, ParseResult, Request};
 use crate::faults::Fault;
 use crate::session::{count, Flow, Session};
 
@@ -20,11 +20,14 @@ impl List {
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
         let faults = s.faults().clone();
         let Some(t) = s.txn() else {
-            return wrong_state(s).await;
+            return before_login(s, Fault::ListInAuthorization, self.msg.is_none()).await;
         };
         match self.msg {
             Some(n) if !faults.contains(Fault::ListIgnoresArgument) => {
-                let reply = t.index(n, &faults, false).map(|i| t.size_of(i, &faults));
+                let marked_ok = faults.contains(Fault::ListArgIncludesDeleted);
+                let reply = t
+                    .index(n, &faults, marked_ok)
+                    .map(|i| t.size_of(i, &faults));
                 match reply {
                     Some(size) => s.ok(&format!("{n} {size}")).await?,
                     None => super::no_such_message(s).await?,

@@ -227,6 +227,42 @@ pub async fn wrong_state(s: &mut Session) -> io::Result<Flow> {
     Ok(Flow::Continue)
 }
 
+/// A TRANSACTION command sent before login: refused, unless `fault` (the
+/// command's `*-in-authorization` switch) is on; then answered with a bare
+/// `+OK`, followed by an empty body when the reply would be `multi`-line.
+pub async fn before_login(s: &mut Session, fault: Fault, multi: bool) -> io::Result<Flow> {
+    if !s.fault(fault) {
+        return wrong_state(s).await;
+    }
+    bare_ok(s, multi).await?;
+    Ok(Flow::Continue)
+}
+
+/// `+OK` alone, or with an empty multi-line body: what the faults that
+/// accept a command they should refuse answer.
+async fn bare_ok(s: &mut Session, multi: bool) -> io::Result<()> {
+    if multi {
+        s.multi("", std::iter::empty(), true, true).await
+    } else {
+        s.ok("").await
+    }
+}
+
+/// The refusal of message `n`, which [`crate::session::Txn::index`] did
+/// not find; under `fault` (a `*-missing-message-ok` switch) a number beyond
+/// the maildrop (not a marked message) gets [`bare_ok`] instead.
+pub async fn not_found(s: &mut Session, n: u64, fault: Fault, multi: bool) -> io::Result<Flow> {
+    let beyond = s
+        .txn()
+        .is_some_and(|t| usize::try_from(n).map_or(true, |n| n > t.maildrop.messages.len()));
+    if beyond && s.fault(fault) {
+        bare_ok(s, multi).await?;
+    } else {
+        no_such_message(s).await?;
+    }
+    Ok(Flow::Continue)
+}
+
 /// The common refusal for a message number that names no message, or a
 /// message marked as deleted (RFC 1939 §5).
 pub async fn no_such_message(s: &mut Session) -> io::Result<()> {

@@ -18,6 +18,13 @@ impl Noop {
         if !s.in_transaction() && !s.fault(Fault::NoopInAuthorization) {
             return wrong_state(s).await;
         }
+        if s.fault(Fault::NoopFloodGuard) {
+            s.noops += 1;
+            if s.noops > 2 {
+                s.err("too many NOOP commands").await?;
+                return Ok(Flow::Continue);
+            }
+        }
         s.ok("").await?;
         Ok(Flow::Continue)
     }

@@ -2,9 +2,9 @@
 
 use std::io;
 
-use super::{ParseResult, Request};
+use super::{wrong_state, ParseResult, Request};
 use crate::faults::Fault;
-use crate::session::{Flow, Session};
+use crate::session::{Flow, Session, State};
 use crate::variants::Variant;
 
 pub struct Quit;
@@ -18,6 +18,12 @@ impl Quit {
     pub async fn apply(self, s: &mut Session) -> io::Result<Flow> {
         if !s.in_transaction() && s.fault(Fault::QuitAppliesDroppedMarks) {
             let _ = s.apply_abandoned_marks().await;
+        }
+        // RFC 1939 §7: after USER, +OK or -ERR, the client may QUIT.
+        if (s.pending_user.is_some() && s.fault(Fault::QuitAfterUserRefused))
+            || (s.user_refused && s.fault(Fault::QuitAfterFailedUserRefused))
+        {
+            return wrong_state(s).await;
         }
         if !s.in_transaction() || s.fault(Fault::QuitNoDelete) {
             s.ok("bye").await?;
@@ -44,6 +50,11 @@ impl Quit {
                 s.err("[SYS/TEMP] some deleted messages not removed")
                     .await?
             }
+        }
+        if s.fault(Fault::QuitKeepsConnection) {
+            // RFC 1939 §6: the connection should close here.
+            s.state = State::Authorization;
+            return Ok(Flow::Continue);
         }
         Ok(Flow::Close)
     }

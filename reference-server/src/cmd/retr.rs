@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{msg_number, wrong_state, ParseResult, Request};
+use super::{msg_number, not_found, wrong_state, ParseResult, Request};
 use crate::faults::Fault;
 use crate::maildrop;
 use crate::session::{Flow, Session};
@@ -27,8 +27,7 @@ impl Retr {
         };
         let allow = faults.contains(Fault::RetrMarkedMessage);
         let Some(i) = t.index(self.msg, &faults, allow) else {
-            super::no_such_message(s).await?;
-            return Ok(Flow::Continue);
+            return not_found(s, self.msg, Fault::RetrMissingMessageOk, true).await;
         };
         let size = t.size_of(i, &faults);
         let raw = match read(&t.maildrop.messages[i].path).await {

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{wrong_state, ParseResult, Request};
+use super::{before_login, ParseResult, Request};
 use crate::faults::Fault;
 use crate::session::{count, Flow, Session};
 
@@ -18,7 +18,7 @@ impl Rset {
         let noop = s.fault(Fault::RsetNoop);
         let lf = s.fault(Fault::OctetsLfCount);
         let Some(t) = s.txn() else {
-            return wrong_state(s).await;
+            return before_login(s, Fault::RsetInAuthorization, false).await;
         };
         if !noop {
             for m in &mut t.maildrop.messages {

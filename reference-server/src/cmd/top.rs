@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{msg_number, number, retr::read, wrong_state, ParseResult, Request};
+use super::{before_login, msg_number, not_found, number, retr::read, ParseResult, Request};
 use crate::faults::Fault;
 use crate::maildrop;
 use crate::session::{Flow, Session};
@@ -36,11 +36,10 @@ impl Top {
             return Ok(Flow::Continue);
         }
         let Some(t) = s.txn() else {
-            return wrong_state(s).await;
+            return before_login(s, Fault::TopInAuthorization, true).await;
         };
         let Some(i) = t.index(self.msg, &faults, false) else {
-            super::no_such_message(s).await?;
-            return Ok(Flow::Continue);
+            return not_found(s, self.msg, Fault::TopMissingMessageOk, true).await;
         };
         let raw = match read(&t.maildrop.messages[i].path).await {
             Ok(r) => r,

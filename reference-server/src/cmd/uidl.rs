@@ -2,9 +2,9 @@
 
 use std::io;
 
-use super::{msg_number, wrong_state, ParseResult, Request};
-use crate::faults::Fault;
-use crate::session::{Flow, Session};
+use super::{before_login, msg_number, not_found, ParseResult, Request};
+use crate::faults::{Fault, FaultSet};
+use crate::session::{Flow, Session, Txn};
 
 pub struct Uidl {
     pub msg: Option<u64>,
@@ -25,35 +25,56 @@ impl Uidl {
             return Ok(Flow::Continue);
         }
         let Some(t) = s.txn() else {
-            return wrong_state(s).await;
+            return before_login(s, Fault::UidlInAuthorization, self.msg.is_none()).await;
         };
         match self.msg {
-            Some(n) => {
+            Some(n) if !faults.contains(Fault::UidlIgnoresArgument) => {
                 let allow = faults.contains(Fault::UidlIncludesDeleted);
                 match t.index(n, &faults, allow) {
                     Some(i) => {
-                        let uid = t.maildrop.messages[i].uid.clone();
-                        s.ok(&format!("{n} {uid}")).await?
+                        let line = listing(t, n, i, &faults);
+                        s.ok(&line).await?
                     }
-                    None => super::no_such_message(s).await?,
+                    None => return not_found(s, n, Fault::UidlMissingMessageOk, false).await,
                 }
             }
-            None => {
+            _ => {
                 let include = faults.contains(Fault::UidlIncludesDeleted);
                 let lines: Vec<Vec<u8>> = t
                     .listing(&faults, include)
                     .into_iter()
-                    .map(|(k, i)| format!("{k} {}", t.maildrop.messages[i].uid).into_bytes())
+                    .map(|(k, i)| listing(t, k, i, &faults).into_bytes())
                     .collect();
+                let terminate = !faults.contains(Fault::UidlMissingTerminator);
                 s.multi(
                     "unique-id listing follows",
                     lines.iter().map(Vec::as_slice),
                     true,
-                    true,
+                    terminate,
                 )
                 .await?;
             }
         }
         Ok(Flow::Continue)
     }
+}
+
+/// The unique-id listing of message `k` (index `i`): number, one space and
+/// unique-id, bent by the listing faults.
+fn listing(t: &Txn, k: u64, i: usize, faults: &FaultSet) -> String {
+    let uid = &t.maildrop.messages[i].uid;
+    let sep = if faults.contains(Fault::UidlTabSeparated) {
+        '\t'
+    } else {
+        ' '
+    };
+    let mut line = if faults.contains(Fault::UidlIdPadded) {
+        format!("{k}{sep}{uid:0>80}")
+    } else {
+        format!("{k}{sep}{uid}")
+    };
+    if faults.contains(Fault::UidlSizeAfterId) {
+        line.push_str(&format!(" {}", t.size_of(i, faults)));
+    }
+    line
 }

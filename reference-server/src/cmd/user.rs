@@ -34,6 +34,13 @@ impl User {
             s.err("USER/PASS login disabled").await?;
             return Ok(Flow::Continue);
         }
+        s.user_refused = false;
+        if s.fault(Fault::QuitAfterFailedUserRefused) && s.password_of(&self.name).is_none() {
+            s.user_refused = true;
+            s.pending_user = None;
+            s.err("no such user").await?;
+            return Ok(Flow::Continue);
+        }
         if s.fault(Fault::AuthCodeOnUser) && s.password_of(&self.name).is_none() {
             s.err("[AUTH] no such user").await?;
             return Ok(Flow::Continue);
