@@ -236,6 +236,19 @@ const GERMAN: &[(&str, &str)] = &[
     ),
     ("authentication cancelled", "Anmeldung abgebrochen"),
     (
+        "unsupported SCRAM gs2 header",
+        "SCRAM-gs2-Kopf nicht unterstützt",
+    ),
+    (
+        "malformed SCRAM client-first message",
+        "fehlerhafte erste SCRAM-Nachricht",
+    ),
+    (
+        "malformed SCRAM client-final message",
+        "fehlerhafte letzte SCRAM-Nachricht",
+    ),
+    ("expected an empty response", "leere Antwort erwartet"),
+    (
         "last login less than {} seconds ago",
         "letzte Anmeldung vor weniger als {} Sekunden",
     ),
