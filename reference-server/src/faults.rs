@@ -123,6 +123,7 @@ faults! {
     InitialResponseIgnored = "initial-response-ignored": "AUTH CRAM-MD5 with an initial response ignores it and sends the challenge; RFC 5034 §4 an initial response to a mechanism that does not support one MUST be rejected with -ERR",
     CramMd5ChallengeNotBase64 = "cram-md5-challenge-not-base64": "the CRAM-MD5 challenge `<...@host>` is sent as it is, not base64-encoded; RFC 5034 §4 a challenge is `+`, a space and base64",
     Utf8CodeOnUser = "utf8-code-on-user": "USER with a non-ASCII name outside UTF8 mode is refused with -ERR [UTF8]; RFC 6856 §5 the UTF8 response code is valid for -ERR to LIST, TOP and RETR only",
+    Utf8CodeOnPass = "utf8-code-on-pass": "PASS with a non-ASCII password outside UTF8 mode is refused with -ERR [UTF8]; RFC 6856 §5 the UTF8 response code is valid for -ERR to LIST, TOP and RETR only",
     StlsKeepsUser = "stls-keeps-user": "a USER given before STLS is still pending after the TLS handshake, so PASS alone logs in; RFC 1939 §7 PASS only immediately after USER, and RFC 2595 §9 nothing said before the handshake can be trusted",
     StlsWithoutCapa = "stls-without-capa": "CAPA answered -ERR while STLS is accepted; RFC 2595 §4 a server with STLS MUST also implement CAPA",
     StlsNotAnnounced = "stls-not-announced": "STLS accepted but missing from CAPA before login; RFC 2595 §4 the STLS capability says the command is present and permitted",

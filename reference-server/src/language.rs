@@ -277,6 +277,10 @@ const GERMAN: &[(&str, &str)] = &[
         "UTF-8-Benutzernamen erfordern den UTF8-Modus",
     ),
     (
+        "UTF-8 passwords need UTF8 mode",
+        "UTF-8-Passwörter erfordern den UTF8-Modus",
+    ),
+    (
         "STLS not allowed after UTF8",
         "STLS nach UTF8 nicht erlaubt",
     ),

@@ -699,6 +699,12 @@ async fn violation(f: Fault, on: bool) -> bool {
             c.send_raw("USER jürgen\r\n".as_bytes()).await;
             c.line().await.starts_with("-ERR [UTF8]")
         }
+        Fault::Utf8CodeOnPass => {
+            let mut c = fx.connect().await;
+            assert!(ok(&c.cmd("USER alice").await));
+            c.send_raw("PASS s\u{e4}cret\r\n".as_bytes()).await;
+            c.line().await.starts_with("-ERR [UTF8]")
+        }
         Fault::StlsKeepsUser => {
             let mut c = fx.connect().await;
             assert!(ok(&c.cmd("USER alice").await));
@@ -1069,6 +1075,7 @@ fault_tests! {
     cleartext_auth_before_tls => CleartextAuthBeforeTls,
     stls_keeps_user => StlsKeepsUser,
     utf8_code_on_user => Utf8CodeOnUser,
+    utf8_code_on_pass => Utf8CodeOnPass,
     accepts_tls10 => AcceptsTls10,
     initial_response_ignored => InitialResponseIgnored,
     cram_md5_challenge_not_base64 => CramMd5ChallengeNotBase64,

@@ -41,6 +41,10 @@ impl Pass {
                 return Ok(Flow::Continue);
             }
         };
+        if s.fault(Fault::Utf8CodeOnPass) && !s.utf8 && !self.password.is_ascii() {
+            s.err("[UTF8] UTF-8 passwords need UTF8 mode").await?;
+            return Ok(Flow::Continue);
+        }
         let (Some(user), Some(password)) = (
             s.prepared_credential(&user),
             s.prepared_credential(&self.password),
