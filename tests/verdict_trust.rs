@@ -417,20 +417,14 @@ fn certificate_valid_is_judged_when_trusted_and_skipped_when_verification_is_off
     let server = rt
         .block_on(pop3_reference_server::RunningServer::start(config))
         .unwrap();
-    let port = server.addr().port().to_string();
-    let insecure = ws.run_bundled(
-        &scenario,
-        &[
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--user",
-            "alice",
-            "--pass",
-            "pw",
-            "--insecure",
-        ],
+    // The suite's own file, run with --host (Workspace::run) and --insecure.
+    ws.write(
+        "certificate-valid.yaml",
+        &std::fs::read_to_string(&scenario).unwrap(),
+    );
+    let insecure = ws.run(
+        server.addr().port(),
+        &["--user", "alice", "--pass", "pw", "--insecure"],
     );
     assert_eq!(insecure.code, 0, "{}", insecure.dump());
     assert_eq!(insecure.outcome(id), "skipped", "{}", insecure.dump());

@@ -377,7 +377,8 @@ async fn scram_sha256(s: &mut Session, initial: Option<String>) -> io::Result<Fl
         .as_ref()
         .to_vec();
     }
-    if !(good || s.password_of(&user).is_some() && s.fault(Fault::WrongPasswordAccepted)) {
+    let lax = s.password_of(&user).is_some() && s.fault(Fault::WrongPasswordAccepted);
+    if !good && !lax {
         return s.auth_failed("[AUTH] invalid credentials").await;
     }
     if !s.fault(Fault::ScramServerFinalMissing) {
