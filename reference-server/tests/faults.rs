@@ -24,7 +24,10 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
         if f == Fault::LoginDelayUserTokenAfterLogin || f == Fault::LoginDelayLargerAfterLogin {
             c.login_delay = Some(0);
         }
-        if f == Fault::LoginDelayNotEnforced || f == Fault::LoginDelayOnUser {
+        if f == Fault::LoginDelayNotEnforced
+            || f == Fault::LoginDelayOnUser
+            || f == Fault::LoginDelayCodeOnOtherCommands
+        {
             c.login_delay = Some(60);
         }
         if f == Fault::SaslContinuation255Limit || f == Fault::PlainCredentialsTruncated {
@@ -322,6 +325,13 @@ async fn violation(f: Fault, on: bool) -> bool {
             first.quit().await;
             let mut c = fx.connect().await;
             c.cmd("USER alice").await.starts_with("-ERR [LOGIN-DELAY]")
+        }
+        Fault::LoginDelayCodeOnOtherCommands => {
+            let first = fx.alice().await;
+            first.quit().await;
+            let mut c = fx.connect().await;
+            c.cmd("USER alice").await;
+            c.cmd("STAT").await.starts_with("-ERR [LOGIN-DELAY]")
         }
         Fault::DeleOkMalformedCode => {
             let mut c = fx.alice().await;
@@ -1096,6 +1106,7 @@ fault_tests! {
     wrong_state_malformed_code => WrongStateMalformedCode,
     dele_ok_malformed_code => DeleOkMalformedCode,
     login_delay_on_user => LoginDelayOnUser,
+    login_delay_code_on_other_commands => LoginDelayCodeOnOtherCommands,
     uidl_from_message_number => UidlFromMessageNumber,
     sasl_continuation_255_limit => SaslContinuation255Limit,
     plain_credentials_truncated => PlainCredentialsTruncated,

@@ -217,7 +217,16 @@ pub async fn wrong_state(s: &mut Session) -> io::Result<Flow> {
     } else {
         "command not valid in AUTHORIZATION state"
     };
-    if s.fault(Fault::WrongStateMalformedCode) {
+    // Only a login command may carry [LOGIN-DELAY] (RFC 2449 §8.1.1): the
+    // fault puts it on any refusal while a delayed user is pending.
+    let delayed = !s.in_transaction()
+        && s.fault(Fault::LoginDelayCodeOnOtherCommands)
+        && s.pending_user
+            .clone()
+            .is_some_and(|user| s.login_too_soon(&user).is_some());
+    if delayed {
+        s.err(&format!("[LOGIN-DELAY] {msg}")).await?;
+    } else if s.fault(Fault::WrongStateMalformedCode) {
         // Not in the language catalogue: a fault's text stays English.
         let unclosed = format!("[WRONG-STATE {msg}");
         s.err(&unclosed).await?;
