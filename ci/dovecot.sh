@@ -39,12 +39,12 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
   -keyout "$work/key.pem" -out "$work/cert.pem" >/dev/null 2>&1
 
 # Every mechanism the suite can run is enabled, so each is judged on a real server.
-mechanisms="plain login apop cram-md5 scram-sha-256"
+mechanisms="plain login apop cram-md5 scram-sha-256 scram-sha-1"
 lock="no"
 case "$variant" in
   default) ;;
   lock-session) lock="yes" ;;
-  no-apop) mechanisms="plain login cram-md5 scram-sha-256" ;;
+  no-apop) mechanisms="plain login cram-md5 scram-sha-256 scram-sha-1" ;;
   *) echo "unknown variant $variant" >&2; exit 2 ;;
 esac
 

@@ -57,6 +57,29 @@ async fn fixture(f: Fault, on: bool) -> Fixture {
     .await
 }
 
+/// The server's answer to alice's right SCRAM proof for `mechanism`,
+/// computed here as a client would: the server-final challenge when the
+/// exchange is right.
+async fn scram_reply_to_right_proof(fx: &Fixture, mechanism: &str, hash: Scram) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut c = fx.connect().await;
+    let first = b64.encode("n,,n=alice,r=probe-nonce");
+    let server_first = c.cmd(&format!("AUTH {mechanism} {first}")).await;
+    let server_first = b64
+        .decode(server_first.strip_prefix("+ ").expect("a challenge"))
+        .unwrap();
+    c.cmd(&scram_client_final_with(
+        hash,
+        "n,,",
+        &server_first,
+        "alice",
+        "secret",
+        "probe-nonce",
+    ))
+    .await
+}
+
 /// CAPA lists `mechanism` in its SASL line, and `auth` is answered -ERR.
 async fn mechanism_announced_but_refused(fx: &Fixture, mechanism: &str, auth: &str) -> bool {
     let mut c = fx.connect().await;
@@ -800,17 +823,10 @@ async fn violation(f: Fault, on: bool) -> bool {
             capa.iter().any(|l| l == "USER") && err(&c.cmd("USER alice").await)
         }
         Fault::ScramServerFinalMissing => {
-            // The client's proof is computed here, as a client would.
-            let mut c = fx.connect().await;
-            use base64::Engine;
-            let b64 = base64::engine::general_purpose::STANDARD;
-            let first = b64.encode("n,,n=alice,r=probe-nonce");
-            let server_first = c.cmd(&format!("AUTH SCRAM-SHA-256 {first}")).await;
-            let server_first = b64
-                .decode(server_first.strip_prefix("+ ").expect("a challenge"))
-                .unwrap();
-            let proof = scram_client_final(&server_first, "alice", "secret", "probe-nonce");
-            ok(&c.cmd(&proof).await)
+            ok(&scram_reply_to_right_proof(&fx, "SCRAM-SHA-256", Scram::Sha256).await)
+        }
+        Fault::ScramSha1KeysFromSha256 => {
+            err(&scram_reply_to_right_proof(&fx, "SCRAM-SHA-1", Scram::Sha1).await)
         }
         Fault::LoginAnnouncedUnsupported => {
             mechanism_announced_but_refused(&fx, "LOGIN", "AUTH LOGIN").await
@@ -1107,6 +1123,7 @@ fault_tests! {
     dele_ok_malformed_code => DeleOkMalformedCode,
     login_delay_on_user => LoginDelayOnUser,
     login_delay_code_on_other_commands => LoginDelayCodeOnOtherCommands,
+    scram_sha_1_keys_from_sha_256 => ScramSha1KeysFromSha256,
     uidl_from_message_number => UidlFromMessageNumber,
     sasl_continuation_255_limit => SaslContinuation255Limit,
     plain_credentials_truncated => PlainCredentialsTruncated,

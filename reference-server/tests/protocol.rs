@@ -250,7 +250,7 @@ async fn capa_per_state() {
     let (_, auth) = c.multi("CAPA").await;
     for cap in [
         "USER",
-        "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256",
+        "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256 SCRAM-SHA-1",
         "RESP-CODES",
         "AUTH-RESP-CODE",
         "PIPELINING",
@@ -270,7 +270,7 @@ async fn capa_per_state() {
     assert!(!tx.iter().any(|l| l == "STLS"), "STLS in TRANSACTION CAPA");
     for cap in [
         "USER",
-        "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256",
+        "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256 SCRAM-SHA-1",
         "UTF8 USER",
         "TOP",
         "UIDL",
@@ -416,6 +416,21 @@ async fn auth_login() {
     fx.stop().await;
 }
 
+/// Logs alice in with SCRAM: `gs2_header` and her name as the initial
+/// response, the right proof, then the server signature as a last challenge
+/// (answered by an empty line) and +OK.
+async fn scram_login(c: &mut Client, mechanism: &str, hash: Scram, gs2_header: &str, nonce: &str) {
+    let first = B64.encode(format!("{gs2_header}n=alice,r={nonce}"));
+    let reply = c.cmd(&format!("AUTH {mechanism} {first}")).await;
+    let server_first = B64.decode(reply.strip_prefix("+ ").unwrap()).unwrap();
+    let proof = scram_client_final_with(hash, gs2_header, &server_first, "alice", "secret", nonce);
+    let last = c.cmd(&proof).await;
+    let server_final = B64.decode(last.strip_prefix("+ ").unwrap()).unwrap();
+    assert!(server_final.starts_with(b"v="), "{last}");
+    assert!(ok(&c.cmd("").await));
+    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+}
+
 #[tokio::test]
 async fn auth_scram_sha256() {
     let fx = Fixture::start().await;
@@ -429,21 +444,35 @@ async fn auth_scram_sha256() {
     let wrong = scram_client_final(&server_first, "alice", "nope", "test-nonce");
     assert!(c.cmd(&wrong).await.starts_with("-ERR [AUTH]"));
     assert!(err(&c.cmd("STAT").await));
-    // The right proof: the server signature comes as a last challenge.
-    let reply = c
-        .cmd(&format!(
-            "AUTH SCRAM-SHA-256 {}",
-            B64.encode("n,,n=alice,r=n2")
-        ))
-        .await;
+    scram_login(&mut c, "SCRAM-SHA-256", Scram::Sha256, "n,,", "n2").await;
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn auth_scram_sha1() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    let first = B64.encode("n,,n=alice,r=sha1-nonce");
+    let reply = c.cmd(&format!("AUTH scram-sha-1 {first}")).await;
     let server_first = B64.decode(reply.strip_prefix("+ ").unwrap()).unwrap();
-    let last = c
-        .cmd(&scram_client_final(&server_first, "alice", "secret", "n2"))
-        .await;
-    let server_final = B64.decode(last.strip_prefix("+ ").unwrap()).unwrap();
-    assert!(server_final.starts_with(b"v="), "{last}");
-    assert!(ok(&c.cmd("").await));
-    assert_eq!(c.cmd("STAT").await, "+OK 3 158");
+    // A SCRAM-SHA-256 proof is the wrong length and the wrong value here.
+    let wrong = scram_client_final(&server_first, "alice", "secret", "sha1-nonce");
+    assert!(c.cmd(&wrong).await.starts_with("-ERR [AUTH]"));
+    scram_login(&mut c, "SCRAM-SHA-1", Scram::Sha1, "n,,", "sha1-nonce").await;
+    fx.stop().await;
+}
+
+#[tokio::test]
+async fn auth_scram_authzid_must_be_the_user() {
+    let fx = Fixture::start().await;
+    let mut c = fx.connect().await;
+    // Acting as another user is refused before any proof is asked for.
+    let first = B64.encode("n,a=bob,n=alice,r=z1");
+    let reply = c.cmd(&format!("AUTH SCRAM-SHA-256 {first}")).await;
+    assert!(reply.starts_with("-ERR [AUTH]"), "{reply}");
+    // Naming oneself as the authzid is the same as naming none; the channel
+    // binding then carries that header.
+    scram_login(&mut c, "SCRAM-SHA-256", Scram::Sha256, "n,a=alice,", "z2").await;
     fx.stop().await;
 }
 
@@ -453,7 +482,10 @@ async fn auth_plain() {
     let mut c = fx.connect().await;
     // Mechanism list.
     let (_, mechs) = c.multi("AUTH").await;
-    assert_eq!(mechs, ["PLAIN", "CRAM-MD5", "LOGIN", "SCRAM-SHA-256"]);
+    assert_eq!(
+        mechs,
+        ["PLAIN", "CRAM-MD5", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-1"]
+    );
     assert!(err(&c.cmd("AUTH CRAM-FOO").await));
     // Initial response, wrong password.
     let bad = B64.encode(b"\0alice\0nope");

@@ -47,7 +47,7 @@ async fn require_tls_refuses_credentials_before_stls() {
     assert!(caps.iter().any(|l| l == "USER"), "{caps:?}");
     assert!(
         caps.iter()
-            .any(|l| l == "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256"),
+            .any(|l| l == "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256 SCRAM-SHA-1"),
         "{caps:?}"
     );
     assert!(!caps.iter().any(|l| l == "STLS"));
@@ -80,7 +80,7 @@ async fn default_allows_plaintext_login_and_announces_it() {
         caps.iter().any(|l| l == "USER")
             && caps
                 .iter()
-                .any(|l| l == "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256")
+                .any(|l| l == "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256 SCRAM-SHA-1")
     );
     c.login("alice", "secret").await;
     fx.stop().await;

@@ -1,9 +1,9 @@
 //! AUTH (RFC 5034): SASL authentication; PLAIN (RFC 4616), a client-first
 //! mechanism, and CRAM-MD5 (RFC 2195), a server-first one, are implemented,
 //! and LOGIN (draft-murchison-sasl-login), which many servers list, and
-//! SCRAM-SHA-256 (RFC 7677), the mechanism without plaintext passwords that
-//! RFC 5034 §4 asks servers to offer, so the suite's scenarios for them run
-//! against a server that has them.
+//! SCRAM-SHA-256 (RFC 7677) and SCRAM-SHA-1 (RFC 5802), mechanisms without
+//! plaintext passwords that RFC 5034 §4 asks servers to offer, so the suite's
+//! scenarios for them run against a server that has them.
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +18,7 @@ use crate::faults::Fault;
 use crate::maildrop::hex;
 use crate::session::{Flow, Session};
 
-pub const MECHANISMS: &[&str] = &["PLAIN", "CRAM-MD5", "LOGIN", "SCRAM-SHA-256"];
+pub const MECHANISMS: &[&str] = &["PLAIN", "CRAM-MD5", "LOGIN", "SCRAM-SHA-256", "SCRAM-SHA-1"];
 
 /// Makes CRAM-MD5 challenges unique within the process (RFC 2195 §2).
 static CHALLENGES: AtomicU64 = AtomicU64::new(1);
@@ -79,7 +79,16 @@ impl Auth {
             return login(s, self.initial).await;
         }
         if known("SCRAM-SHA-256") {
-            return scram_sha256(s, self.initial).await;
+            return scram(s, self.initial, &SCRAM_SHA_256).await;
+        }
+        if known("SCRAM-SHA-1") {
+            // The fault reuses SCRAM-SHA-256's keys for SCRAM-SHA-1.
+            let hash = if s.fault(Fault::ScramSha1KeysFromSha256) {
+                &SCRAM_SHA_256
+            } else {
+                &SCRAM_SHA_1
+            };
+            return scram(s, self.initial, hash).await;
         }
         // CAPA announces PLAIN under plain-announced-unsupported all the same.
         if !known("PLAIN") || s.fault(Fault::PlainAnnouncedUnsupported) {
@@ -282,11 +291,35 @@ async fn login(s: &mut Session, initial: Option<String>) -> io::Result<Flow> {
     Ok(Flow::Continue)
 }
 
-/// SCRAM-SHA-256 (RFC 7677, RFC 5802) without channel binding: client-first
-/// (as initial response or after an empty challenge), server-first, the
-/// client's proof, then the server signature as a last challenge, since POP3
-/// has no additional data with +OK (RFC 5034 §4), answered by an empty line.
-async fn scram_sha256(s: &mut Session, initial: Option<String>) -> io::Result<Flow> {
+/// The hash a SCRAM mechanism is built on: SHA-1 for SCRAM-SHA-1 (RFC 5802
+/// §4), SHA-256 for SCRAM-SHA-256 (RFC 7677 §3).
+struct ScramHash {
+    pbkdf2: ring::pbkdf2::Algorithm,
+    hmac: ring::hmac::Algorithm,
+    digest: &'static ring::digest::Algorithm,
+    /// Octets of the hash's output, so of a client proof.
+    len: usize,
+}
+
+const SCRAM_SHA_1: ScramHash = ScramHash {
+    pbkdf2: ring::pbkdf2::PBKDF2_HMAC_SHA1,
+    hmac: ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+    digest: &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+    len: 20,
+};
+
+const SCRAM_SHA_256: ScramHash = ScramHash {
+    pbkdf2: ring::pbkdf2::PBKDF2_HMAC_SHA256,
+    hmac: ring::hmac::HMAC_SHA256,
+    digest: &ring::digest::SHA256,
+    len: 32,
+};
+
+/// SCRAM (RFC 5802) without channel binding: client-first (as initial
+/// response or after an empty challenge), server-first, the client's proof,
+/// then the server signature as a last challenge, since POP3 has no
+/// additional data with +OK (RFC 5034 §4), answered by an empty line.
+async fn scram(s: &mut Session, initial: Option<String>, hash: &ScramHash) -> io::Result<Flow> {
     use ring::{digest, hmac, pbkdf2, rand::SecureRandom};
     const ITERATIONS: u32 = 4096;
     let first = match initial {
@@ -299,25 +332,35 @@ async fn scram_sha256(s: &mut Session, initial: Option<String>) -> io::Result<Fl
     let Some(first) = scram_decode(&first) else {
         return scram_refused(s, &first).await;
     };
-    // gs2 header: no channel binding ("n" or "y"), no authzid.
-    let Some(bare) = first
-        .strip_prefix("n,,")
-        .or_else(|| first.strip_prefix("y,,"))
-    else {
-        return s.auth_failed("[AUTH] unsupported SCRAM gs2 header").await;
-    };
-    let header = &first[..3];
     let attr = |text: &str, name: &str| {
         text.split(',')
             .find_map(|a| a.strip_prefix(name)?.strip_prefix('='))
             .map(str::to_string)
     };
-    let (Some(user), Some(client_nonce)) = (attr(bare, "n"), attr(bare, "r")) else {
+    // RFC 5802 §5.1: "," and "=" in a name are sent as "=2C" and "=3D".
+    let saslname = |v: String| v.replace("=2C", ",").replace("=3D", "=");
+    // gs2 header: no channel binding ("n" or "y"), then an optional authzid.
+    let (header, bare) = match first.splitn(3, ',').collect::<Vec<_>>()[..] {
+        [flag @ ("n" | "y"), authzid, bare] if authzid.is_empty() || authzid.starts_with("a=") => {
+            (&first[..flag.len() + authzid.len() + 2], bare)
+        }
+        _ => return s.auth_failed("[AUTH] unsupported SCRAM gs2 header").await,
+    };
+    let (Some(user), Some(client_nonce)) = (attr(bare, "n").map(saslname), attr(bare, "r")) else {
         return s
             .auth_failed("[AUTH] malformed SCRAM client-first message")
             .await;
     };
-    let user = user.replace("=2C", ",").replace("=3D", "=");
+    // Acting as oneself is the only authorization an account has (RFC 5802
+    // §5.1: the authzid is checked like PLAIN's, RFC 4616 §2).
+    if attr(header, "a")
+        .map(saslname)
+        .is_some_and(|authzid| authzid != user)
+    {
+        return s
+            .auth_failed("[AUTH] authorization identity not permitted")
+            .await;
+    }
     let rng = ring::rand::SystemRandom::new();
     let mut random = [0u8; 24];
     rng.fill(&mut random)
@@ -346,20 +389,14 @@ async fn scram_sha256(s: &mut Session, initial: Option<String>) -> io::Result<Fl
     let auth_message = format!("{bare},{server_first},{without_proof}");
     let (mut good, mut server_signature) = (false, Vec::new());
     if let (Some(password), true, true) = (s.password_of(&user), binding_ok, nonce_ok) {
-        let mut salted = [0u8; 32];
+        let mut salted = vec![0u8; hash.len];
         let rounds = std::num::NonZeroU32::new(ITERATIONS).expect("non-zero");
-        pbkdf2::derive(
-            pbkdf2::PBKDF2_HMAC_SHA256,
-            rounds,
-            &salt,
-            password.as_bytes(),
-            &mut salted,
-        );
-        let salted = hmac::Key::new(hmac::HMAC_SHA256, &salted);
+        pbkdf2::derive(hash.pbkdf2, rounds, &salt, password.as_bytes(), &mut salted);
+        let salted = hmac::Key::new(hash.hmac, &salted);
         let client_key = hmac::sign(&salted, b"Client Key");
-        let stored_key = digest::digest(&digest::SHA256, client_key.as_ref());
+        let stored_key = digest::digest(hash.digest, client_key.as_ref());
         let signature = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, stored_key.as_ref()),
+            &hmac::Key::new(hash.hmac, stored_key.as_ref()),
             auth_message.as_bytes(),
         );
         let derived: Vec<u8> = proof
@@ -367,11 +404,11 @@ async fn scram_sha256(s: &mut Session, initial: Option<String>) -> io::Result<Fl
             .zip(signature.as_ref())
             .map(|(p, sig)| p ^ sig)
             .collect();
-        good = proof.len() == 32
-            && digest::digest(&digest::SHA256, &derived).as_ref() == stored_key.as_ref();
+        good = proof.len() == hash.len
+            && digest::digest(hash.digest, &derived).as_ref() == stored_key.as_ref();
         let server_key = hmac::sign(&salted, b"Server Key");
         server_signature = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, server_key.as_ref()),
+            &hmac::Key::new(hash.hmac, server_key.as_ref()),
             auth_message.as_bytes(),
         )
         .as_ref()

@@ -225,7 +225,9 @@ pub async fn wrong_state(s: &mut Session) -> io::Result<Flow> {
             .clone()
             .is_some_and(|user| s.login_too_soon(&user).is_some());
     if delayed {
-        s.err(&format!("[LOGIN-DELAY] {msg}")).await?;
+        // The refusal's own text follows the code (translated like any other).
+        let coded = format!("[LOGIN-DELAY] {msg}");
+        s.err(&coded).await?;
     } else if s.fault(Fault::WrongStateMalformedCode) {
         // Not in the language catalogue: a fault's text stays English.
         let unclosed = format!("[WRONG-STATE {msg}");

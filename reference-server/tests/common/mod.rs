@@ -479,8 +479,42 @@ impl ChildServer {
 /// The SCRAM-SHA-256 client-final message (base64) answering `server_first`
 /// (decoded) for `user` with `nonce`, without channel binding (RFC 5802 §3).
 pub fn scram_client_final(server_first: &[u8], user: &str, pass: &str, nonce: &str) -> String {
+    scram_client_final_with(Scram::Sha256, "n,,", server_first, user, pass, nonce)
+}
+
+/// The hash of a SCRAM mechanism the tests run.
+#[derive(Clone, Copy)]
+pub enum Scram {
+    Sha1,
+    Sha256,
+}
+
+/// [`scram_client_final`] for the mechanism `hash` names, after the
+/// client-first message began with `gs2_header` (`n,,` or `n,a=AUTHZID,`).
+pub fn scram_client_final_with(
+    hash: Scram,
+    gs2_header: &str,
+    server_first: &[u8],
+    user: &str,
+    pass: &str,
+    nonce: &str,
+) -> String {
     use base64::Engine;
     use ring::{digest, hmac, pbkdf2};
+    let (derive, mac, sha, len) = match hash {
+        Scram::Sha1 => (
+            pbkdf2::PBKDF2_HMAC_SHA1,
+            hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+            &digest::SHA1_FOR_LEGACY_USE_ONLY,
+            20,
+        ),
+        Scram::Sha256 => (
+            pbkdf2::PBKDF2_HMAC_SHA256,
+            hmac::HMAC_SHA256,
+            &digest::SHA256,
+            32,
+        ),
+    };
     let text = String::from_utf8(server_first.to_vec()).unwrap();
     let field = |name: &str| {
         text.split(',')
@@ -495,20 +529,15 @@ pub fn scram_client_final(server_first: &[u8], user: &str, pass: &str, nonce: &s
             .unwrap(),
     );
     let rounds: std::num::NonZeroU32 = field("i").parse().unwrap();
-    let mut salted = [0u8; 32];
-    pbkdf2::derive(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        rounds,
-        &salt,
-        pass.as_bytes(),
-        &mut salted,
-    );
-    let client_key = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, &salted), b"Client Key");
-    let stored_key = digest::digest(&digest::SHA256, client_key.as_ref());
-    let without_proof = format!("c=biws,r={combined}");
+    let mut salted = vec![0u8; len];
+    pbkdf2::derive(derive, rounds, &salt, pass.as_bytes(), &mut salted);
+    let client_key = hmac::sign(&hmac::Key::new(mac, &salted), b"Client Key");
+    let stored_key = digest::digest(sha, client_key.as_ref());
+    let binding = base64::engine::general_purpose::STANDARD.encode(gs2_header);
+    let without_proof = format!("c={binding},r={combined}");
     let auth_message = format!("n={user},r={nonce},{text},{without_proof}");
     let signature = hmac::sign(
-        &hmac::Key::new(hmac::HMAC_SHA256, stored_key.as_ref()),
+        &hmac::Key::new(mac, stored_key.as_ref()),
         auth_message.as_bytes(),
     );
     let proof: Vec<u8> = client_key
