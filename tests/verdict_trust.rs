@@ -723,3 +723,60 @@ fn a_login_delay_too_long_for_the_run_skips_the_scenarios_that_log_in() {
         .to_string();
     assert!(reason.contains("LOGIN-DELAY 900"), "{reason}");
 }
+
+// ---------------------------------------------------------------- challenges a mechanism cannot use
+
+#[test]
+fn a_malformed_challenge_fails_the_server_while_a_scenario_mistake_stays_an_error() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    // The server-first message's nonce does not start with the client's.
+    let server_first = b64.encode("r=someone-elses-nonce,s=c2FsdA==,i=4096");
+    let server = FakeServer::start(
+        noop_server()
+            .on("USER *", "+OK\r\n")
+            .on("PASS *", "+OK\r\n")
+            .on("QUIT", "+OK\r\n")
+            .on(
+                "AUTH CRAM-MD5",
+                "+ <1896.697170952@postoffice.example.net>\r\n",
+            )
+            .on("AUTH SCRAM-SHA-256 *", format!("+ {server_first}\r\n")),
+    );
+    let ws = Workspace::new();
+    let cram = "  - send: NOOP\n  - expect: { status: ok }\n  - send: AUTH CRAM-MD5\n  - expect: { status: continue, match: '^\\+ (?P<challenge>\\S+)$' }\n  - send: '{{cram_md5(challenge, user, pass)}}'\n  - expect: { status: ok }\n";
+    ws.write("cram.yaml", &scenario("trust.cram", "must", "", cram));
+    let scram = |algorithm: &str| {
+        format!("  - send: NOOP\n  - expect: {{ status: ok }}\n  - send: AUTH SCRAM-SHA-256 {{{{scram_client_first(user, \"n0nce\")}}}}\n  - expect: {{ status: continue, match: '^\\+ (?P<server_first>\\S+)$' }}\n  - send: '{{{{scram_client_final(\"{algorithm}\", server_first, user, pass, \"n0nce\")}}}}'\n  - expect: {{ status: continue }}\n")
+    };
+    ws.write(
+        "scram.yaml",
+        &scenario("trust.scram", "must", "", &scram("SHA-256")),
+    );
+    // The scenario names no algorithm SCRAM has: its author's mistake.
+    ws.write(
+        "typo.yaml",
+        &scenario("trust.typo", "must", "", &scram("SHA-3")),
+    );
+    let out = ws.run(server.port, &["--user", "u", "--pass", "p"]);
+    assert_eq!(out.outcome("trust.cram"), "fail", "{}", out.dump());
+    assert!(
+        out.message("trust.cram").contains("not base64")
+            && out.message("trust.cram").contains("RFC 5034 §4"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(out.outcome("trust.scram"), "fail", "{}", out.dump());
+    assert!(
+        out.message("trust.scram")
+            .contains("does not extend the client's"),
+        "{}",
+        out.dump()
+    );
+    assert_eq!(out.outcome("trust.typo"), "error", "{}", out.dump());
+    assert!(
+        out.message("trust.typo").contains("SHA-3"),
+        "{}",
+        out.dump()
+    );
+}

@@ -340,7 +340,7 @@ impl Pattern {
                         })
                     })
                     .collect();
-                let source = t.render(&escaped, false)?.text();
+                let source = t.render(&escaped, false).map_err(|e| e.to_string())?.text();
                 Regex::new(&source).map(Cow::Owned).map_err(|e| {
                     format!("/{source}/ is not a regular expression once its variables are filled in: {e}")
                 })

@@ -66,6 +66,38 @@ impl Rendered {
     }
 }
 
+/// Why a template could not be rendered. The functions that answer a
+/// challenge (`cram_md5`, `scram_client_final`) read data the server sent;
+/// when that data does not have the form its mechanism defines, the server is
+/// at fault, not the scenario, and the runner judges it as a failure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RenderError {
+    /// The scenario is wrong: an undefined variable, a bad argument.
+    Scenario(String),
+    /// The server's challenge breaks its mechanism's definition.
+    ServerData(String),
+}
+
+impl From<String> for RenderError {
+    fn from(message: String) -> Self {
+        RenderError::Scenario(message)
+    }
+}
+
+impl From<&str> for RenderError {
+    fn from(message: &str) -> Self {
+        RenderError::Scenario(message.to_string())
+    }
+}
+
+impl std::fmt::Display for RenderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RenderError::Scenario(m) | RenderError::ServerData(m) => f.write_str(m),
+        }
+    }
+}
+
 /// A template error with the byte offset in the template source where it starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TemplateError {
@@ -141,7 +173,7 @@ impl Template {
 
     /// Renders with `vars`. With `raw`, backslash escapes in the literal text are
     /// decoded too (for `send_raw`); quoted function arguments always decode them.
-    pub fn render(&self, vars: &Vars, raw: bool) -> Result<Rendered, String> {
+    pub fn render(&self, vars: &Vars, raw: bool) -> Result<Rendered, RenderError> {
         let mut bytes = Vec::new();
         let mut display = String::new();
         for seg in &self.segments {
@@ -174,7 +206,7 @@ fn lookup<'a>(vars: &'a Vars, name: &str) -> Result<&'a Value, String> {
         .ok_or_else(|| format!("variable `{name}` is not defined at this step"))
 }
 
-fn eval(e: &Expr, vars: &Vars) -> Result<(Vec<u8>, bool), String> {
+fn eval(e: &Expr, vars: &Vars) -> Result<(Vec<u8>, bool), RenderError> {
     match e {
         Expr::Var(name) => {
             let v = lookup(vars, name)?;
@@ -224,7 +256,7 @@ fn eval(e: &Expr, vars: &Vars) -> Result<(Vec<u8>, bool), String> {
                 "without_last" => without_last(&values[0])?,
                 "case_flipped" => case_flipped(&values[0])?,
                 "with_trailing_space" => [values[0].as_slice(), b" "].concat(),
-                other => return Err(format!("unknown function `{other}`")),
+                other => return Err(format!("unknown function `{other}`").into()),
             };
             Ok((out, secret))
         }
@@ -262,10 +294,12 @@ fn case_flipped(value: &[u8]) -> Result<Vec<u8>, String> {
 /// RFC 2195: the client's answer to the base64 challenge: base64 of the user
 /// name, a space and the lower-case hex HMAC-MD5 of the decoded challenge
 /// keyed with the password.
-fn cram_md5(challenge: &[u8], user: &[u8], pass: &[u8]) -> Result<Vec<u8>, String> {
+fn cram_md5(challenge: &[u8], user: &[u8], pass: &[u8]) -> Result<Vec<u8>, RenderError> {
     let engine = base64::engine::general_purpose::STANDARD;
     let text = engine.decode(challenge).map_err(|e| {
-        format!("cram_md5(challenge, user, pass): the challenge is not base64 ({e})")
+        RenderError::ServerData(format!(
+            "cram_md5(challenge, user, pass): the server's challenge is not base64 ({e}); RFC 5034 §4: a challenge is \"+\", a space and base64"
+        ))
     })?;
     let digest = hex(&hmac_md5(pass, &text));
     let answer = [user, b" ", digest.as_bytes()].concat();
@@ -295,6 +329,7 @@ fn hmac_md5(key: &[u8], message: &[u8]) -> Vec<u8> {
 /// client-final message with its proof from the server-first challenge. The
 /// nonce is the scenario's, so the final message can be recomputed from it.
 mod scram {
+    use super::RenderError;
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     use ring::{digest, hmac, pbkdf2};
@@ -317,13 +352,16 @@ mod scram {
         [b"n=".as_slice(), &saslname(user), b",r=", nonce].concat()
     }
 
-    pub fn client_first(user: &[u8], nonce: &[u8]) -> Result<Vec<u8>, String> {
+    pub fn client_first(user: &[u8], nonce: &[u8]) -> Result<Vec<u8>, RenderError> {
         if nonce.is_empty()
             || nonce
                 .iter()
                 .any(|&b| b == b',' || !(0x21..0x7f).contains(&b))
         {
-            return Err("scram_client_first(user, nonce): the nonce must be printable ASCII without a comma".into());
+            return Err(
+                "scram_client_first(user, nonce): the nonce must be printable ASCII without a comma"
+                    .into(),
+            );
         }
         let message = [b"n,,".as_slice(), &bare(user, nonce)].concat();
         Ok(STANDARD.encode(message).into_bytes())
@@ -335,8 +373,14 @@ mod scram {
         user: &[u8],
         pass: &[u8],
         nonce: &[u8],
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, RenderError> {
         let what = "scram_client_final(algorithm, server_first, user, pass, nonce)";
+        // What the server sent breaks RFC 5802 §7's grammar (or §5's nonce rule).
+        let malformed = |why: String| {
+            RenderError::ServerData(format!(
+                "{what}: {why}; RFC 5802 §5, §7 fix the server-first message as r=<client nonce + server nonce>,s=<base64 salt>,i=<iterations>"
+            ))
+        };
         let (pbkdf, mac, hash) = match algorithm {
             b"SHA-256" => (
                 pbkdf2::PBKDF2_HMAC_SHA256,
@@ -352,12 +396,15 @@ mod scram {
                 return Err(format!(
                     "{what}: algorithm `{}` is not SHA-256 or SHA-1",
                     String::from_utf8_lossy(other)
-                ))
+                )
+                .into())
             }
         };
-        let first = STANDARD
-            .decode(server_first)
-            .map_err(|e| format!("{what}: the server-first message is not base64 ({e})"))?;
+        let first = STANDARD.decode(server_first).map_err(|e| {
+            RenderError::ServerData(format!(
+                "{what}: the server-first challenge is not base64 ({e}); RFC 5034 §4: a challenge is \"+\", a space and base64"
+            ))
+        })?;
         let first_text = String::from_utf8_lossy(&first).into_owned();
         let field = |name: &str| {
             first_text
@@ -365,21 +412,23 @@ mod scram {
                 .find_map(|a| a.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
                 .map(str::to_string)
                 .ok_or_else(|| {
-                    format!("{what}: the server-first message `{first_text}` has no `{name}=`")
+                    malformed(format!(
+                        "the server-first message `{first_text}` has no `{name}=`"
+                    ))
                 })
         };
         let combined = field("r")?;
         if !combined.as_bytes().starts_with(nonce) || combined.len() == nonce.len() {
-            return Err(format!(
-                "{what}: the server nonce `{combined}` does not extend the client's"
-            ));
+            return Err(malformed(format!(
+                "the server nonce `{combined}` does not extend the client's"
+            )));
         }
         let salt = STANDARD
             .decode(field("s")?)
-            .map_err(|e| format!("{what}: the salt is not base64 ({e})"))?;
+            .map_err(|e| malformed(format!("the salt is not base64 ({e})")))?;
         let iterations: NonZeroU32 = field("i")?
             .parse()
-            .map_err(|_| format!("{what}: the iteration count is not a positive number"))?;
+            .map_err(|_| malformed("the iteration count is not a positive number".into()))?;
         let mut salted = vec![0u8; hash.output_len()];
         pbkdf2::derive(pbkdf, iterations, &salt, pass, &mut salted);
         let salted_key = hmac::Key::new(mac, &salted);
@@ -702,9 +751,11 @@ mod tests {
         );
         assert!(render(r#"{{case_flipped("1234")}}"#)
             .unwrap_err()
+            .to_string()
             .contains("no ASCII letter"));
         assert!(render(r#"{{without_last("x")}}"#)
             .unwrap_err()
+            .to_string()
             .contains("nothing would be left"));
     }
 
@@ -719,6 +770,6 @@ mod tests {
             .message
             .contains("2 argument"));
         let missing = Template::parse("{{who}}").unwrap().render(&vars(), false);
-        assert!(missing.unwrap_err().contains("`who`"));
+        assert!(matches!(missing, Err(RenderError::Scenario(m)) if m.contains("`who`")));
     }
 }

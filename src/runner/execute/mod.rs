@@ -555,7 +555,11 @@ impl<'a> Executor<'a> {
         t: &Template,
         raw: bool,
     ) -> Result<crate::scenario::template::Rendered, StepFail> {
-        t.render(&self.vars, raw).map_err(|e| self.error(step, e))
+        use crate::scenario::template::RenderError;
+        t.render(&self.vars, raw).map_err(|e| match e {
+            RenderError::Scenario(m) => self.error(step, m),
+            RenderError::ServerData(m) => self.fail(step, m, vec![], vec![], false),
+        })
     }
 
     pub(super) fn pattern<'p>(
