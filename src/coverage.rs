@@ -38,8 +38,12 @@ pub fn is_client_scenario(file: &Path) -> bool {
         .map(|d| d.components().map(|c| c.as_os_str()).collect())
         .unwrap_or_default();
     match parts.iter().rposition(|p| *p == "scenarios") {
-        Some(i) => parts.get(i + 1).is_some_and(|p| *p == "client"),
-        None => parts.iter().any(|p| *p == "client"),
+        Some(i) => parts
+            .get(i + 1)
+            .is_some_and(|p| *p == crate::scenario::load::CLIENT_DIR),
+        None => parts
+            .iter()
+            .any(|p| *p == crate::scenario::load::CLIENT_DIR),
     }
 }
 

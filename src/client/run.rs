@@ -11,7 +11,7 @@ use super::store;
 use crate::certificates::Certificates;
 use crate::outcome::{Outcome, RunResult, ScenarioResult};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
@@ -377,10 +377,4 @@ pub fn load(
     } else {
         Err((problems, String::new()))
     }
-}
-
-/// Whether `p` is inside a folder named like the client suite.
-pub fn is_client_path(p: &Path) -> bool {
-    p.components()
-        .any(|c| c.as_os_str() == scenario::CLIENT_DIR)
 }
