@@ -545,7 +545,14 @@ pub async fn client(mut args: crate::cli::ClientArgs) -> u8 {
         }
         (paths, globs)
     };
-    let scenarios = match client_run::load(&paths) {
+    let suite = crate::cli::SuiteArgs {
+        suite: args.suite.clone(),
+        add: args.add.clone(),
+    };
+    if let Err(e) = crate::select::check_suite_args(&suite) {
+        return usage(&e);
+    }
+    let scenarios = match client_run::load(paths, &suite) {
         Ok(s) => s,
         Err((problems, message)) => {
             if problems.is_empty() {

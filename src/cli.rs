@@ -90,9 +90,20 @@ Exit codes:
 
 #[derive(Debug, Args)]
 pub struct ClientArgs {
-    /// Client scenario files or folders, or id globs such as 'client.stls.*' [default: scenarios/client/]
+    /// Client scenario files or folders, or id globs such as 'client.stls.*' [default: the client/ folder of the suite in use]
     #[arg(value_name = "PATH|ID-GLOB")]
     pub targets: Vec<String>,
+    /// The suite folder whose client/ folder is read, in place of scenarios/ here or the built-in suite (paths given as arguments replace it too)
+    #[arg(long, env = "POP3SPEC_SUITE", value_name = "DIR")]
+    pub suite: Option<PathBuf>,
+    /// Client scenario files or folders added to the client suite in use (repeatable); an id found twice is an error naming both files
+    #[arg(
+        long,
+        env = "POP3SPEC_CLIENT_ADD",
+        value_name = "PATH",
+        value_delimiter = ','
+    )]
+    pub add: Vec<PathBuf>,
     /// Shell command that runs the client once (see the placeholders below)
     #[arg(long, env = "POP3SPEC_CLIENT_COMMAND", value_name = "CMD", conflicts_with_all = ["command_file", "listen"])]
     pub command: Option<String>,

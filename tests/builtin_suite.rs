@@ -540,3 +540,56 @@ fn explain_takes_add_and_suite_like_run() {
         out.dump()
     );
 }
+
+/// `client` reads the client/ folder of the suite in use, as `run` reads the
+/// suite: `--add` puts a user's client scenarios beside the built-in ones
+/// (POP3SPEC_CLIENT_ADD is its twin, apart from POP3SPEC_ADD, which names
+/// server scenarios), `--suite DIR` reads DIR/client instead, and a path that
+/// is not there is a usage error.
+#[test]
+fn client_takes_suite_and_add_like_run() {
+    let here = Elsewhere::new();
+    let dir = here.cwd.path().join("mine/client");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mine = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios/client/rfc1939/retr-empty-mailbox.yaml"),
+    )
+    .unwrap()
+    .replace(
+        "id: client.rfc1939.retr.empty-mailbox",
+        "id: client.mine.empty-mailbox",
+    );
+    std::fs::write(dir.join("empty.yaml"), mine).unwrap();
+    let ids = |out: &RunOutput| -> Vec<String> {
+        assert_eq!(out.code, 0, "{}", out.dump());
+        out.stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .collect()
+    };
+    let builtin = ids(&here.run(&["client", "--list"]));
+    assert!(builtin.len() > 40, "{builtin:?}");
+    assert!(!builtin.iter().any(|i| i == "client.mine.empty-mailbox"));
+    let added = ids(&here.run(&["client", "--list", "--add", "mine/client"]));
+    assert_eq!(added.len(), builtin.len() + 1, "{added:?}");
+    assert!(added.iter().any(|i| i == "client.mine.empty-mailbox"));
+    let cwd = here.cwd.path();
+    let env = [
+        ("TMPDIR", here.tmp.path().to_str().unwrap()),
+        ("XDG_CACHE_HOME", here.cache.path().to_str().unwrap()),
+        ("POP3SPEC_CLIENT_ADD", "mine/client"),
+    ];
+    let twin = ids(&pop3spec_env(&["client", "--list"], cwd, &env));
+    assert_eq!(twin, added);
+    let replaced = ids(&here.run(&["client", "--list", "--suite", "mine"]));
+    assert_eq!(replaced, ["client.mine.empty-mailbox"]);
+    let out = here.run(&["client", "--list", "--add", "nowhere"]);
+    assert_eq!(out.code, 2, "{}", out.dump());
+    assert!(
+        out.stderr.contains("--add nowhere: no such file or folder"),
+        "{}",
+        out.dump()
+    );
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 fn suite() -> Vec<ClientScenario> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios/client");
-    match pop3spec::client::run::load(&[dir]) {
+    match pop3spec::client::run::load(vec![dir], &pop3spec::cli::SuiteArgs::default()) {
         Ok(s) => s,
         Err((problems, message)) => panic!(
             "client scenarios do not load: {message}\n{}",

@@ -361,15 +361,20 @@ pub async fn run_all(
     })
 }
 
-/// Loads the client scenarios below `paths` (default scenarios/client).
+/// Loads the client scenarios below `paths`, else below the client folder of
+/// the suite in use (`--suite DIR`'s, else the default suite's); then every
+/// `--add`, as `run` does for server scenarios.
 pub fn load(
-    paths: &[PathBuf],
+    mut paths: Vec<PathBuf>,
+    suite: &crate::cli::SuiteArgs,
 ) -> Result<Vec<ClientScenario>, (Vec<crate::scenario::load::Problem>, String)> {
-    let paths: Vec<PathBuf> = if paths.is_empty() {
-        vec![scenario::default_client_dir()]
-    } else {
-        paths.to_vec()
-    };
+    if paths.is_empty() {
+        paths.push(match &suite.suite {
+            Some(dir) => dir.join(scenario::CLIENT_DIR),
+            None => scenario::default_client_dir(),
+        });
+    }
+    paths.extend(suite.add.iter().cloned());
     let files = scenario::discover(&paths).map_err(|e| (Vec::new(), e))?;
     let (scenarios, problems) = scenario::load_all(&files);
     if problems.is_empty() {
