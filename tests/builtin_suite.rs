@@ -585,6 +585,16 @@ fn client_takes_suite_and_add_like_run() {
     assert_eq!(twin, added);
     let replaced = ids(&here.run(&["client", "--list", "--suite", "mine"]));
     assert_eq!(replaced, ["client.mine.empty-mailbox"]);
+    // A suite folder without client scenarios says so.
+    std::fs::create_dir(here.cwd.path().join("servers-only")).unwrap();
+    let out = here.run(&["client", "--list", "--suite", "servers-only"]);
+    assert_eq!(out.code, 2, "{}", out.dump());
+    assert!(
+        out.stderr
+            .contains("--suite servers-only: it has no client/ folder"),
+        "{}",
+        out.dump()
+    );
     let out = here.run(&["client", "--list", "--add", "nowhere"]);
     assert_eq!(out.code, 2, "{}", out.dump());
     assert!(

@@ -250,7 +250,7 @@ async fn capa_per_state() {
     let (_, auth) = c.multi("CAPA").await;
     for cap in [
         "USER",
-        "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256 SCRAM-SHA-1",
+        SASL_CAPABILITY,
         "RESP-CODES",
         "AUTH-RESP-CODE",
         "PIPELINING",
@@ -270,7 +270,7 @@ async fn capa_per_state() {
     assert!(!tx.iter().any(|l| l == "STLS"), "STLS in TRANSACTION CAPA");
     for cap in [
         "USER",
-        "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256 SCRAM-SHA-1",
+        SASL_CAPABILITY,
         "UTF8 USER",
         "TOP",
         "UIDL",

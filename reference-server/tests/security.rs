@@ -45,11 +45,7 @@ async fn require_tls_refuses_credentials_before_stls() {
     c.starttls().await;
     let caps = capa(&mut c).await;
     assert!(caps.iter().any(|l| l == "USER"), "{caps:?}");
-    assert!(
-        caps.iter()
-            .any(|l| l == "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256 SCRAM-SHA-1"),
-        "{caps:?}"
-    );
+    assert!(caps.iter().any(|l| l == SASL_CAPABILITY), "{caps:?}");
     assert!(!caps.iter().any(|l| l == "STLS"));
     c.login("alice", "secret").await;
     assert!(c.cmd("STAT").await.starts_with("+OK 3 "));
@@ -76,12 +72,7 @@ async fn default_allows_plaintext_login_and_announces_it() {
     let fx = Fixture::start().await;
     let mut c = fx.connect().await;
     let caps = capa(&mut c).await;
-    assert!(
-        caps.iter().any(|l| l == "USER")
-            && caps
-                .iter()
-                .any(|l| l == "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256 SCRAM-SHA-1")
-    );
+    assert!(caps.iter().any(|l| l == "USER") && caps.iter().any(|l| l == SASL_CAPABILITY));
     c.login("alice", "secret").await;
     fx.stop().await;
 }

@@ -370,6 +370,16 @@ pub fn load(
 ) -> Result<Vec<ClientScenario>, (Vec<crate::scenario::load::Problem>, String)> {
     if paths.is_empty() {
         paths.push(match &suite.suite {
+            Some(dir) if !dir.join(scenario::CLIENT_DIR).is_dir() => {
+                return Err((
+                    Vec::new(),
+                    format!(
+                        "--suite {}: it has no {}/ folder, where client scenarios live (give client scenario paths as arguments, or --add them)",
+                        dir.display(),
+                        scenario::CLIENT_DIR
+                    ),
+                ))
+            }
             Some(dir) => dir.join(scenario::CLIENT_DIR),
             None => scenario::default_client_dir(),
         });

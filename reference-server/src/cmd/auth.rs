@@ -227,14 +227,10 @@ async fn cram_md5(s: &mut Session, initial: Option<String>) -> io::Result<Flow> 
         Ok(r) => r,
         Err(flow) => return Ok(flow),
     };
-    if response == "*" {
-        s.err("authentication cancelled").await?;
-        return Ok(Flow::Continue);
-    }
-    let Ok(decoded) = STANDARD.decode(response.as_bytes()) else {
-        return s.auth_failed("invalid base64").await;
+    let decoded = match sasl_text(s, &response).await? {
+        Ok(text) => text,
+        Err(flow) => return Ok(flow),
     };
-    let decoded = String::from_utf8_lossy(&decoded).into_owned();
     let Some((user, digest)) = decoded.rsplit_once(' ') else {
         return s.auth_failed("[AUTH] malformed CRAM-MD5 response").await;
     };
@@ -269,18 +265,10 @@ async fn login(s: &mut Session, initial: Option<String>) -> io::Result<Flow> {
                 }
             }
         };
-        if response == "*" {
-            s.err("authentication cancelled").await?;
-            return Ok(Flow::Continue);
+        match sasl_text(s, &response).await? {
+            Ok(text) => answers.push(text),
+            Err(flow) => return Ok(flow),
         }
-        let Some(text) = STANDARD
-            .decode(response.as_bytes())
-            .ok()
-            .and_then(|d| String::from_utf8(d).ok())
-        else {
-            return s.auth_failed("invalid base64").await;
-        };
-        answers.push(text);
     }
     let (user, password) = (&answers[0], &answers[1]);
     if !s.check_password(user, password) {
@@ -329,8 +317,9 @@ async fn scram(s: &mut Session, initial: Option<String>, hash: &ScramHash) -> io
             Err(flow) => return Ok(flow),
         },
     };
-    let Some(first) = scram_decode(&first) else {
-        return scram_refused(s, &first).await;
+    let first = match sasl_text(s, &first).await? {
+        Ok(text) => text,
+        Err(flow) => return Ok(flow),
     };
     let attr = |text: &str, name: &str| {
         text.split(',')
@@ -375,8 +364,9 @@ async fn scram(s: &mut Session, initial: Option<String>, hash: &ScramHash) -> io
         Ok(r) => r,
         Err(flow) => return Ok(flow),
     };
-    let Some(last) = scram_decode(&last) else {
-        return scram_refused(s, &last).await;
+    let last = match sasl_text(s, &last).await? {
+        Ok(text) => text,
+        Err(flow) => return Ok(flow),
     };
     let Some((without_proof, proof)) = last.rsplit_once(",p=") else {
         return s
@@ -433,22 +423,22 @@ async fn scram(s: &mut Session, initial: Option<String>, hash: &ScramHash) -> io
     Ok(Flow::Continue)
 }
 
-/// A SCRAM message as text, or None when it is not base64 of UTF-8 (or is
-/// the client's `*`).
-fn scram_decode(response: &str) -> Option<String> {
-    if response == "*" {
-        return None;
-    }
-    String::from_utf8(STANDARD.decode(response.as_bytes()).ok()?).ok()
-}
-
-/// The answer to a SCRAM message that is `*` (cancel) or not base64.
-async fn scram_refused(s: &mut Session, response: &str) -> io::Result<Flow> {
+/// A client's response to a challenge as text: `*` cancels the exchange
+/// (RFC 5034 §4: the server MUST answer -ERR), and anything but base64 of
+/// UTF-8 fails it. `Err(flow)` when the refusal has been sent.
+async fn sasl_text(s: &mut Session, response: &str) -> io::Result<Result<String, Flow>> {
     if response == "*" {
         s.err("authentication cancelled").await?;
-        return Ok(Flow::Continue);
+        return Ok(Err(Flow::Continue));
     }
-    s.auth_failed("invalid base64").await
+    match STANDARD
+        .decode(response.as_bytes())
+        .ok()
+        .and_then(|d| String::from_utf8(d).ok())
+    {
+        Some(text) => Ok(Ok(text)),
+        None => s.auth_failed("invalid base64").await.map(Err),
+    }
 }
 
 /// HMAC-MD5 (RFC 2104).

@@ -222,8 +222,8 @@ pub async fn wrong_state(s: &mut Session) -> io::Result<Flow> {
     let delayed = !s.in_transaction()
         && s.fault(Fault::LoginDelayCodeOnOtherCommands)
         && s.pending_user
-            .clone()
-            .is_some_and(|user| s.login_too_soon(&user).is_some());
+            .as_deref()
+            .is_some_and(|user| s.login_too_soon(user).is_some());
     if delayed {
         // The refusal's own text follows the code (translated like any other).
         let coded = format!("[LOGIN-DELAY] {msg}");

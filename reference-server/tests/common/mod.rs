@@ -476,6 +476,10 @@ impl ChildServer {
     }
 }
 
+/// The SASL capability line the reference server announces: one place to
+/// change when a mechanism is added.
+pub const SASL_CAPABILITY: &str = "SASL PLAIN CRAM-MD5 LOGIN SCRAM-SHA-256 SCRAM-SHA-1";
+
 /// The SCRAM-SHA-256 client-final message (base64) answering `server_first`
 /// (decoded) for `user` with `nonce`, without channel binding (RFC 5802 §3).
 pub fn scram_client_final(server_first: &[u8], user: &str, pass: &str, nonce: &str) -> String {
